@@ -1,0 +1,3 @@
+"""Shared fixtures. Database fixtures live in tests/db_fixtures.py."""
+
+pytest_plugins = ["tests.db_fixtures"]
