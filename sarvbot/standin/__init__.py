@@ -1,0 +1,1 @@
+"""Local stand-ins for Slack's side: a fake Web API server and signed app requests."""
