@@ -1,0 +1,467 @@
+"""Requests as Slack sends them to an app's Request URL: signed, form-encoded bodies.
+
+The body builders are pure functions returning the raw body string; ``sign`` gives the
+headers; ``SlackAppClient`` posts both to a running app.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import requests
+
+if TYPE_CHECKING:
+    from sarvbot.standin.slack_api import FakeSlackApi
+
+__all__ = [
+    "SlackAppClient",
+    "block_actions_body",
+    "find_action",
+    "sign",
+    "slash_command_body",
+    "state_values",
+    "view_closed_body",
+    "view_submission_body",
+]
+
+DEFAULT_TEAM_DOMAIN = "sarv"
+DEFAULT_API_APP_ID = "A0SARVBOT"
+# The deprecated verification token Slack still puts in every payload.
+DEFAULT_VERIFICATION_TOKEN = "sarvbot-verification-token"  # noqa: S105
+
+_VALUE_ELEMENTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
+_OPTION_ELEMENTS = {"static_select", "radio_buttons", "external_select"}
+_SELECTED_KEYS = {
+    "users_select": "selected_user",
+    "conversations_select": "selected_conversation",
+    "channels_select": "selected_channel",
+}
+
+
+def sign(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Slack sends with ``body``: timestamp, ``v0=`` HMAC-SHA256 signature, type."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{ts}:{body}".encode()
+    digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash_command_body(
+    *,
+    command: str,
+    text: str,
+    user_id: str,
+    user_name: str,
+    channel_id: str,
+    channel_name: str,
+    team_id: str,
+    response_url: str,
+    trigger_id: str,
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """The form body of a slash command invocation (no enterprise fields)."""
+    return urlencode(
+        {
+            "token": token,
+            "team_id": team_id,
+            "team_domain": team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+    )
+
+
+def block_actions_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    channel_id: str | None,
+    message: Mapping[str, Any] | None,
+    container: Mapping[str, Any],
+    actions: list[dict[str, Any]],
+    response_url: str | None,
+    trigger_id: str,
+    view: Mapping[str, Any] | None = None,
+    channel_name: str = "",
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """``payload=<json>`` for a block_actions interaction.
+
+    Each action needs ``action_id`` and ``block_id``; ``type`` defaults to ``"button"`` and
+    ``action_ts`` to now. ``message`` is omitted when None (clicks in ephemeral messages and
+    modals); ``channel`` and ``response_url`` are omitted when None (clicks in modals).
+    """
+    now = f"{time.time():.6f}"
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(user_id, user_name, team_id),
+        "api_app_id": api_app_id,
+        "token": token,
+        "container": dict(container),
+        "trigger_id": trigger_id,
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+    if channel_id is not None:
+        payload["channel"] = {"id": channel_id, "name": channel_name}
+    if message is not None:
+        payload["message"] = dict(message)
+    if view is not None:
+        payload["view"] = dict(view)
+    payload["state"] = {"values": {}}
+    if response_url is not None:
+        payload["response_url"] = response_url
+    payload["actions"] = [{"type": "button", "action_ts": now, **action} for action in actions]
+    return _payload_body(payload)
+
+
+def view_submission_body(
+    *,
+    user_id: str,
+    team_id: str,
+    view: Mapping[str, Any],
+    trigger_id: str,
+    values: Mapping[str, Mapping[str, str | None]] | None = None,
+    user_name: str | None = None,
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """``payload=<json>`` for a modal submission.
+
+    ``values`` is ``{block_id: {action_id: value}}`` as a person would type or pick it; it
+    is nested into ``view.state.values`` the way Slack does for the element found in the
+    view (``{"type": "plain_text_input", "value": ...}``, or ``selected_option`` with the
+    matching option for a static_select). Without ``values`` the view's own state is sent.
+    """
+    sent_view = copy.deepcopy(dict(view))
+    if values is not None:
+        sent_view["state"] = {"values": state_values(view, values)}
+    sent_view.setdefault("state", {"values": {}})
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": _user(user_id, user_name or user_id, team_id),
+        "api_app_id": api_app_id,
+        "token": token,
+        "trigger_id": trigger_id,
+        "view": sent_view,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_body(payload)
+
+
+def view_closed_body(
+    *,
+    user_id: str,
+    team_id: str,
+    view: Mapping[str, Any],
+    is_cleared: bool = False,
+    user_name: str | None = None,
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """``payload=<json>`` Slack sends when a modal with ``notify_on_close`` is closed."""
+    payload = {
+        "type": "view_closed",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": _user(user_id, user_name or user_id, team_id),
+        "api_app_id": api_app_id,
+        "token": token,
+        "view": copy.deepcopy(dict(view)),
+        "is_cleared": is_cleared,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_body(payload)
+
+
+def state_values(
+    view: Mapping[str, Any], values: Mapping[str, Mapping[str, str | None]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Nest typed-in values the way Slack reports them in ``view.state.values``.
+
+    Raises ValueError if a block/action pair is not in the view, or a select has no option
+    with the given value.
+    """
+    state: dict[str, dict[str, dict[str, Any]]] = {}
+    for block_id, by_action in values.items():
+        for action_id, value in by_action.items():
+            element = _input_element(view.get("blocks") or [], block_id, action_id)
+            state.setdefault(block_id, {})[action_id] = _element_state(element, value)
+    return state
+
+
+def find_action(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The ``(block_id, element)`` of the interactive element with ``action_id``.
+
+    When several elements share the action_id, ``value`` picks one. Raises LookupError.
+    """
+    for block in blocks:
+        for element in _elements(block):
+            if element.get("action_id") != action_id:
+                continue
+            if value is not None and element.get("value") != value:
+                continue
+            return str(block.get("block_id", "")), element
+    raise LookupError(f"no element with action_id={action_id!r} value={value!r} in blocks")
+
+
+class SlackAppClient:
+    """Posts signed Slack requests to an app's Request URL with ``requests``.
+
+    Give it the fake API as ``slack`` to have response_urls and trigger_ids minted there
+    and user/channel names looked up from its workspace.
+    """
+
+    def __init__(
+        self,
+        app_url: str,
+        signing_secret: str,
+        *,
+        slack: FakeSlackApi | None = None,
+        team_id: str = "T0SARV",
+        timeout: float = 10.0,
+    ) -> None:
+        self.app_url = app_url
+        self.signing_secret = signing_secret
+        self.slack = slack
+        self.team_id = team_id
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def post(self, body: str, *, timestamp: int | None = None) -> requests.Response:
+        """Sign ``body`` (now, or at ``timestamp``) and post it to the app."""
+        headers = sign(self.signing_secret, body, timestamp)
+        return self.session.post(
+            self.app_url, data=body.encode(), headers=headers, timeout=self.timeout
+        )
+
+    def command(
+        self,
+        command: str,
+        text: str = "",
+        *,
+        user_id: str,
+        channel_id: str,
+        user_name: str | None = None,
+        channel_name: str | None = None,
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+    ) -> requests.Response:
+        """Invoke a slash command as ``user_id`` in ``channel_id``."""
+        body = slash_command_body(
+            command=command,
+            text=text,
+            user_id=user_id,
+            user_name=user_name or self._user_name(user_id),
+            channel_id=channel_id,
+            channel_name=channel_name or self._channel_name(channel_id),
+            team_id=self.team_id,
+            response_url=response_url or self._response_url(),
+            trigger_id=trigger_id or self._trigger_id(user_id),
+        )
+        return self.post(body)
+
+    def click(
+        self,
+        action_id: str,
+        *,
+        user_id: str,
+        value: str | None = None,
+        message: Mapping[str, Any] | None = None,
+        channel_id: str | None = None,
+        ephemeral: bool = False,
+        view: Mapping[str, Any] | None = None,
+        user_name: str | None = None,
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+    ) -> requests.Response:
+        """Click the button ``action_id`` in a message or a modal.
+
+        For a message pass ``message`` (with ``ts`` and ``blocks``, e.g. from
+        ``FakeSlackApi.messages``) and ``channel_id``; set ``ephemeral`` for an ephemeral
+        message, which Slack then leaves out of the payload. For a modal pass ``view``.
+        ``value`` picks among buttons sharing an action_id; the button's own value is sent.
+        """
+        source = view if view is not None else message
+        if source is None:
+            raise ValueError("click() needs the message or the view that holds the button")
+        block_id, element = find_action(list(source.get("blocks") or []), action_id, value)
+        action = {"action_id": action_id, "block_id": block_id, "type": element["type"]}
+        if "value" in element:
+            action["value"] = element["value"]
+        if isinstance(element.get("text"), dict):
+            action["text"] = element["text"]
+        container: dict[str, Any]
+        if view is not None:
+            container = {"type": "view", "view_id": view.get("id")}
+        else:
+            container = {
+                "type": "message",
+                "message_ts": source.get("ts"),
+                "channel_id": channel_id,
+                "is_ephemeral": ephemeral,
+            }
+        body = block_actions_body(
+            user_id=user_id,
+            user_name=user_name or self._user_name(user_id),
+            team_id=self.team_id,
+            channel_id=None if view is not None else channel_id,
+            channel_name=self._channel_name(channel_id) if channel_id else "",
+            message=None if view is not None or ephemeral else message,
+            container=container,
+            actions=[action],
+            response_url=None if view is not None else (response_url or self._response_url()),
+            trigger_id=trigger_id or self._trigger_id(user_id),
+            view=view,
+        )
+        return self.post(body)
+
+    def submit_view(
+        self,
+        view: Mapping[str, Any],
+        values: Mapping[str, Mapping[str, str | None]] | None = None,
+        *,
+        user_id: str,
+        user_name: str | None = None,
+        trigger_id: str | None = None,
+    ) -> requests.Response:
+        """Submit a modal (e.g. from ``FakeSlackApi.views``) with typed-in ``values``."""
+        body = view_submission_body(
+            user_id=user_id,
+            user_name=user_name or self._user_name(user_id),
+            team_id=self.team_id,
+            view=view,
+            trigger_id=trigger_id or self._trigger_id(user_id),
+            values=values,
+        )
+        return self.post(body)
+
+    def close_view(
+        self, view: Mapping[str, Any], *, user_id: str, is_cleared: bool = False
+    ) -> requests.Response:
+        """Close a modal, as Slack reports it to an app that asked with notify_on_close."""
+        body = view_closed_body(
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            view=view,
+            is_cleared=is_cleared,
+        )
+        return self.post(body)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    def _user_name(self, user_id: str) -> str:
+        if self.slack is not None:
+            try:
+                return self.slack.user(user_id).name
+            except KeyError:
+                pass
+        return user_id
+
+    def _channel_name(self, channel_id: str) -> str:
+        if channel_id.startswith("D"):
+            return "directmessage"
+        if self.slack is not None:
+            try:
+                return self.slack.channel(channel_id).name
+            except KeyError:
+                pass
+        return channel_id
+
+    def _response_url(self) -> str:
+        if self.slack is None:
+            raise ValueError("pass response_url, or give SlackAppClient the fake as slack=")
+        return self.slack.new_response_url()
+
+    def _trigger_id(self, user_id: str) -> str:
+        if self.slack is None:
+            raise ValueError("pass trigger_id, or give SlackAppClient the fake as slack=")
+        return self.slack.new_trigger_id(user_id)
+
+
+def _user(user_id: str, user_name: str, team_id: str) -> dict[str, str]:
+    return {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id}
+
+
+def _payload_body(payload: Mapping[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
+
+
+def _elements(block: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    if isinstance(block.get("accessory"), dict):
+        yield block["accessory"]
+    if isinstance(block.get("element"), dict):
+        yield block["element"]
+    for element in block.get("elements") or []:
+        if isinstance(element, dict):
+            yield element
+
+
+def _input_element(blocks: list[dict[str, Any]], block_id: str, action_id: str) -> dict[str, Any]:
+    for block in blocks:
+        if block.get("block_id") != block_id:
+            continue
+        for element in _elements(block):
+            if element.get("action_id") == action_id:
+                return element
+    raise ValueError(f"the view has no element {block_id!r}/{action_id!r}")
+
+
+def _element_state(element: Mapping[str, Any], value: str | None) -> dict[str, Any]:
+    kind = str(element.get("type"))
+    if kind in _OPTION_ELEMENTS:
+        selected = None
+        if value is not None:
+            selected = next(
+                (o for o in _options(element) if o.get("value") == value),
+                None,
+            )
+            if selected is None:
+                raise ValueError(f"{element.get('action_id')!r} has no option {value!r}")
+        return {"type": kind, "selected_option": selected}
+    if kind in _SELECTED_KEYS:
+        return {"type": kind, _SELECTED_KEYS[kind]: value}
+    if kind in _VALUE_ELEMENTS:
+        return {"type": kind, "value": value}
+    raise ValueError(f"cannot fill an element of type {kind!r}")
+
+
+def _options(element: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from element.get("options") or []
+    for group in element.get("option_groups") or []:
+        yield from group.get("options") or []
