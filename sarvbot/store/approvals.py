@@ -1,0 +1,361 @@
+"""Approval requests and their votes.
+
+Every state change is one conditional UPDATE whose WHERE clause states the allowed
+starting point, so two approvers pressing the button at once cannot both run a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from sarvbot.store.database import Database
+from sarvbot.store.models import ApprovalRequestRow, ApprovalVoteRow, as_utc
+from sarvbot.store.states import RequestState
+
+_FINISHED_STATES = frozenset({RequestState.DONE, RequestState.FAILED, RequestState.UNKNOWN})
+# Secrets are delivered once by DM and never stored; refuse them if they slip through.
+_SECRET_KEY_PARTS = ("password", "secret")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A request as stored, with the ids of those who approved it in vote order."""
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    requester_id: str
+    requester_channel_id: str
+    action: str
+    target: str | None
+    params: dict[str, Any]
+    reason: str
+    state: RequestState
+    decided_by: str | None
+    decided_at: datetime | None
+    deny_reason: str | None
+    error: str | None
+    result: dict[str, Any] | None
+    message_channel: str | None
+    message_ts: str | None
+    approvals: tuple[str, ...]
+
+
+class ApprovalStore:
+    """Create approval requests and move them through their states exactly once."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        *,
+        requester_id: str,
+        requester_channel_id: str,
+        action: str,
+        target: str | None,
+        params: Mapping[str, Any],
+        reason: str,
+        expires_at: datetime,
+        now: datetime | None = None,
+    ) -> ApprovalRequest:
+        """Record a new pending request; its id is the "#N" people see."""
+        _refuse_secrets(params, "params")
+        created = as_utc(now) if now is not None else datetime.now(UTC)
+        row = ApprovalRequestRow(
+            created_at=created,
+            updated_at=created,
+            expires_at=as_utc(expires_at),
+            requester_id=requester_id,
+            requester_channel_id=requester_channel_id,
+            action=str(action),
+            target=target,
+            params=dict(params),
+            reason=reason,
+            state=RequestState.PENDING.value,
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _load(session, [row.id])[0]
+
+    def get(self, request_id: int) -> ApprovalRequest | None:
+        """The request with this id, or None."""
+        with self._db.session(readonly=True) as session:
+            found = _load(session, [request_id])
+            return found[0] if found else None
+
+    def set_message(self, request_id: int, channel: str, ts: str) -> None:
+        """Remember where the approval message was posted, to update it later."""
+        with self._db.session() as session:
+            session.execute(
+                update(ApprovalRequestRow)
+                .where(ApprovalRequestRow.id == request_id)
+                .values(message_channel=channel, message_ts=ts)
+                .execution_options(synchronize_session=False)
+            )
+
+    def pending(self, limit: int = 50) -> list[ApprovalRequest]:
+        """Pending requests, oldest first."""
+        query = (
+            select(ApprovalRequestRow.id)
+            .where(ApprovalRequestRow.state == RequestState.PENDING.value)
+            .order_by(ApprovalRequestRow.created_at, ApprovalRequestRow.id)
+            .limit(limit)
+        )
+        with self._db.session(readonly=True) as session:
+            return _load(session, session.scalars(query).all())
+
+    def add_vote(self, request_id: int, approver_id: str, now: datetime) -> int:
+        """Record ``approver_id``'s approval if the request is pending.
+
+        Voting twice counts once. Returns the number of distinct approvals recorded
+        (whether or not this vote was taken, so a non-pending request just reports its
+        count; the following ``claim`` is what decides).
+        """
+        with self._db.session() as session:
+            # Lock the request row (PostgreSQL; SQLite already holds the write lock) so
+            # it cannot leave "pending" between this check and the insert.
+            state = session.scalar(
+                select(ApprovalRequestRow.state)
+                .where(ApprovalRequestRow.id == request_id)
+                .with_for_update()
+            )
+            if state == RequestState.PENDING.value:
+                vote = {"request_id": request_id, "approver_id": approver_id, "at": as_utc(now)}
+                session.execute(
+                    self._insert_vote()
+                    .values(vote)
+                    .on_conflict_do_nothing(index_elements=["request_id", "approver_id"])
+                )
+            count = session.scalar(
+                select(func.count())
+                .select_from(ApprovalVoteRow)
+                .where(ApprovalVoteRow.request_id == request_id)
+            )
+            return count or 0
+
+    def claim(
+        self,
+        request_id: int,
+        *,
+        decided_by: str,
+        now: datetime,
+        from_states: Iterable[RequestState] = (RequestState.PENDING,),
+    ) -> ApprovalRequest | None:
+        """Move the request to running if it is in ``from_states`` and still valid.
+
+        This is the exactly-once gate: of any number of concurrent callers, at most one
+        gets the request back; the others get None. A pending request must not have
+        expired; a failed one may be retried whenever.
+        """
+        now = as_utc(now)
+        return self._transition(
+            request_id,
+            [
+                ApprovalRequestRow.state.in_([RequestState(s).value for s in from_states]),
+                or_(
+                    ApprovalRequestRow.expires_at > now,
+                    ApprovalRequestRow.state == RequestState.FAILED.value,
+                ),
+            ],
+            state=RequestState.RUNNING.value,
+            decided_by=decided_by,
+            decided_at=now,
+            updated_at=now,
+        )
+
+    def finish(
+        self,
+        request_id: int,
+        state: RequestState,
+        *,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> ApprovalRequest | None:
+        """Record how a running request ended (done, failed or unknown).
+
+        Returns None if the request was not running. ``result`` must not carry secrets.
+        """
+        state = RequestState(state)
+        if state not in _FINISHED_STATES:
+            raise ValueError(f"a running request cannot finish as {state}")
+        if result is not None:
+            _refuse_secrets(result, "result")
+        return self._transition(
+            request_id,
+            [ApprovalRequestRow.state == RequestState.RUNNING.value],
+            state=state.value,
+            error=error,
+            result=dict(result) if result is not None else None,
+            updated_at=as_utc(now) if now is not None else datetime.now(UTC),
+        )
+
+    def deny(
+        self, request_id: int, *, by: str, reason: str, now: datetime
+    ) -> ApprovalRequest | None:
+        """Deny a pending request; None if it was no longer pending."""
+        now = as_utc(now)
+        return self._transition(
+            request_id,
+            [ApprovalRequestRow.state == RequestState.PENDING.value],
+            state=RequestState.DENIED.value,
+            decided_by=by,
+            decided_at=now,
+            deny_reason=reason,
+            updated_at=now,
+        )
+
+    def cancel(
+        self, request_id: int, *, requester_id: str, now: datetime
+    ) -> ApprovalRequest | None:
+        """Withdraw a pending request; only the person who made it may."""
+        now = as_utc(now)
+        return self._transition(
+            request_id,
+            [
+                ApprovalRequestRow.state == RequestState.PENDING.value,
+                ApprovalRequestRow.requester_id == requester_id,
+            ],
+            state=RequestState.CANCELLED.value,
+            decided_by=requester_id,
+            decided_at=now,
+            updated_at=now,
+        )
+
+    def expire_due(self, now: datetime) -> list[ApprovalRequest]:
+        """Expire every pending request whose time is up; return those this call expired."""
+        now = as_utc(now)
+        due = [
+            ApprovalRequestRow.state == RequestState.PENDING.value,
+            ApprovalRequestRow.expires_at <= now,
+        ]
+        with self._db.session() as session:
+            # FOR UPDATE makes a concurrent expirer (or claimer) wait and then skip these
+            # rows, so each expiry is reported by exactly one caller.
+            ids = session.scalars(select(ApprovalRequestRow.id).where(*due).with_for_update())
+            ids_list = list(ids)
+            if not ids_list:
+                return []
+            session.execute(
+                update(ApprovalRequestRow)
+                .where(ApprovalRequestRow.id.in_(ids_list), *due)
+                .values(state=RequestState.EXPIRED.value, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _load(session, ids_list)
+
+    def stale_running(self, older_than: datetime) -> list[ApprovalRequest]:
+        """Requests claimed before ``older_than`` and still running.
+
+        These belong to a process that died between calling Sarv and recording the
+        result, so nobody knows whether the change was made.
+        """
+        query = (
+            select(ApprovalRequestRow.id)
+            .where(
+                ApprovalRequestRow.state == RequestState.RUNNING.value,
+                ApprovalRequestRow.decided_at < as_utc(older_than),
+            )
+            .order_by(ApprovalRequestRow.id)
+        )
+        with self._db.session(readonly=True) as session:
+            return _load(session, session.scalars(query).all())
+
+    def mark_unknown(
+        self, request_id: int, *, error: str | None = None, now: datetime | None = None
+    ) -> ApprovalRequest | None:
+        """Give up on a stuck running request: its outcome is unknown."""
+        return self._transition(
+            request_id,
+            [ApprovalRequestRow.state == RequestState.RUNNING.value],
+            state=RequestState.UNKNOWN.value,
+            error=error,
+            updated_at=as_utc(now) if now is not None else datetime.now(UTC),
+        )
+
+    def _transition(
+        self, request_id: int, conditions: Sequence[ColumnElement[bool]], **values: Any
+    ) -> ApprovalRequest | None:
+        with self._db.session() as session:
+            outcome = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(ApprovalRequestRow)
+                    .where(ApprovalRequestRow.id == request_id, *conditions)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if outcome.rowcount != 1:
+                return None
+            return _load(session, [request_id])[0]
+
+    def _insert_vote(self) -> postgresql.Insert | sqlite.Insert:
+        if self._db.dialect_name == "postgresql":
+            return postgresql.insert(ApprovalVoteRow)
+        return sqlite.insert(ApprovalVoteRow)
+
+
+def _load(session: Session, ids: Sequence[int]) -> list[ApprovalRequest]:
+    """The requests with these ids, in the given order, with their approvals."""
+    if not ids:
+        return []
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(ApprovalRequestRow)
+            .where(ApprovalRequestRow.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    votes: dict[int, list[str]] = {}
+    for request_id, approver_id in session.execute(
+        select(ApprovalVoteRow.request_id, ApprovalVoteRow.approver_id)
+        .where(ApprovalVoteRow.request_id.in_(ids))
+        .order_by(ApprovalVoteRow.at, ApprovalVoteRow.id)
+    ):
+        votes.setdefault(request_id, []).append(approver_id)
+    return [_to_request(rows[i], votes.get(i, [])) for i in ids if i in rows]
+
+
+def _to_request(row: ApprovalRequestRow, approvals: list[str]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        updated_at=row.updated_at,
+        requester_id=row.requester_id,
+        requester_channel_id=row.requester_channel_id,
+        action=row.action,
+        target=row.target,
+        params=dict(row.params),
+        reason=row.reason,
+        state=RequestState(row.state),
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        deny_reason=row.deny_reason,
+        error=row.error,
+        result=dict(row.result) if row.result is not None else None,
+        message_channel=row.message_channel,
+        message_ts=row.message_ts,
+        approvals=tuple(approvals),
+    )
+
+
+def _refuse_secrets(data: Mapping[str, Any], what: str) -> None:
+    for key, value in data.items():
+        if any(part in str(key).lower() for part in _SECRET_KEY_PARTS):
+            raise ValueError(f"{what} must not hold secrets (key {key!r})")
+        if isinstance(value, Mapping):
+            _refuse_secrets(value, what)

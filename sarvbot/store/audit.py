@@ -1,0 +1,92 @@
+"""The audit log: who did what to which SMTP user, and what came of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from sarvbot.store.database import Database
+from sarvbot.store.models import AuditEventRow, as_utc
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One recorded event. ``rule`` is the policy rule that allowed or refused it."""
+
+    id: int
+    at: datetime
+    actor_id: str
+    channel_id: str
+    action: str
+    outcome: str
+    target: str | None
+    error: str | None
+    rule: str | None
+    request_id: int | None
+    detail: str | None
+
+    @classmethod
+    def _from_row(cls, row: AuditEventRow) -> AuditEntry:
+        return cls(
+            id=row.id,
+            at=row.at,
+            actor_id=row.actor_id,
+            channel_id=row.channel_id,
+            action=row.action,
+            outcome=row.outcome,
+            target=row.target,
+            error=row.error,
+            rule=row.rule,
+            request_id=row.request_id,
+            detail=row.detail,
+        )
+
+
+class AuditLog:
+    """Append-only access to the audit log; there is deliberately no update or delete."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(
+        self,
+        *,
+        actor_id: str,
+        channel_id: str,
+        action: str,
+        outcome: str,
+        target: str | None = None,
+        error: str | None = None,
+        rule: str | None = None,
+        request_id: int | None = None,
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Record one event (at ``at``, default now) and return it as stored."""
+        row = AuditEventRow(
+            at=as_utc(at) if at is not None else datetime.now(UTC),
+            actor_id=actor_id,
+            channel_id=channel_id,
+            action=str(action),
+            outcome=str(outcome),
+            target=target,
+            error=error,
+            rule=rule,
+            request_id=request_id,
+            detail=detail,
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return AuditEntry._from_row(row)
+
+    def latest(self, *, target: str | None = None, limit: int = 20) -> list[AuditEntry]:
+        """The newest ``limit`` events, newest first, optionally for one SMTP user."""
+        query = select(AuditEventRow)
+        if target is not None:
+            query = query.where(AuditEventRow.target == target)
+        query = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
+        with self._db.session(readonly=True) as session:
+            return [AuditEntry._from_row(row) for row in session.scalars(query)]

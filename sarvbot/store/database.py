@@ -1,0 +1,208 @@
+"""The engine, sessions and schema revision checks."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy.exc
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+import sarvbot
+from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable
+
+# Errors meaning "the database is not there or will not work now", as opposed to a bug
+# in a statement or a broken constraint.
+_UNAVAILABLE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+)
+
+_READONLY_OPTION = "sarvbot_readonly"
+
+
+def migrations_dir() -> Path:
+    """The Alembic script directory shipped beside the package."""
+    return Path(sarvbot.__file__).resolve().parents[1] / "migrations"
+
+
+class Database:
+    """One database: its engine, sessions and schema revision.
+
+    SQLite (``sqlite:///sarvbot.db``) runs in WAL mode with foreign keys on, and every
+    writing transaction starts with ``BEGIN IMMEDIATE`` so that a read followed by a
+    write inside it cannot interleave with another writer. PostgreSQL
+    (``postgresql+psycopg://...``) checks pooled connections before use.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = make_url(url)
+        self._password = self._url.password
+        if self._url.get_backend_name() == "sqlite":
+            self._engine = _sqlite_engine(url)
+        else:
+            connect_args: dict[str, Any] = {}
+            if self._url.get_backend_name() == "postgresql":
+                # Fail fast when the server is unreachable instead of hanging a handler.
+                connect_args["connect_timeout"] = 10
+            self._engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._readonly_sessions = sessionmaker(
+            self._engine.execution_options(**{_READONLY_OPTION: True}), expire_on_commit=False
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.safe_url!r})"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password replaced by ``***``, fit for logs and messages."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for migrations and tests)."""
+        return self._engine
+
+    @property
+    def dialect_name(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    @contextmanager
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        ``readonly=True`` lets SQLite readers start without taking the write lock; do
+        not write in such a session.
+        """
+        factory = self._readonly_sessions if readonly else self._sessions
+        with self._translate_errors(), factory.begin() as session:
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` (all migrations by default)."""
+        config = self._alembic_config()
+        with self._translate_errors(), self._engine.connect() as connection:
+            if self.dialect_name != "sqlite":
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                return
+            # SQLite alters a table by copying it and dropping the old one, which fails
+            # while foreign keys are enforced. The pragma is ignored inside a transaction,
+            # so switch it off on the raw connection first, check the keys before
+            # committing, and always switch it back on.
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
+
+    def current_revision(self) -> str | None:
+        """The schema revision recorded in the database, or None for an empty one."""
+        with self._translate_errors(), self._engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str:
+        """The newest schema revision this code knows."""
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        if head is None:
+            raise RuntimeError(f"no migrations found in {migrations_dir()}")
+        return head
+
+    def check_current(self) -> None:
+        """Raise DatabaseBehind unless the schema is at the newest revision."""
+        current = self.current_revision()
+        head = self.head_revision()
+        if current == head:
+            return
+        script = ScriptDirectory.from_config(self._alembic_config())
+        if current is not None and script.get_revision(current) is None:
+            raise DatabaseBehind(
+                f"database {self.safe_url} is at revision {current}, which this version of"
+                " sarvbot does not know; run a newer sarvbot or `sarvbot db upgrade`"
+            )
+        raise DatabaseBehind(
+            f"database {self.safe_url} is at revision {current or '(none)'}, expected {head};"
+            " run `sarvbot db upgrade`"
+        )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir()))
+        return config
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except _UNAVAILABLE_ERRORS as exc:
+            raise DatabaseUnavailable(self._describe(exc)) from exc
+
+    def _describe(self, exc: Exception) -> str:
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        reason = lines[0] if lines else type(cause).__name__
+        if self._password:
+            reason = reason.replace(self._password, "***")
+        return f"database unavailable ({self.safe_url}): {reason}"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    in_memory = parsed.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        # An in-memory database lives in its connection, so every session must share it.
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module (it delays BEGIN until
+        # the first write); SQLAlchemy's "begin" hook below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so SELECT-then-UPDATE in one
+        # transaction is atomic and waits (busy_timeout) rather than failing mid-way.
+        if connection.get_execution_options().get(_READONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,142 @@
+"""ORM rows for the store. Repositories hand out frozen dataclasses, never these rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sarvbot.store.states import RequestState
+
+# Deterministic constraint names, so migrations can refer to them on every engine.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SLACK_ID = String(64)
+SHORT_WORD = String(32)
+NAME = String(255)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC and always read back as aware UTC.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in (which also
+    keeps its text comparisons correct) and tagged as UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` converted to UTC; naive datetimes are refused rather than guessed at."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared MetaData."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ApprovalRequestRow(Base):
+    """A change that needs ops approval before it is made in Sarv."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requester_id: Mapped[str] = mapped_column(SLACK_ID)
+    requester_channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    action: Mapped[str] = mapped_column(SHORT_WORD)
+    target: Mapped[str | None] = mapped_column(NAME)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(SHORT_WORD)
+    decided_by: Mapped[str | None] = mapped_column(SLACK_ID)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deny_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message_channel: Mapped[str | None] = mapped_column(SLACK_ID)
+    message_ts: Mapped[str | None] = mapped_column(SHORT_WORD)
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s.value}'" for s in RequestState) + ")",
+            name="state",
+        ),
+        Index("ix_approval_requests_state_expires_at", "state", "expires_at"),
+    )
+
+
+class ApprovalVoteRow(Base):
+    """One approver's approval of one request; an approver counts once."""
+
+    __tablename__ = "approval_votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    approver_id: Mapped[str] = mapped_column(SLACK_ID)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+
+class AuditEventRow(Base):
+    """One line of the append-only audit log (database triggers refuse edits)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str] = mapped_column(SLACK_ID)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    action: Mapped[str] = mapped_column(SHORT_WORD)
+    target: Mapped[str | None] = mapped_column(NAME)
+    outcome: Mapped[str] = mapped_column(SHORT_WORD)
+    error: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str | None] = mapped_column(NAME)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_target_at", "target", "at"),
+    )
