@@ -163,7 +163,7 @@ class Sandbox:
         self._server = ThreadingHTTPServer((self._host, self._port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sarv-sandbox", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="sarv-sandbox", daemon=True
         )
         self._thread.start()
         return self

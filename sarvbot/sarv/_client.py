@@ -38,10 +38,6 @@ RESET = "settings/resetSmtpPassword"
 LIST = "settings/listSmtp"
 
 
-def _mask(value: str) -> str:
-    return value[:2] + "…" if len(value) > 6 else "***"
-
-
 class SarvClient:
     """A client for Sarv TES's SMTP-user calls.
 
@@ -108,8 +104,7 @@ class SarvClient:
 
     def __repr__(self) -> str:
         return (
-            f"SarvClient(owner_id={self.owner_id!r}, token={_mask(self._token)!r}, "
-            f"base_url={self.base_url!r})"
+            f"SarvClient(owner_id={self.owner_id!r}, token='********', base_url={self.base_url!r})"
         )
 
     def close(self) -> None:
