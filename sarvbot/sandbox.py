@@ -86,6 +86,12 @@ class RecordedCall:
     params: dict[str, Any]
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard backlog of 5 resets connections when many clients connect at once.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class _SarvError(Exception):
     def __init__(self, name: str, message: str, status: HTTPStatus) -> None:
         super().__init__(message)
@@ -147,7 +153,7 @@ class Sandbox:
             failure_kind=FaultKind(failure_kind),
             variant=WireVariant(variant),
         )
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         if self._state_file and self._state_file.exists():
             self._load()
@@ -160,8 +166,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Start serving in a background thread; returns self."""
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self._host, self._port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="sarv-sandbox", daemon=True
         )
@@ -171,8 +176,7 @@ class Sandbox:
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted."""
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self._host, self._port), handler)
         try:
             self._server.serve_forever()
         finally:

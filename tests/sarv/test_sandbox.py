@@ -94,10 +94,13 @@ def test_concurrent_adds_get_distinct_users(sandbox: Sandbox) -> None:
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "sarv.json"
-    with Sandbox(OWNER_ID, TOKEN, state_file=state) as first:
+    first = Sandbox(OWNER_ID, TOKEN, state_file=state).start()
+    try:
         with SarvClient(OWNER_ID, TOKEN, base_url=first.url) as client:
             created = client.add_user(70, 7)
             client.edit_user(created.name, status="Disable")
+    finally:
+        first.stop()
     assert oct(state.stat().st_mode & 0o777) == "0o600"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sandbox-")]
     with Sandbox(OWNER_ID, TOKEN, state_file=state) as second:
