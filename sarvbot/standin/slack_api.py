@@ -265,8 +265,12 @@ class FakeSlackApi:
         if self._server is not None:
             raise RuntimeError("FakeSlackApi is already running")
         self._server = _Server(self)
+        # A short poll interval keeps stop() (and so each test's teardown) fast.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-slack-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-slack-api",
+            daemon=True,
         )
         self._thread.start()
         return self
