@@ -105,7 +105,7 @@ class ApprovalStore:
             )
 
     def pending(self, limit: int = 50) -> list[ApprovalRequest]:
-        """Pending requests, oldest first."""
+        """Pending requests, oldest first (overdue ones too, until ``expire_due`` runs)."""
         query = (
             select(ApprovalRequestRow.id)
             .where(ApprovalRequestRow.state == RequestState.PENDING.value)
