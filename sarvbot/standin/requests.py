@@ -324,9 +324,12 @@ class SlackAppClient:
         if isinstance(element.get("text"), dict):
             action["text"] = element["text"]
         container: dict[str, Any]
+        url: str | None = None  # Slack sends no response_url for clicks in modals
         if view is not None:
             container = {"type": "view", "view_id": view.get("id")}
         else:
+            # Only a channel message can be replaced through the fake's messages state.
+            url = response_url or self._response_url(None if ephemeral else channel_id, source)
             container = {
                 "type": "message",
                 "message_ts": source.get("ts"),
@@ -342,7 +345,7 @@ class SlackAppClient:
             message=None if view is not None or ephemeral else message,
             container=container,
             actions=[action],
-            response_url=None if view is not None else (response_url or self._response_url()),
+            response_url=url,
             trigger_id=trigger_id or self._trigger_id(user_id),
             view=view,
         )
@@ -403,10 +406,15 @@ class SlackAppClient:
                 pass
         return channel_id
 
-    def _response_url(self) -> str:
+    def _response_url(
+        self, channel_id: str | None = None, message: Mapping[str, Any] | None = None
+    ) -> str:
         if self.slack is None:
             raise ValueError("pass response_url, or give SlackAppClient the fake as slack=")
-        return self.slack.new_response_url()
+        ts = message.get("ts") if message is not None else None
+        return self.slack.new_response_url(
+            channel_id=channel_id, message_ts=ts if isinstance(ts, str) else None
+        )
 
     def _trigger_id(self, user_id: str) -> str:
         if self.slack is None:

@@ -187,6 +187,7 @@ class _Fault:
 @dataclass
 class _ResponseUrl:
     created_at: float
+    source: tuple[str, str] | None  # (channel, ts) of the message it came from
     uses: int = 0
 
 
@@ -358,11 +359,18 @@ class FakeSlackApi:
             self._triggers[trigger_id] = _Trigger(user_id, self._clock())
             return trigger_id
 
-    def new_response_url(self) -> str:
-        """A fresh absolute response_url on this server; it accepts 5 posts."""
+    def new_response_url(
+        self, *, channel_id: str | None = None, message_ts: str | None = None
+    ) -> str:
+        """A fresh absolute response_url on this server; it accepts 5 posts.
+
+        Give the channel and ts of the message a button was clicked in, and posts with
+        ``replace_original``/``delete_original`` change that message in ``messages``.
+        """
+        source = (channel_id, message_ts) if channel_id and message_ts else None
         with self._lock:
             key = secrets.token_urlsafe(12)
-            self._response_urls[key] = _ResponseUrl(self._clock())
+            self._response_urls[key] = _ResponseUrl(self._clock(), source)
         return f"{self.base_url}/response/{key}"
 
     # -- fault injection and observers -------------------------------------------------
@@ -522,11 +530,26 @@ class FakeSlackApi:
             if error is not None:
                 return 400, error
             entry.uses += 1
+            self._apply_to_source(entry.source, body)
             post = ResponsePost(f"{self.base_url}/response/{key}", body, self._clock())
             self._posts.append(post)
             self._changed.notify_all()
         self._notify(post)
         return 200, "ok"
+
+    def _apply_to_source(self, source: tuple[str, str] | None, body: Mapping[str, Any]) -> None:
+        message = self._messages.get(source) if source else None
+        if source is None or message is None:
+            return
+        if body.get("delete_original"):
+            del self._messages[source]
+        elif body.get("replace_original"):
+            message["text"] = body.get("text") or ""
+            for name in ("blocks", "attachments"):
+                if name in body:
+                    message[name] = body[name]
+                else:
+                    message.pop(name, None)
 
     def _record_rejected(self, method: str, error: str) -> None:
         with self._lock:

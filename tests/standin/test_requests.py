@@ -341,15 +341,42 @@ def test_bolt_app_rejects_a_wrong_signature(fake: FakeSlackApi, app_client: Slac
     assert reply.status_code == 401
 
 
-def test_bolt_app_handles_a_click_and_responds(
+def test_bolt_app_handles_a_click_and_replaces_the_message(
     app_client: SlackAppClient, fake: FakeSlackApi
 ) -> None:
+    bot = WebClient(token=TOKEN, base_url=fake.api_url)
+    ts = bot.chat_postMessage(channel="C0OPS", text="Reset?", blocks=APPROVE_MESSAGE["blocks"])[
+        "ts"
+    ]
     reply = app_client.click(
-        "approve", user_id="U0BOB", message=APPROVE_MESSAGE, channel_id="C0OPS"
+        "approve", user_id="U0BOB", message=fake.messages[("C0OPS", ts)], channel_id="C0OPS"
     )
     assert reply.status_code == 200
     post = fake.wait_for_post()
     assert (post.body["text"], post.replace_original) == ("approved req-7", True)
+    assert fake.messages[("C0OPS", ts)]["text"] == "approved req-7"
+    assert "blocks" not in fake.messages[("C0OPS", ts)]
+
+
+def test_click_in_an_ephemeral_message_leaves_the_message_out(
+    fake: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    client = SlackAppClient("http://127.0.0.1:9/unused", SECRET, slack=fake)
+    monkeypatch.setattr(client, "post", lambda body, **_: sent.append(body))
+    client.click(
+        "deny", user_id="U0BOB", message=APPROVE_MESSAGE, channel_id="C0OPS", ephemeral=True
+    )
+    payload = decoded_payload(sent[0])
+    assert "message" not in payload
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": "1700000000.000100",
+        "channel_id": "C0OPS",
+        "is_ephemeral": True,
+    }
+    assert payload["actions"][0]["action_id"] == "deny"
+    assert payload["response_url"].startswith(fake.base_url + "/response/")
 
 
 def test_bolt_app_reads_submitted_values(app_client: SlackAppClient) -> None:

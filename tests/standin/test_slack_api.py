@@ -561,6 +561,13 @@ def test_wait_for_post_sees_delete_original(fake: FakeSlackApi) -> None:
     assert post.delete_original is True
 
 
+def test_delete_original_removes_the_source_message(fake: FakeSlackApi, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="C0OPS", text="pending")["ts"]
+    url = fake.new_response_url(channel_id="C0OPS", message_ts=ts)
+    WebhookClient(url).send_dict({"delete_original": True})
+    assert ("C0OPS", ts) not in fake.messages
+
+
 def test_unknown_response_url_is_404(fake: FakeSlackApi) -> None:
     reply = requests.post(fake.base_url + "/response/nope", json={"text": "x"}, timeout=5)
     assert reply.status_code == 404
