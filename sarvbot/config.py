@@ -1,0 +1,113 @@
+"""Settings from the environment, checked once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(Exception):
+    """The configuration is incomplete or invalid; the message lists every problem."""
+
+
+class Settings(BaseSettings):
+    """Everything sarvbot reads from its environment (see ``.env.example``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    slack_bot_token: SecretStr = Field(description="the bot token, xoxb-...")
+    slack_signing_secret: SecretStr = Field(description="the app's signing secret")
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="the app-level token, xapp-..., for Socket Mode"
+    )
+    slack_api_url: str | None = Field(
+        default=None, description="Slack's Web API base URL, for GovSlack and tests"
+    )
+    sarv_owner_id: str = Field(description="the Sarv owner id")
+    sarv_token: SecretStr = Field(description="the Sarv API token")
+    sarv_app_domain: str | None = Field(default=None, description="the Sarv TES app domain")
+    sarv_api_url: str | None = Field(default=None, description="the whole Sarv API base URL")
+    sarvbot_policy: Path = Field(default=Path("sarvbot.toml"), description="permissions file")
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///sarvbot.db"), description="SQLAlchemy database URL"
+    )
+    sarvbot_workers: int = Field(
+        default=16, ge=1, le=256, description="threads doing Sarv work after the ack"
+    )
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret", "sarv_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("sarv_owner_id")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("slack_api_url", "sarv_api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
+
+    @model_validator(mode="after")
+    def _sarv_location(self) -> Settings:
+        if not self.sarv_app_domain and not self.sarv_api_url:
+            raise ValueError("set SARV_APP_DOMAIN (or the whole SARV_API_URL)")
+        return self
+
+
+_ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment).
+
+    Raises ConfigError listing every missing or invalid variable, never their values.
+    """
+    try:
+        if environ is None:
+            return Settings(**overrides)
+        values = {
+            field: environ[env]
+            for field, env in _ENV_NAMES.items()
+            if env in environ and environ[env] != ""
+        }
+        return Settings(**{**values, **overrides})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = error.get("loc") or ()
+            name = _ENV_NAMES.get(str(location[0]), str(location[0])) if location else ""
+            message = error.get("msg", "is invalid")
+            if error.get("type") == "missing":
+                message = "is missing"
+            message = message.removeprefix("Value error, ")
+            problems.append(f"  {name}: {message}" if name else f"  {message}")
+        raise ConfigError("the configuration has problems:\n" + "\n".join(problems)) from None

@@ -1,0 +1,502 @@
+"""The use cases: what sarvbot does, in the product's words, without Slack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sarvbot import sarv
+from sarvbot.policy import Decision, Policy, Verdict
+from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
+from sarvbot.store import ApprovalRequest, ApprovalStore, AuditLog, RequestState
+
+from .failures import describe_sarv_error, outcome_unknown
+from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
+
+__all__ = ["Decided", "DecisionKind", "Executed", "SmtpService"]
+
+logger = logging.getLogger("sarvbot.core")
+
+STALE_AFTER = timedelta(minutes=15)
+
+
+def utcnow() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+class DecisionKind(StrEnum):
+    """What an Approve, Deny or Retry click came to."""
+
+    VOTED = "voted"  # recorded; more approvals needed
+    CLAIMED = "claimed"  # this click runs the change
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The outcome of a decision click that was not refused."""
+
+    kind: DecisionKind
+    request: ApprovalRequest
+    votes: int = 0
+
+
+@dataclass(frozen=True)
+class Executed:
+    """An approved change after it ran: the final request and, on success, the result."""
+
+    request: ApprovalRequest
+    result: ChangeResult | None = None
+    error: str | None = None
+
+
+class SmtpService:
+    """Runs the chores against Sarv under the policy, and records each in the audit log."""
+
+    def __init__(
+        self,
+        *,
+        sarv_client: SarvClient,
+        policy: Policy,
+        audit: AuditLog,
+        approvals: ApprovalStore,
+        directory: Directory,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sarv = sarv_client
+        self.policy = policy
+        self.audit = audit
+        self.approvals = approvals
+        self.directory = directory
+        self.clock = clock
+
+    # Permission
+
+    def authorize(self, actor: Actor, channel_id: str, action: str) -> Verdict:
+        """The policy's verdict; a refusal is audited and raised as Refused."""
+        verdict = self.policy.decide(channel_id, action, is_guest=actor.is_guest)
+        if verdict.decision is Decision.REFUSE:
+            self.audit.append(
+                actor_id=actor.user_id,
+                channel_id=channel_id,
+                action=action,
+                outcome="refused",
+                rule=verdict.rule,
+            )
+            raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
+        return verdict
+
+    # Reads
+
+    def list_users(self, text: str = "") -> list[SmtpUser]:
+        """Users whose name holds ``text`` (any case), by name."""
+        needle = text.lower()
+        users = [u for u in self.sarv.list_users() if needle in u.name.lower()]
+        users.sort(key=lambda u: u.name)
+        return users
+
+    def get_user(self, name: str) -> SmtpUser:
+        """One user, or UnknownSmtpUser."""
+        user = self.sarv.find_user(name)
+        if user is None:
+            raise UnknownSmtpUser(name)
+        return user
+
+    def reveal(self, actor: Actor, channel_id: str, name: str, rule: str) -> Credentials:
+        """The current password of ``name`` (Sarv's list holds it)."""
+        try:
+            user = self.get_user(name)
+        except (sarv.Error, UnknownSmtpUser) as exc:
+            self._audit_failure(actor, channel_id, "reveal", name, exc, rule)
+            raise
+        if user.password is None:
+            error = sarv.BadResponseError(
+                "Sarv listed the user without a password", http_status=200, excerpt=""
+            )
+            self._audit_failure(actor, channel_id, "reveal", name, error, rule)
+            raise error
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action="reveal",
+            outcome="done",
+            target=name,
+            rule=rule,
+        )
+        return Credentials(name=name, password=user.password)
+
+    def recent_audit(self, target: str | None = None, limit: int = 20) -> list[object]:
+        """The latest audit rows, newest first."""
+        return list(self.audit.latest(target=target, limit=limit))
+
+    # Changes
+
+    def apply(
+        self,
+        actor: Actor,
+        channel_id: str,
+        change: Change,
+        *,
+        rule: str,
+        request_id: int | None = None,
+    ) -> ChangeResult:
+        """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate."""
+        try:
+            result = self._run(change)
+        except (sarv.Error, UnknownSmtpUser) as exc:
+            unknown = isinstance(exc, sarv.Error) and outcome_unknown(
+                exc, repeatable=change.repeatable
+            )
+            self._audit_failure(
+                actor,
+                channel_id,
+                change.action,
+                change.target,
+                exc,
+                rule,
+                request_id=request_id,
+                outcome="unknown" if unknown else "failed",
+            )
+            raise
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=change.action,
+            outcome="done",
+            target=result.target,
+            rule=rule,
+            request_id=request_id,
+            detail=_describe_values(change, result.before),
+        )
+        return result
+
+    def _run(self, change: Change) -> ChangeResult:
+        if change.action == "add":
+            assert change.total_limit is not None
+            assert change.hourly_limit is not None
+            credentials = self.sarv.add_user(change.total_limit, change.hourly_limit)
+            return ChangeResult(change, credentials.name, credentials=credentials)
+        assert change.target is not None
+        if change.action == "reset":
+            credentials = self.sarv.reset_password(change.target)
+            return ChangeResult(change, change.target, credentials=credentials)
+        before = self.get_user(change.target)
+        status = change.status
+        if change.action in ("enable", "disable"):
+            status = UserStatus.ENABLE if change.action == "enable" else UserStatus.DISABLE
+        self.sarv.edit_user(
+            change.target,
+            total_limit=change.total_limit,
+            hourly_limit=change.hourly_limit,
+            status=status,
+        )
+        return ChangeResult(change, change.target, before=before)
+
+    def _audit_failure(
+        self,
+        actor: Actor,
+        channel_id: str,
+        action: str,
+        target: str | None,
+        exc: Exception,
+        rule: str,
+        *,
+        request_id: int | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        error = str(exc) if isinstance(exc, UnknownSmtpUser) else _error_text(exc)
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=action,
+            outcome=outcome,
+            target=target,
+            error=error,
+            rule=rule,
+            request_id=request_id,
+        )
+
+    # Approval requests
+
+    def request_change(
+        self, actor: Actor, channel_id: str, change: Change, reason: str, *, rule: str
+    ) -> ApprovalRequest:
+        """Keep ``change`` as a pending request for ops to decide."""
+        approvals = self.policy.approvals
+        if approvals is None:
+            raise Refused("Requests need an approvals channel in the policy.", rule)
+        if not reason.strip():
+            raise Refused(
+                "A request needs a reason: add it after the command, e.g. "
+                "`/smtp reset smtp12345 key leaked in CI`.",
+                rule,
+            )
+        params = change.params()
+        if change.action in ("edit", "enable", "disable") and change.target:
+            before = self.get_user(change.target)
+            params = {
+                "new": params,
+                "old": {
+                    "total_limit": before.total_limit,
+                    "hourly_limit": before.hourly_limit,
+                    "status": before.status.value,
+                },
+            }
+        elif change.action == "reset" and change.target:
+            self.get_user(change.target)
+        now = self.clock()
+        request = self.approvals.create(
+            requester_id=actor.user_id,
+            requester_channel_id=channel_id,
+            action=change.action,
+            target=change.target,
+            params=params,
+            reason=reason.strip(),
+            expires_at=now + timedelta(hours=approvals.expire_after_hours),
+            now=now,
+        )
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=change.action,
+            outcome="requested",
+            target=change.target,
+            rule=rule,
+            request_id=request.id,
+            detail=reason.strip()[:500],
+        )
+        return request
+
+    def _load_request(self, request_id: int) -> ApprovalRequest:
+        request = self.approvals.get(request_id)
+        if request is None:
+            raise Refused(f"Request #{request_id} does not exist.")
+        return request
+
+    def _check_decider(self, actor: Actor, channel_id: str, request: ApprovalRequest) -> None:
+        approvals = self.policy.approvals
+        rule = "approvals"
+        if approvals is None:
+            problem = "Approvals are not set up in the policy."
+        elif channel_id != approvals.channel_id:
+            problem = "Requests are decided only in the approvals channel."
+        elif actor.user_id == request.requester_id:
+            problem = "You cannot decide your own request."
+        elif actor.is_guest:
+            problem = "Guests and external users cannot decide requests."
+        elif not self.directory.is_member(approvals.channel_id, actor.user_id):
+            problem = "Only current members of the approvals channel can decide requests."
+        elif approvals.approvers and not self._is_approver(actor.user_id):
+            problem = "You are not one of the approvers named in the policy."
+            rule = "approvals.approvers"
+        else:
+            return
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action="decide",
+            outcome="refused",
+            target=request.target,
+            rule=rule,
+            request_id=request.id,
+            error=problem,
+        )
+        raise Refused(problem, rule)
+
+    def _is_approver(self, user_id: str) -> bool:
+        approvals = self.policy.approvals
+        assert approvals is not None
+        if user_id in approvals.approver_users:
+            return True
+        return any(
+            user_id in self.directory.group_members(group) for group in approvals.approver_groups
+        )
+
+    def _expire_if_due(self, request: ApprovalRequest, now: datetime) -> ApprovalRequest | None:
+        if request.state is RequestState.PENDING and request.expires_at <= now:
+            for expired in self.approvals.expire_due(now):
+                self._audit_expired(expired)
+            return self.approvals.get(request.id)
+        return None
+
+    def _audit_expired(self, request: ApprovalRequest) -> None:
+        self.audit.append(
+            actor_id=request.requester_id,
+            channel_id=request.requester_channel_id,
+            action=request.action,
+            outcome="expired",
+            target=request.target,
+            request_id=request.id,
+        )
+
+    def decide(
+        self, actor: Actor, channel_id: str, request_id: int, *, approve: bool, reason: str = ""
+    ) -> Decided:
+        """An Approve or Deny click. Refused (with the reason) unless it counts."""
+        now = self.clock()
+        request = self._load_request(request_id)
+        self._check_decider(actor, channel_id, request)
+        expired = self._expire_if_due(request, now)
+        if expired is not None:
+            return Decided(DecisionKind.EXPIRED, expired)
+        if request.state is not RequestState.PENDING:
+            raise Refused(f"Request #{request_id} is already {request.state.value}.")
+        if not approve:
+            denied = self.approvals.deny(request_id, by=actor.user_id, reason=reason, now=now)
+            if denied is None:
+                raise Refused(f"Request #{request_id} was decided a moment ago.")
+            self._audit_decision(actor, channel_id, denied, "denied", reason)
+            return Decided(DecisionKind.DENIED, denied)
+        required = self.policy.approvals.required if self.policy.approvals else 1
+        votes = self.approvals.add_vote(request_id, actor.user_id, now)
+        if votes < required:
+            self._audit_decision(actor, channel_id, request, "approved", f"{votes}/{required}")
+            current = self.approvals.get(request_id) or request
+            return Decided(DecisionKind.VOTED, current, votes)
+        claimed = self.approvals.claim(request_id, decided_by=actor.user_id, now=now)
+        if claimed is None:
+            raise Refused(f"Request #{request_id} was decided a moment ago.")
+        self._audit_decision(actor, channel_id, claimed, "approved", f"{votes}/{required}")
+        return Decided(DecisionKind.CLAIMED, claimed, votes)
+
+    def retry(self, actor: Actor, channel_id: str, request_id: int) -> Decided:
+        """Run a failed request again (only failed ones: their change did not happen)."""
+        request = self._load_request(request_id)
+        self._check_decider(actor, channel_id, request)
+        if request.state is not RequestState.FAILED:
+            raise Refused(
+                f"Request #{request_id} is {request.state.value}; only failed ones retry."
+            )
+        claimed = self.approvals.claim(
+            request_id,
+            decided_by=actor.user_id,
+            now=self.clock(),
+            from_states=(RequestState.FAILED,),
+        )
+        if claimed is None:
+            raise Refused(f"Request #{request_id} was retried a moment ago.")
+        self._audit_decision(actor, channel_id, claimed, "retried", "")
+        return Decided(DecisionKind.CLAIMED, claimed)
+
+    def _audit_decision(
+        self, actor: Actor, channel_id: str, request: ApprovalRequest, outcome: str, detail: str
+    ) -> None:
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action="decide",
+            outcome=outcome,
+            target=request.target,
+            rule="approvals",
+            request_id=request.id,
+            detail=detail[:500] or None,
+        )
+
+    def execute(self, request: ApprovalRequest) -> Executed:
+        """Run a claimed request at Sarv and record how it ended."""
+        requester = Actor(request.requester_id)
+        verdict = self.policy.decide(request.requester_channel_id, request.action)
+        if verdict.decision is Decision.REFUSE:
+            error = (
+                f"The policy no longer lets <#{request.requester_channel_id}> "
+                f"request `{request.action}`."
+            )
+            self.audit.append(
+                actor_id=request.requester_id,
+                channel_id=request.requester_channel_id,
+                action=request.action,
+                outcome="refused",
+                target=request.target,
+                rule=verdict.rule,
+                request_id=request.id,
+            )
+            final = self.approvals.finish(request.id, RequestState.FAILED, error=error)
+            return Executed(final or request, error=error)
+        change = Change.from_params(request.action, request.target, request.params)
+        try:
+            result = self.apply(
+                requester,
+                request.requester_channel_id,
+                change,
+                rule=verdict.rule,
+                request_id=request.id,
+            )
+        except UnknownSmtpUser as exc:
+            final = self.approvals.finish(request.id, RequestState.FAILED, error=str(exc))
+            return Executed(final or request, error=str(exc))
+        except sarv.Error as exc:
+            error = describe_sarv_error(exc)
+            if outcome_unknown(exc, repeatable=change.repeatable):
+                error = (
+                    "Sarv did not answer, so the outcome is unknown. Check the user at Sarv "
+                    "before asking again: running it twice is not harmless."
+                )
+                final = self.approvals.mark_unknown(request.id, error=error)
+            else:
+                final = self.approvals.finish(request.id, RequestState.FAILED, error=error)
+            return Executed(final or request, error=error)
+        final = self.approvals.finish(
+            request.id, RequestState.DONE, result={"smtp_user_name": result.target}
+        )
+        return Executed(final or request, result=result)
+
+    def cancel(self, actor: Actor, channel_id: str, request_id: int) -> ApprovalRequest:
+        """Withdraw one's own pending request."""
+        request = self._load_request(request_id)
+        if request.requester_id != actor.user_id:
+            raise Refused(f"Request #{request_id} is not yours to cancel.")
+        cancelled = self.approvals.cancel(request_id, requester_id=actor.user_id, now=self.clock())
+        if cancelled is None:
+            raise Refused(f"Request #{request_id} is already {request.state.value}.")
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=request.action,
+            outcome="cancelled",
+            target=request.target,
+            request_id=request_id,
+        )
+        return cancelled
+
+    def expire(self) -> list[ApprovalRequest]:
+        """Expire overdue requests and mark long-running ones unknown; returns them."""
+        now = self.clock()
+        changed = self.approvals.expire_due(now)
+        for request in changed:
+            self._audit_expired(request)
+        for stale in self.approvals.stale_running(now - STALE_AFTER):
+            marked = self.approvals.mark_unknown(
+                stale.id,
+                error="The change was started but its outcome was never recorded: "
+                "check the user at Sarv.",
+                now=now,
+            )
+            if marked is not None:
+                changed.append(marked)
+        return changed
+
+    def pending_requests(self) -> list[ApprovalRequest]:
+        """Pending requests, oldest first."""
+        return self.approvals.pending()
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, sarv.Error):
+        return f"{exc.name}: {describe_sarv_error(exc)}"
+    return type(exc).__name__
+
+
+def _describe_values(change: Change, before: SmtpUser | None) -> str | None:
+    parts = []
+    for key, value in change.params().items():
+        old = getattr(before, key, None) if before else None
+        if old is not None and str(old) != str(value):
+            parts.append(f"{key} {old} -> {value}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts) or None

@@ -1,0 +1,319 @@
+"""Channel permissions: which actions run, or may be requested, in which channel.
+
+The policy is a TOML file (``SARVBOT_POLICY``)::
+
+    allow_guests = false
+
+    [approvals]
+    channel = "C0789APPROVALS"
+    expire_after_hours = 24
+    approvers = ["U0AAA", "S0OPSGROUP"]
+    required = 1
+
+    [channels.C0123OPS]
+    allow = ["list", "show", "add", "edit", "enable", "disable", "reset"]
+
+    [channels.C0456DEV]
+    allow = ["list", "show"]
+    request = ["add", "edit", "enable", "disable", "reset"]
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACTIONS",
+    "OPEN_ACTIONS",
+    "REQUESTABLE",
+    "ApprovalsPolicy",
+    "ChannelRule",
+    "Decision",
+    "Policy",
+    "PolicyError",
+    "Verdict",
+    "load_policy",
+    "parse_policy",
+]
+
+ACTIONS = ("list", "show", "add", "edit", "enable", "disable", "reset", "reveal")
+# Anyone may run these anywhere: they touch neither Sarv nor a secret.
+OPEN_ACTIONS = ("help", "whoami")
+REQUESTABLE = ("add", "edit", "enable", "disable", "reset")
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+class PolicyError(Exception):
+    """The permissions file is malformed; the message names the file, line and problem."""
+
+
+class Decision(StrEnum):
+    """What a policy says of one action in one place."""
+
+    ALLOW = "allow"
+    REQUEST = "request"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision and the rule that made it (recorded in the audit log)."""
+
+    decision: Decision
+    rule: str
+
+    @property
+    def allowed(self) -> bool:
+        """True when the action may run now."""
+        return self.decision is Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """What one channel may run and request."""
+
+    channel_id: str
+    allow: frozenset[str]
+    request: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApprovalsPolicy:
+    """Where requests go and who may decide them."""
+
+    channel_id: str
+    expire_after_hours: float = 24.0
+    approvers: frozenset[str] = frozenset()
+    required: int = 1
+
+    @property
+    def approver_users(self) -> frozenset[str]:
+        """Approvers named as users."""
+        return frozenset(a for a in self.approvers if not a.startswith("S"))
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        """Approvers named as user groups."""
+        return frozenset(a for a in self.approvers if a.startswith("S"))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole permissions file."""
+
+    channels: Mapping[str, ChannelRule] = field(default_factory=dict)
+    approvals: ApprovalsPolicy | None = None
+    allow_guests: bool = False
+    source: str = "(built in)"
+
+    def decide(self, channel_id: str, action: str, *, is_guest: bool = False) -> Verdict:
+        """May ``action`` run in ``channel_id``, be requested there, or neither?"""
+        if action in OPEN_ACTIONS:
+            return Verdict(Decision.ALLOW, f"{action} is open to everyone")
+        if is_guest and not self.allow_guests:
+            return Verdict(Decision.REFUSE, "guests and external users may run help and whoami")
+        rule = self.channels.get(channel_id)
+        if rule is None:
+            return Verdict(Decision.REFUSE, f"channel {channel_id} is not in the policy")
+        if action in rule.allow:
+            return Verdict(Decision.ALLOW, f"channels.{channel_id}.allow")
+        if action in rule.request:
+            return Verdict(Decision.REQUEST, f"channels.{channel_id}.request")
+        return Verdict(Decision.REFUSE, f"channels.{channel_id} does not allow {action}")
+
+    def allowed_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
+        """Every action that runs in ``channel_id``, in the usual order."""
+        return [
+            a
+            for a in (*OPEN_ACTIONS, *ACTIONS, "requests", "cancel", "audit")
+            if self.decide(channel_id, _base_action(a), is_guest=is_guest).allowed
+        ]
+
+    def requestable_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
+        """Every action that may be requested in ``channel_id``."""
+        return [
+            a
+            for a in REQUESTABLE
+            if self.decide(channel_id, a, is_guest=is_guest).decision is Decision.REQUEST
+        ]
+
+
+def _base_action(action: str) -> str:
+    # Listing requests, cancelling one's own and reading the audit log ride on other rights.
+    return {"requests": "list", "cancel": "list", "audit": "list"}.get(action, action)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and check the permissions file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: the permissions file does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read the permissions file: {exc}") from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str = "(policy)") -> Policy:
+    """Parse and check a permissions file's text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    return _Checker(text, source).policy(data)
+
+
+class _Checker:
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+
+    def fail(self, problem: str, *needles: str) -> PolicyError:
+        line = self.line_of(*needles)
+        where = f"{self.source}:{line}" if line else self.source
+        return PolicyError(f"{where}: {problem}")
+
+    def line_of(self, *needles: str) -> int | None:
+        """The first line holding every needle in turn (each after the previous one)."""
+        start = 0
+        found: int | None = None
+        for needle in needles:
+            for number in range(start, len(self.lines)):
+                if needle in self.lines[number]:
+                    found, start = number + 1, number
+                    break
+            else:
+                return found
+        return found
+
+    def policy(self, data: Mapping[str, Any]) -> Policy:
+        unknown = set(data) - {"channels", "approvals", "allow_guests"}
+        for key in sorted(unknown):
+            raise self.fail(
+                f"unknown setting {key!r} (expected channels, approvals, allow_guests)", key
+            )
+        allow_guests = data.get("allow_guests", False)
+        if not isinstance(allow_guests, bool):
+            raise self.fail("allow_guests must be true or false", "allow_guests")
+        channels_data = data.get("channels", {})
+        if not isinstance(channels_data, dict):
+            raise self.fail("channels must be a table of [channels.CHANNEL_ID]", "channels")
+        channels = {cid: self.channel(cid, rule) for cid, rule in channels_data.items()}
+        approvals = None
+        if "approvals" in data:
+            approvals = self.approvals(data["approvals"])
+        if approvals is None:
+            for rule in channels.values():
+                if rule.request:
+                    raise self.fail(
+                        f"channel {rule.channel_id} has a request list, but there is no "
+                        "[approvals] section with the channel where requests go",
+                        rule.channel_id,
+                        "request",
+                    )
+        return Policy(
+            channels=channels, approvals=approvals, allow_guests=allow_guests, source=self.source
+        )
+
+    def channel_id(self, value: object, *needles: str) -> str:
+        if not isinstance(value, str) or not _CHANNEL_ID.match(value):
+            shown = value if isinstance(value, str) else repr(value)
+            hint = (
+                "channels are given by ID (like C0123ABCD; run /smtp whoami in the channel to "
+                f"see it), not by name: {shown!r}"
+            )
+            raise self.fail(hint, *needles, str(shown))
+        return value
+
+    def channel(self, channel_id: str, rule: object) -> ChannelRule:
+        header = f"channels.{channel_id}"
+        self.channel_id(channel_id, "channels")
+        if not isinstance(rule, dict):
+            raise self.fail(f"[{header}] must be a table", header)
+        for key in rule:
+            if key not in ("allow", "request"):
+                raise self.fail(
+                    f"[{header}] has an unknown key {key!r} (expected allow, request)", header, key
+                )
+        allow = self.actions(rule.get("allow", []), header, "allow", ACTIONS)
+        request = self.actions(rule.get("request", []), header, "request", REQUESTABLE)
+        both = allow & request
+        if both:
+            raise self.fail(
+                f"[{header}] lists {', '.join(sorted(both))} under both allow and request",
+                header,
+                "request",
+            )
+        return ChannelRule(channel_id, allow, request)
+
+    def actions(
+        self, values: object, header: str, key: str, known: Iterable[str]
+    ) -> frozenset[str]:
+        known = tuple(known)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise self.fail(f"[{header}] {key} must be a list of action names", header, key)
+        for value in values:
+            if value not in known:
+                raise self.fail(
+                    f"[{header}] {key} names an unknown action {value!r} "
+                    f"(expected one of {', '.join(known)})",
+                    header,
+                    key,
+                    f'"{value}"',
+                )
+        return frozenset(values)
+
+    def approvals(self, section: object) -> ApprovalsPolicy:
+        if not isinstance(section, dict):
+            raise self.fail("[approvals] must be a table", "approvals")
+        for key in section:
+            if key not in ("channel", "expire_after_hours", "approvers", "required"):
+                raise self.fail(
+                    f"[approvals] has an unknown key {key!r} "
+                    "(expected channel, expire_after_hours, approvers, required)",
+                    "[approvals]",
+                    key,
+                )
+        if "channel" not in section:
+            raise self.fail("[approvals] needs the channel where requests go", "[approvals]")
+        channel_id = self.channel_id(section["channel"], "[approvals]", "channel")
+        hours = section.get("expire_after_hours", 24)
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 8760:
+            raise self.fail(
+                "[approvals] expire_after_hours must be a number of hours between 0 and 8760",
+                "[approvals]",
+                "expire_after_hours",
+            )
+        approvers = section.get("approvers", [])
+        if not isinstance(approvers, list):
+            raise self.fail("[approvals] approvers must be a list", "[approvals]", "approvers")
+        for approver in approvers:
+            if not isinstance(approver, str) or not _APPROVER_ID.match(approver):
+                raise self.fail(
+                    "[approvals] approvers are user IDs (U...) or user group IDs (S...), "
+                    f"not {approver!r}",
+                    "[approvals]",
+                    "approvers",
+                )
+        required = section.get("required", 1)
+        if isinstance(required, bool) or not isinstance(required, int) or not 1 <= required <= 10:
+            raise self.fail(
+                "[approvals] required must be a whole number from 1 to 10",
+                "[approvals]",
+                "required",
+            )
+        return ApprovalsPolicy(
+            channel_id=channel_id,
+            expire_after_hours=float(hours),
+            approvers=frozenset(approvers),
+            required=required,
+        )
