@@ -7,6 +7,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .slack import SlackApp
 
 __all__ = ["main"]
 
@@ -57,6 +62,111 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings() -> Settings:
+    from .config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _checked(settings: Settings) -> None:
+    """Fail at start, with a clear message, on a bad policy or a database that is behind."""
+    from .policy import PolicyError, load_policy
+    from .store import Database, StoreError
+
+    try:
+        load_policy(settings.sarvbot_policy)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    database = Database(settings.database_url.get_secret_value())
+    try:
+        database.check_current()
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        database.dispose()
+
+
+def _create_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
+    from . import sarv
+    from .policy import PolicyError
+    from .runtime import create_app
+    from .store import StoreError
+
+    try:
+        return create_app(settings, socket_mode=socket_mode)
+    except (PolicyError, StoreError, sarv.Error) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .web import serve
+
+    settings = _settings()
+    _checked(settings)
+    port = args.port if args.port is not None else int(os.environ.get("PORT", "3000"))
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
+    serve(
+        lambda: _create_app(settings),
+        host=args.host,
+        port=port,
+        workers=workers,
+        threads=args.threads,
+        log_level="debug" if args.verbose else "info",
+    )
+    return 0
+
+
+def _socket(args: argparse.Namespace) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    settings = _settings()
+    if settings.slack_app_token is None:
+        raise UsageError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-...)")
+    _checked(settings)
+    app = _create_app(settings, socket_mode=True)
+    try:
+        SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value()).start()
+    finally:
+        app.close()
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from .store import Database, StoreError
+
+    url = os.environ.get("DATABASE_URL") or "sqlite:///sarvbot.db"
+    database = Database(url)
+    try:
+        if args.db_command == "upgrade":
+            database.upgrade()
+        current = database.current_revision()
+        head = database.head_revision()
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        database.dispose()
+    state = "up to date" if current == head else f"behind (head is {head})"
+    print(f"{database.safe_url}: revision {current or 'none'}, {state}")
+    return 0 if current == head else 1
+
+
+def _expire(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _checked(settings)
+    app = _create_app(settings)
+    try:
+        changed = app.expire_requests()
+    finally:
+        app.close()
+    for request in changed:
+        print(f"request #{request.id}: {request.state.value}")
+    print(f"{len(changed)} request(s) changed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -91,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--seed-users", type=int, default=0, metavar="N", help="create N users")
     sandbox.set_defaults(run=_sandbox)
+
+    serve = commands.add_parser("serve", help="serve the Slack app over HTTP (gunicorn)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a web service
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT, then 3000")
+    serve.add_argument("--workers", type=int, default=0, help="default: $WEB_CONCURRENCY or 2")
+    serve.add_argument("--threads", type=int, default=32, help="threads per worker")
+    serve.set_defaults(run=_serve)
+
+    socket = commands.add_parser("socket", help="run the Slack app in Socket Mode")
+    socket.set_defaults(run=_socket)
+
+    db = commands.add_parser("db", help="the database schema")
+    db.add_argument("db_command", choices=["upgrade", "current"])
+    db.set_defaults(run=_db)
+
+    expire = commands.add_parser(
+        "expire", help="expire overdue approval requests (run it from a scheduler)"
+    )
+    expire.set_defaults(run=_expire)
     return parser
 
 

@@ -7,11 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sarvbot import sarv
 from sarvbot.policy import Decision, Policy, Verdict
 from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
-from sarvbot.store import ApprovalRequest, ApprovalStore, AuditLog, RequestState
+from sarvbot.store import (
+    ApprovalRequest,
+    ApprovalStore,
+    AuditLog,
+    DatabaseUnavailable,
+    RequestState,
+)
 
 from .failures import describe_sarv_error, outcome_unknown
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
@@ -145,7 +152,20 @@ class SmtpService:
         rule: str,
         request_id: int | None = None,
     ) -> ChangeResult:
-        """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate."""
+        """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate.
+
+        The change is audited as started before Sarv is called: with the database gone,
+        nothing is changed (DatabaseUnavailable propagates before any Sarv call).
+        """
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=change.action,
+            outcome="started",
+            target=change.target,
+            rule=rule,
+            request_id=request_id,
+        )
         try:
             result = self._run(change)
         except (sarv.Error, UnknownSmtpUser) as exc:
@@ -163,7 +183,7 @@ class SmtpService:
                 outcome="unknown" if unknown else "failed",
             )
             raise
-        self.audit.append(
+        self._audit_after_sarv(
             actor_id=actor.user_id,
             channel_id=channel_id,
             action=change.action,
@@ -174,6 +194,16 @@ class SmtpService:
             detail=_describe_values(change, result.before),
         )
         return result
+
+    def _audit_after_sarv(self, **row: Any) -> None:
+        # Sarv has already changed: a database hiccup now must not lose the result (or
+        # the password) on its way to the user. The "started" row stands for it.
+        try:
+            self.audit.append(**row)
+        except DatabaseUnavailable:
+            logger.error(
+                "could not audit %s %s as %s", row.get("action"), row.get("target"), row["outcome"]
+            )
 
     def _run(self, change: Change) -> ChangeResult:
         if change.action == "add":
@@ -210,7 +240,7 @@ class SmtpService:
         outcome: str = "failed",
     ) -> None:
         error = str(exc) if isinstance(exc, UnknownSmtpUser) else _error_text(exc)
-        self.audit.append(
+        self._audit_after_sarv(
             actor_id=actor.user_id,
             channel_id=channel_id,
             action=action,

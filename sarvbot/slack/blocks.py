@@ -1,0 +1,438 @@
+"""Block Kit builders: pure functions of data, shared by the Slack app and the demo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sarvbot.core import USAGE
+from sarvbot.sarv import Credentials, SmtpUser
+from sarvbot.store import ApprovalRequest, AuditEntry, RequestState
+
+from .mrkdwn import code, escape, mention, truncate
+
+__all__ = [
+    "PAGE_SIZE",
+    "Message",
+    "add_modal",
+    "announcement",
+    "approval_message",
+    "audit_message",
+    "deny_modal",
+    "edit_modal",
+    "help_message",
+    "loading_modal",
+    "modal_notice",
+    "requests_message",
+    "secret_message",
+    "text_message",
+    "user_list_message",
+    "user_message",
+    "whoami_message",
+]
+
+Message = dict[str, Any]
+PAGE_SIZE = 25
+MAX_TEXT = 2900  # under the 3000 characters of a section's text
+REASON_LIMIT = 500
+
+ACTION_LIST_PAGE = "list_page"
+ACTION_REMOVE_SECRET = "remove_secret"  # noqa: S105 - an action id
+ACTION_APPROVE = "approve_request"
+ACTION_DENY = "deny_request"
+ACTION_RETRY = "retry_request"
+VIEW_EDIT = "smtp_edit"
+VIEW_ADD = "smtp_add"
+VIEW_DENY = "smtp_deny"
+
+_VERBS = {
+    "add": "added",
+    "edit": "edited",
+    "enable": "enabled",
+    "disable": "disabled",
+    "reset": "reset the password of",
+}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _plain(text: str) -> str:
+    """A fallback ``text`` for notifications: mrkdwn-escaped, one line, short."""
+    return truncate(" ".join(text.split()), 300)
+
+
+def text_message(text: str) -> Message:
+    """A message of one mrkdwn section; ``text`` must already be escaped."""
+    return {"text": _plain(text), "blocks": [_section(truncate(text, MAX_TEXT))]}
+
+
+def _sections(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """Lines packed into as few sections as fit Slack's text limit."""
+    blocks: list[dict[str, Any]] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if current and size + len(line) + 1 > MAX_TEXT:
+            blocks.append(_section("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        blocks.append(_section("\n".join(current)))
+    return blocks
+
+
+def help_message(channel_id: str, allowed: Sequence[str], requestable: Sequence[str]) -> Message:
+    """What the caller may do in this channel, with examples."""
+    lines = ["*What you can do here with /smtp*"]
+    lines += [f"• `{USAGE[a]}`" for a in allowed if a in USAGE]
+    if requestable:
+        lines.append("\n*What you can ask ops to approve here* (give a reason)")
+        lines += [f"• `{USAGE[a]}`" for a in requestable]
+    if len(allowed) <= 2:
+        lines.append(
+            "\nThis channel may run only `help` and `whoami`. An admin grants more in the "
+            "permissions file, by channel ID (see `/smtp whoami`)."
+        )
+    lines.append("\nExamples: `/smtp list billing`, `/smtp edit smtp12345 hourly=200`")
+    return {"text": "sarvbot help", "blocks": _sections(lines)}
+
+
+def whoami_message(
+    user_id: str,
+    channel_id: str,
+    allowed: Sequence[str],
+    requestable: Sequence[str],
+    *,
+    is_guest: bool,
+) -> Message:
+    """The caller's and channel's IDs and the actions allowed here."""
+    lines = [
+        f"*You:* `{escape(user_id)}`{' (guest or external)' if is_guest else ''}",
+        f"*This channel:* `{escape(channel_id)}`",
+        f"*Allowed here:* {', '.join(allowed) or 'nothing'}",
+    ]
+    if requestable:
+        lines.append(f"*Can be requested here:* {', '.join(requestable)}")
+    lines.append(f"In the permissions file this channel is `[channels.{escape(channel_id)}]`.")
+    return {"text": f"You are {user_id} in {channel_id}", "blocks": [_section("\n".join(lines))]}
+
+
+def _user_line(user: SmtpUser) -> str:
+    return (
+        f"{code(user.name)}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
+        f"total {user.total_limit:,}  ·  hourly {user.hourly_limit:,}"
+    )
+
+
+def user_list_message(users: Sequence[SmtpUser], text: str, page: int) -> Message:
+    """One page of users, with buttons to page on. Never a password."""
+    pages = max(1, -(-len(users) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = users[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    query = f" matching {code(text)}" if text else ""
+    if not users:
+        return text_message(f"No SMTP users{query}.")
+    first = page * PAGE_SIZE + 1
+    summary = f"SMTP users{query}: {first}-{first + len(shown) - 1} of {len(users):,}"
+    blocks: list[dict[str, Any]] = [_context(summary), *_sections(map(_user_line, shown))]
+    buttons = []
+    if page > 0:
+        buttons.append(
+            _button("◀ Previous", ACTION_LIST_PAGE, json.dumps({"q": text, "p": page - 1}))
+        )
+    if page < pages - 1:
+        buttons.append(_button("Next ▶", ACTION_LIST_PAGE, json.dumps({"q": text, "p": page + 1})))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})
+    return {"text": _plain(summary), "blocks": blocks}
+
+
+def user_message(user: SmtpUser) -> Message:
+    """One user's details. Never its password."""
+    fields = [
+        f"*User*\n{code(user.name)}",
+        f"*Status*\n{user.status.value}",
+        f"*Total limit*\n{user.total_limit:,}",
+        f"*Hourly limit*\n{user.hourly_limit:,}",
+    ]
+    return {
+        "text": f"SMTP user {escape(user.name)}",
+        "blocks": [
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": f, "verbatim": True} for f in fields],
+            }
+        ],
+    }
+
+
+def announcement(actor_id: str, action: str, target: str, detail: str = "") -> Message:
+    """The channel's note of a change: who did what to which user, never a secret."""
+    verb = _VERBS.get(action, action)
+    text = f"{mention(actor_id)} {verb} {code(target)}"
+    if detail:
+        text += f" ({escape(detail)})"
+    return text_message(text)
+
+
+def secret_message(credentials: Credentials, reason: str) -> Message:
+    """The one message that holds a password: the ephemeral in the requester's DM."""
+    password = credentials.password.reveal()
+    return {
+        "text": f"New SMTP password for {credentials.name}",
+        "blocks": [
+            _section(
+                f"*{escape(reason)}*\nSMTP user: {code(credentials.name)}\n"
+                f"Password: `{escape(password)}`"
+            ),
+            _context(
+                "Only you can see this message, and it goes away when you reload Slack. "
+                "`/smtp reveal USER` shows the current password again where allowed."
+            ),
+            {
+                "type": "actions",
+                "block_id": "secret_actions",
+                "elements": [_button("Remove this message", ACTION_REMOVE_SECRET, "remove")],
+            },
+        ],
+    }
+
+
+def _input(
+    block_id: str, label: str, *, initial: str | None = None, multiline: bool = False
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value"}
+    if initial is not None:
+        element["initial_value"] = initial
+    if multiline:
+        element["multiline"] = True
+        element["max_length"] = REASON_LIMIT
+    else:
+        element["max_length"] = 10
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+
+
+def _status_input(initial: str | None) -> dict[str, Any]:
+    options = [
+        {"text": {"type": "plain_text", "text": s}, "value": s} for s in ("Enable", "Disable")
+    ]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
+    if initial in ("Enable", "Disable"):
+        element["initial_option"] = options[0 if initial == "Enable" else 1]
+    return {
+        "type": "input",
+        "block_id": "status",
+        "label": {"type": "plain_text", "text": "Status"},
+        "element": element,
+    }
+
+
+def _modal(
+    callback_id: str, title: str, blocks: list[dict[str, Any]], meta: str, submit: str
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": meta,
+        "blocks": blocks,
+    }
+    if submit:
+        view["submit"] = {"type": "plain_text", "text": submit}
+    return view
+
+
+def loading_modal(name: str, meta: str) -> dict[str, Any]:
+    """Opened at once (a trigger_id lives 3 s); filled in when Sarv answers."""
+    return _modal(
+        VIEW_EDIT,
+        "Edit SMTP user",
+        [_section(f"Looking up {code(name)} at Sarv…")],
+        meta,
+        "",
+    )
+
+
+def modal_notice(title: str, text: str, meta: str) -> dict[str, Any]:
+    """A modal that only says something (the user was not found, Sarv is down)."""
+    return _modal(VIEW_EDIT, title, [_section(text)], meta, "")
+
+
+def edit_modal(user: SmtpUser, meta: str, *, ask_reason: bool) -> dict[str, Any]:
+    """The edit form, prefilled with the user's current values."""
+    blocks = [
+        _context(f"SMTP user {code(user.name)}"),
+        _input("total_limit", "Total limit", initial=str(user.total_limit)),
+        _input("hourly_limit", "Hourly limit", initial=str(user.hourly_limit)),
+        _status_input(user.status.value),
+    ]
+    if ask_reason:
+        blocks.append(_input("reason", "Reason", multiline=True))
+    return _modal(VIEW_EDIT, "Edit SMTP user", blocks, meta, "Request" if ask_reason else "Save")
+
+
+def add_modal(meta: str, *, ask_reason: bool) -> dict[str, Any]:
+    """The add form."""
+    blocks = [_input("total_limit", "Total limit"), _input("hourly_limit", "Hourly limit")]
+    if ask_reason:
+        blocks.append(_input("reason", "Reason", multiline=True))
+    return _modal(VIEW_ADD, "Add SMTP user", blocks, meta, "Request" if ask_reason else "Add")
+
+
+def deny_modal(request_id: int, meta: str) -> dict[str, Any]:
+    """Deny a request, with an optional reason."""
+    reason = _input("reason", "Reason", multiline=True)
+    reason["optional"] = True
+    return _modal(
+        VIEW_DENY,
+        f"Deny request #{request_id}",
+        [_section(f"Deny request #{request_id}?"), reason],
+        meta,
+        "Deny",
+    )
+
+
+def describe_request(request: ApprovalRequest) -> str:
+    """What a request asks for, with old and new values for an edit."""
+    params = request.params
+    target = code(request.target) if request.target else ""
+    if request.action == "add":
+        return (
+            f"add an SMTP user (total {params.get('total_limit')}, "
+            f"hourly {params.get('hourly_limit')})"
+        )
+    if request.action == "reset":
+        return f"reset the password of {target}"
+    new, old = params.get("new", {}), params.get("old", {})
+    if request.action in ("enable", "disable"):
+        return f"{request.action} {target} (now {escape(str(old.get('status', '?')))})"
+    changes = [
+        f"{key.replace('_limit', '')} {escape(str(old.get(key, '?')))} → {escape(str(value))}"
+        for key, value in new.items()
+    ]
+    return f"edit {target}: " + ", ".join(changes)
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+_STATE_TEXT = {
+    RequestState.PENDING: "⏳ Waiting for approval",
+    RequestState.RUNNING: "⚙️ Approved, running at Sarv…",
+    RequestState.DONE: "✅ Done",
+    RequestState.FAILED: "❌ Failed",
+    RequestState.UNKNOWN: "❓ Outcome unknown",
+    RequestState.DENIED: "🚫 Denied",
+    RequestState.EXPIRED: "⌛ Expired",
+    RequestState.CANCELLED: "↩️ Withdrawn by the requester",
+}
+
+
+def approval_message(request: ApprovalRequest, *, required: int = 1) -> Message:
+    """The request as ops see it in the approvals channel, with the buttons its state allows."""
+    title = f"Request #{request.id}: {describe_request(request)}"
+    lines = [
+        f"*{title}*",
+        f"*From:* {mention(request.requester_id)} in <#{request.requester_channel_id}>",
+        f"*Why:* {escape(truncate(request.reason, REASON_LIMIT))}",
+        f"*Expires:* {_when(request.expires_at)}",
+    ]
+    status = _STATE_TEXT[request.state]
+    if request.state is RequestState.PENDING and request.approvals:
+        voters = ", ".join(mention(v) for v in request.approvals)
+        status += f" ({len(request.approvals)} of {required} approvals: {voters})"
+    if request.decided_by and request.state is not RequestState.PENDING:
+        verb = "denied" if request.state is RequestState.DENIED else "approved"
+        status += f" · {verb} by {mention(request.decided_by)} {_when(request.decided_at)}"
+    if request.deny_reason:
+        status += f"\n*Reason for denial:* {escape(truncate(request.deny_reason, REASON_LIMIT))}"
+    if request.error:
+        status += f"\n*Problem:* {escape(truncate(request.error, REASON_LIMIT))}"
+    if request.result and request.result.get("smtp_user_name"):
+        status += f"\n*SMTP user:* {code(str(request.result['smtp_user_name']))}"
+    blocks: list[dict[str, Any]] = [_section("\n".join(lines)), _section(status)]
+    value = str(request.id)
+    if request.state is RequestState.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"decide_{request.id}",
+                "elements": [
+                    _button("Approve", ACTION_APPROVE, value, "primary"),
+                    _button("Deny", ACTION_DENY, value, "danger"),
+                ],
+            }
+        )
+    elif request.state is RequestState.FAILED:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"retry_{request.id}",
+                "elements": [_button("Retry", ACTION_RETRY, value)],
+            }
+        )
+    return {"text": _plain(f"Request #{request.id}: {status.splitlines()[0]}"), "blocks": blocks}
+
+
+def requests_message(requests: Sequence[ApprovalRequest]) -> Message:
+    """Pending requests, oldest first."""
+    if not requests:
+        return text_message("No requests are waiting for approval.")
+    lines = [f"*{len(requests)} pending request(s)*"]
+    lines += [
+        f"#{r.id} {describe_request(r)} · by {mention(r.requester_id)} · "
+        f"{escape(truncate(r.reason, 80))}"
+        for r in requests[:40]
+    ]
+    return {"text": f"{len(requests)} pending request(s)", "blocks": _sections(lines)}
+
+
+def audit_message(entries: Sequence[AuditEntry], target: str | None) -> Message:
+    """The latest audit rows, newest first."""
+    about = f" for {code(target)}" if target else ""
+    if not entries:
+        return text_message(f"No audit entries{about}.")
+    lines = [f"*Latest audit entries{about}*"]
+    for entry in entries:
+        line = (
+            f"{entry.at:%Y-%m-%d %H:%M} · {mention(entry.actor_id)} · {escape(entry.action)}"
+            f" {code(entry.target) if entry.target else ''} · *{escape(entry.outcome)}*"
+        )
+        if entry.request_id:
+            line += f" · #{entry.request_id}"
+        if entry.error:
+            line += f" · {escape(truncate(entry.error, 120))}"
+        lines.append(line)
+    return {"text": f"Audit{about}", "blocks": _sections(lines)}

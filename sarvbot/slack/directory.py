@@ -1,0 +1,79 @@
+"""What sarvbot asks Slack about people and channels (guests, members, user groups)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+__all__ = ["SlackDirectory"]
+
+
+class SlackDirectory:
+    """Looks people up with the Web API; guest status is cached briefly."""
+
+    def __init__(self, client: WebClient, *, ttl: float = 300.0) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._guests: dict[str, tuple[float, bool]] = {}
+        self._home_team: str | None = None
+
+    def home_team(self) -> str:
+        """The workspace the bot is installed in."""
+        if self._home_team is None:
+            self._home_team = str(self._client.auth_test()["team_id"])
+        return self._home_team
+
+    def is_guest(self, user_id: str) -> bool:
+        """Guests (single or multi channel) and users of another organisation.
+
+        A user Slack does not know counts as a guest: least privilege.
+        """
+        now = time.monotonic()
+        with self._lock:
+            cached = self._guests.get(user_id)
+            if cached and cached[0] > now:
+                return cached[1]
+        try:
+            user: dict[str, Any] = self._client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "user_not_visible"):
+                return True
+            raise
+        team = user.get("team_id")
+        guest = bool(
+            user.get("is_restricted")
+            or user.get("is_ultra_restricted")
+            or user.get("is_stranger")
+            or user.get("deleted")
+            or (team and team != self.home_team())
+        )
+        with self._lock:
+            self._guests[user_id] = (now + self._ttl, guest)
+        return guest
+
+    def is_member(self, channel_id: str, user_id: str) -> bool:
+        """Whether the user is in the channel now (not cached: membership changes)."""
+        cursor: str | None = None
+        while True:
+            page = self._client.conversations_members(channel=channel_id, cursor=cursor, limit=200)
+            members: list[str] = list(page.get("members") or [])
+            if user_id in members:
+                return True
+            metadata: dict[str, Any] = page.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") or None
+            if cursor is None:
+                return False
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        """The users of a user group."""
+        try:
+            return frozenset(self._client.usergroups_users_list(usergroup=group_id)["users"])
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("no_such_subteam", "subteam_not_found"):
+                return frozenset()
+            raise

@@ -1,0 +1,33 @@
+"""The one place where text from users and from Sarv is made safe for Slack's mrkdwn."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["code", "escape", "mention", "truncate"]
+
+# Control characters and the marks that reorder text (bidi overrides and isolates).
+_INERT = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """Escape ``&``, ``<`` and ``>`` (so ``<!channel>`` pings nobody) and drop control marks."""
+    text = _INERT.sub("\ufffd", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: str) -> str:
+    """``text`` escaped and shown as inline code."""
+    return "`" + escape(text).replace("`", "'") + "`"
+
+
+def mention(user_id: str) -> str:
+    """A mention of a user ID we got from Slack itself (never from typed text)."""
+    if not re.fullmatch(r"[UW][A-Z0-9]+", user_id):
+        return escape(user_id)
+    return f"<@{user_id}>"
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

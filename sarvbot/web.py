@@ -1,0 +1,74 @@
+"""HTTP serving: the Bolt app behind Bolt's WSGI adapter, a health check, and gunicorn."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from sarvbot.slack import SlackApp
+
+__all__ = ["EVENTS_PATH", "make_wsgi_app", "serve"]
+
+EVENTS_PATH = "/slack/events"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi_app(app: SlackApp) -> WSGIApp:
+    """``POST /slack/events`` goes to Bolt; ``GET /healthz`` answers without Slack or Sarv."""
+    bolt_handler = SlackRequestHandler(app.bolt, path=EVENTS_PATH)
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            body = json.dumps({"ok": True}).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        if path == EVENTS_PATH and environ.get("REQUEST_METHOD") != "POST":
+            start_response("405 Method Not Allowed", [("Allow", "POST")])
+            return [b""]
+        result: Iterable[bytes] = bolt_handler(environ, start_response)
+        return result
+
+    return wsgi
+
+
+def serve(
+    factory: Callable[[], SlackApp],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log_level: str = "info",
+) -> None:
+    """Serve with gunicorn's threaded workers; each worker builds its own app after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "timeout": 60,
+                "graceful_timeout": 30,
+                "loglevel": log_level,
+                "accesslog": None,
+                "backlog": 256,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return make_wsgi_app(factory())
+
+    _Gunicorn().run()
