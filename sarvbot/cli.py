@@ -128,7 +128,8 @@ def _socket(args: argparse.Namespace) -> int:
     _checked(settings)
     app = _create_app(settings, socket_mode=True)
     try:
-        SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value()).start()
+        handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
+        handler.start()  # type: ignore[no-untyped-call]
     finally:
         app.close()
     return 0
@@ -165,6 +166,12 @@ def _expire(args: argparse.Namespace) -> int:
         print(f"request #{request.id}: {request.state.value}")
     print(f"{len(changed)} request(s) changed")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(policy=args.policy)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         "expire", help="expire overdue approval requests (run it from a scheduler)"
     )
     expire.set_defaults(run=_expire)
+
+    demo = commands.add_parser(
+        "demo", help="the whole bot in this terminal: no Slack workspace, no Sarv account"
+    )
+    demo.add_argument("--policy", metavar="FILE", help="try your own permissions file")
+    demo.set_defaults(run=_demo)
     return parser
 
 

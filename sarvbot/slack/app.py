@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,51 @@ _UNDELIVERABLE = {
     "user_disabled": "your account is deactivated",
     "user_not_found": "Slack does not know your account",
 }
+
+
+class WorkTracker:
+    """Counts tasks in flight across executors, so tests and the demo can wait for quiet."""
+
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._running = 0
+
+    def begin(self) -> None:
+        with self._idle:
+            self._running += 1
+
+    def end(self) -> None:
+        with self._idle:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
+
+class TrackedExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks are counted by a WorkTracker."""
+
+    def __init__(self, tracker: WorkTracker, *, max_workers: int, thread_name_prefix: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._tracker = tracker
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self._tracker.begin()
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._tracker.end()
+
+        try:
+            return super().submit(run)
+        except BaseException:
+            self._tracker.end()
+            raise
 
 
 def build_web_client(token: str, base_url: str | None, *, silent: bool = False) -> WebClient:
@@ -141,14 +187,23 @@ class SlackApp:
         secret_client: WebClient,
         directory: SlackDirectory,
         workers: int,
+        tracker: WorkTracker | None = None,
     ) -> None:
         self.bolt = bolt
         self.service = service
         self.client = client
         self.secret_client = secret_client
         self.directory = directory
-        self.work = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sarvbot-work")
+        self.tracker = tracker or WorkTracker()
+        self.work = TrackedExecutor(
+            self.tracker, max_workers=workers, thread_name_prefix="sarvbot-work"
+        )
         self._register()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every listener and every piece of work after an ack has finished."""
+        if not self.tracker.wait_idle(timeout):
+            raise TimeoutError(f"sarvbot's work did not finish within {timeout} s")
 
     def close(self) -> None:
         """Finish queued work and stop the worker threads."""
@@ -772,12 +827,15 @@ def create_slack_app(
     socket_mode: bool = False,
 ) -> SlackApp:
     """Build the Bolt app around a ready service."""
+    tracker = WorkTracker()
     bolt = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,
         request_verification_enabled=not socket_mode,
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="sarvbot-ack"),
+        listener_executor=TrackedExecutor(
+            tracker, max_workers=16, thread_name_prefix="sarvbot-ack"
+        ),
         logger=logging.getLogger("sarvbot.bolt"),
     )
     return SlackApp(
@@ -787,4 +845,5 @@ def create_slack_app(
         secret_client=secret_client,
         directory=directory,
         workers=workers,
+        tracker=tracker,
     )
