@@ -375,7 +375,7 @@ class SmtpService:
         if expired is not None:
             return Decided(DecisionKind.EXPIRED, expired)
         if request.state is not RequestState.PENDING:
-            raise Refused(f"Request #{request_id} is already {request.state.value}.")
+            raise Refused(f"Request #{request_id} is already {_state_words(request.state)}.")
         if not approve:
             denied = self.approvals.deny(request_id, by=actor.user_id, reason=reason, now=now)
             if denied is None:
@@ -482,7 +482,7 @@ class SmtpService:
             raise Refused(f"Request #{request_id} is not yours to cancel.")
         cancelled = self.approvals.cancel(request_id, requester_id=actor.user_id, now=self.clock())
         if cancelled is None:
-            raise Refused(f"Request #{request_id} is already {request.state.value}.")
+            raise Refused(f"Request #{request_id} is already {_state_words(request.state)}.")
         self.audit.append(
             actor_id=actor.user_id,
             channel_id=channel_id,
@@ -513,6 +513,13 @@ class SmtpService:
     def pending_requests(self) -> list[ApprovalRequest]:
         """Pending requests, oldest first."""
         return self.approvals.pending()
+
+
+def _state_words(state: RequestState) -> str:
+    return {
+        RequestState.RUNNING: "approved and running",
+        RequestState.UNKNOWN: "decided (its outcome is unknown)",
+    }.get(state, state.value)
 
 
 def _error_text(exc: Exception) -> str:

@@ -1,0 +1,176 @@
+"""Approvals end to end: dev requests, ops decide with a click, the change runs once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
+from sarvbot.store import ApprovalStore, AuditLog, RequestState
+
+
+def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
+    posted = [
+        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
+    ]
+    assert posted, "no approval message was posted"
+    ts = posted[-1].response["ts"]
+    return workspace.slack.messages[(APPROVALS, ts)]
+
+
+def _replies(workspace: LocalWorkspace) -> str:
+    return "\n".join(str(p.body.get("text", "")) for p in workspace.slack.posts)
+
+
+def _request_reset(workspace: LocalWorkspace, slack: SlackAppClient, name: str) -> dict[str, Any]:
+    workspace.sandbox.add_user(name=name)
+    slack.command("/smtp", f"reset {name} key leaked in CI", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    return _approval_message(workspace)
+
+
+def test_dev_requests_reset_and_ops_approves(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20001")
+    assert "Request #1 sent for approval" in _replies(workspace)
+    assert "reset the password of `smtp20001`" in message["text"] + str(message["blocks"])
+    assert "key leaked in CI" in str(message["blocks"])
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    password = workspace.sandbox.users["smtp20001"].password
+    holders = [c for c in workspace.slack.calls if password in str(c.args)]
+    assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", ALICE)]
+    final = _approval_message(workspace)
+    assert "Done" in str(final["blocks"])
+    assert "approve_request" not in str(final["blocks"])
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.DONE
+    assert request.decided_by == BOB
+    outcomes = [(e.action, e.outcome) for e in AuditLog(workspace.database).latest(limit=10)]
+    assert ("reset", "requested") in outcomes
+    assert ("decide", "approved") in outcomes
+    assert ("reset", "done") in outcomes
+
+
+def test_requester_cannot_approve_own_request(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20002")
+    # Alice is not even in the approvals channel; make her a member to test the rule itself.
+    channel = workspace.slack.channel(APPROVALS)
+    channel.members.add(ALICE)
+    workspace.slack.add_channel(channel)
+    slack.click("approve_request", user_id=ALICE, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert "You cannot decide your own request." in _replies(workspace)
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.PENDING
+
+
+def test_non_member_and_guest_cannot_decide(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20003")
+    slack.click("approve_request", user_id=GUEST, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert "Guests and external users cannot decide requests." in _replies(workspace)
+    channel = workspace.slack.channel(APPROVALS)
+    channel.members.discard(BOB)
+    workspace.slack.add_channel(channel)
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert "Only current members of the approvals channel" in _replies(workspace)
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+
+def test_click_from_another_channel_is_refused(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20004")
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=DEV)
+    workspace.drain()
+    assert "Requests are decided only in the approvals channel." in _replies(workspace)
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+
+def test_double_click_runs_once(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    message = _request_reset(workspace, slack, "smtp20005")
+    for user in (BOB, CAROL, BOB):
+        slack.click("approve_request", user_id=user, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    replies = _replies(workspace)
+    # The two losing clicks are refused, whichever moment they arrive in.
+    assert replies.count("Request #1 is already") + replies.count("decided a moment ago") == 2
+
+
+def test_denied_request_changes_nothing(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    message = _request_reset(workspace, slack, "smtp20006")
+    slack.click("deny_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    (view,) = workspace.slack.views.values()
+    response = slack.submit_view(view, {"reason": {"value": "rotate it yourself"}}, user_id=BOB)
+    assert response.status_code == 200
+    workspace.drain()
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.DENIED
+    assert request.deny_reason == "rotate it yourself"
+    assert "Denied" in str(_approval_message(workspace)["blocks"])
+    told = [c for c in workspace.slack.calls_to("chat.postEphemeral") if c.args["user"] == ALICE]
+    assert "was denied" in told[-1].args["text"]
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+
+def test_request_needs_a_reason(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(name="smtp20007")
+    slack.command("/smtp", "disable smtp20007", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    assert "A request needs a reason" in _replies(workspace)
+    assert ApprovalStore(workspace.database).get(1) is None
+
+
+def test_requester_cancels_and_ops_cannot_approve_it(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20008")
+    slack.command("/smtp", "cancel 1", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    assert "Request #1 is withdrawn." in _replies(workspace)
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert "Request #1 is already cancelled." in _replies(workspace)
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+
+def test_sarv_failure_marks_failed_and_retry_runs_it(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp20009", total_limit=100)
+    slack.command(
+        "/smtp", "edit smtp20009 total=900 more mail for billing", user_id=ALICE, channel_id=DEV
+    )
+    workspace.drain()
+    message = _approval_message(workspace)
+    assert "total 100 → 900" in str(message["blocks"])
+    workspace.sandbox.fail_next("general", path="settings/editSmtp")
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    failed = _approval_message(workspace)
+    assert "Failed" in str(failed["blocks"])
+    assert "Sarv is unavailable" in str(failed["blocks"])
+    assert workspace.sandbox.users["smtp20009"].total_limit == 100
+    slack.click("retry_request", user_id=CAROL, message=failed, channel_id=APPROVALS)
+    workspace.drain()
+    assert workspace.sandbox.users["smtp20009"].total_limit == 900
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.DONE
