@@ -84,7 +84,9 @@ class SmtpService:
 
     # Permission
 
-    def authorize(self, actor: Actor, channel_id: str, action: str) -> Verdict:
+    def authorize(
+        self, actor: Actor, channel_id: str, action: str, target: str | None = None
+    ) -> Verdict:
         """The policy's verdict; a refusal is audited and raised as Refused."""
         verdict = self.policy.decide(channel_id, action, is_guest=actor.is_guest)
         if verdict.decision is Decision.REFUSE:
@@ -93,6 +95,7 @@ class SmtpService:
                 channel_id=channel_id,
                 action=action,
                 outcome="refused",
+                target=target,
                 rule=verdict.rule,
             )
             raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)

@@ -349,7 +349,7 @@ class SlackApp:
     ) -> None:
         actor = self._actor(user_id)
         action = command.action
-        verdict = self.service.authorize(actor, channel_id, _base_action(action))
+        verdict = self.service.authorize(actor, channel_id, _base_action(action), command.user)
         policy = self.service.policy
         if action == "help":
             message = blocks.help_message(
@@ -430,7 +430,7 @@ class SlackApp:
         trigger_id = str(body.get("trigger_id"))
         try:
             actor = self._actor(user_id)
-            verdict = self.service.authorize(actor, channel_id, command.action)
+            verdict = self.service.authorize(actor, channel_id, command.action, command.user)
         except Refused as exc:
             self._tell(respond, escape(exc.message))
             return
@@ -549,7 +549,7 @@ class SlackApp:
     ) -> None:
         # Checked again now, against the channel the form was opened in.
         actor = self._actor(user_id)
-        verdict = self.service.authorize(actor, meta.channel_id, change.action)
+        verdict = self.service.authorize(actor, meta.channel_id, change.action, change.target)
         self._change(actor, meta.channel_id, change, verdict, reason, respond)
 
     # Paging and removing

@@ -102,6 +102,13 @@ def _sections(lines: Iterable[str]) -> list[dict[str, Any]]:
     return blocks
 
 
+_EXAMPLES = (
+    ("list", "/smtp list billing"),
+    ("edit", "/smtp edit smtp12345 hourly=200 more mail for billing"),
+    ("reset", "/smtp reset smtp12345 key leaked in CI"),
+)
+
+
 def help_message(channel_id: str, allowed: Sequence[str], requestable: Sequence[str]) -> Message:
     """What the caller may do in this channel, with examples."""
     lines = ["*What you can do here with /smtp*"]
@@ -114,7 +121,9 @@ def help_message(channel_id: str, allowed: Sequence[str], requestable: Sequence[
             "\nThis channel may run only `help` and `whoami`. An admin grants more in the "
             "permissions file, by channel ID (see `/smtp whoami`)."
         )
-    lines.append("\nExamples: `/smtp list billing`, `/smtp edit smtp12345 hourly=200`")
+    examples = [e for a, e in _EXAMPLES if a in allowed or a in requestable]
+    if examples:
+        lines.append("\nExamples: " + ", ".join(f"`{e}`" for e in examples))
     return {"text": "sarvbot help", "blocks": _sections(lines)}
 
 
