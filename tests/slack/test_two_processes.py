@@ -1,0 +1,146 @@
+"""Two app processes behind a load balancer share PostgreSQL: an approval runs once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.slack_api import ApiCall, ResponsePost
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, LocalWorkspace
+from sarvbot.store import ApprovalStore, RequestState
+
+pytestmark = pytest.mark.postgres
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(process: subprocess.Popen[str], port: int) -> None:
+    session = requests.Session()
+    for _ in range(300):
+        if process.poll() is not None:
+            raise AssertionError(
+                f"sarvbot serve exited: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if session.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
+    raise AssertionError("sarvbot serve did not become healthy")
+
+
+@pytest.fixture
+def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, list[str]]]:
+    with LocalWorkspace(postgres_url) as workspace:
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY, encoding="utf-8")
+        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
+        processes, urls = [], []
+        try:
+            for _ in range(2):
+                port = _free_port()
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "sarvbot.cli",
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                        "--threads",
+                        "32",
+                    ],
+                    env=env,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                processes.append(process)
+                _wait_healthy(process, port)
+                urls.append(f"http://127.0.0.1:{port}/slack/events")
+            yield workspace, urls
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+
+
+def test_fifty_concurrent_approvals_at_two_processes_run_one_reset(
+    shared: tuple[LocalWorkspace, list[str]],
+) -> None:
+    workspace, urls = shared
+    workspace.sandbox.add_user(name="smtp40001")
+    workspace.client().command("/smtp", "reset smtp40001 leaked key", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    (posted,) = [
+        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
+    ]
+    message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
+
+    refusals = 0
+    settled = threading.Event()
+    lock = threading.Lock()
+
+    def observe(record: ApiCall | ResponsePost) -> None:
+        nonlocal refusals
+        text = str(record.body.get("text", "")) if isinstance(record, ResponsePost) else ""
+        if "Request #1 is already" in text or "decided a moment ago" in text:
+            with lock:
+                refusals += 1
+                if refusals == 49:
+                    settled.set()
+
+    workspace.slack.subscribe(observe)
+    clients = [SlackAppClient(url, workspace.signing_secret, slack=workspace.slack) for url in urls]
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+
+    def click(index: int) -> None:
+        client = clients[index % 2]
+        barrier.wait()
+        response = client.click(
+            "approve_request",
+            user_id=BOB if index % 3 else CAROL,
+            message=message,
+            channel_id=APPROVALS,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=click, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 50
+    workspace.slack.wait_for(
+        lambda c: (
+            c.method == "chat.postEphemeral"
+            and c.args.get("user") == ALICE
+            and "smtp40001" in str(c.args.get("blocks"))
+            and "Password" in str(c.args.get("blocks"))
+        ),
+        timeout=30,
+    )
+    assert settled.wait(timeout=30), f"only {refusals} clicks were refused"
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.DONE
