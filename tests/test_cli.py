@@ -1,0 +1,146 @@
+"""The sarvbot command: clear messages at start, serving through gunicorn, db and expire."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+
+from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.store import ApprovalStore, RequestState
+
+GOOD_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
+    "SLACK_SIGNING_SECRET": "secret",
+    "SARV_OWNER_ID": "owner",
+    "SARV_TOKEN": "sarv-token",
+    "SARV_APP_DOMAIN": "mail.example.com",
+}
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sarvbot.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_without_config_lists_every_missing_variable(tmp_path: Path) -> None:
+    result = _run(["serve"], {}, tmp_path)
+    assert result.returncode == 2
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SARV_OWNER_ID", "SARV_TOKEN"):
+        assert f"{name}: is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_a_bad_policy_names_the_line(tmp_path: Path) -> None:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text('[channels.C0OPS]\nallow = ["list"]\n\n[channels.dev]\nallow = ["list"]\n')
+    result = _run(["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy)}, tmp_path)
+    assert result.returncode == 2
+    assert f"{policy}:4: channels are given by ID" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_database_that_is_behind_says_to_upgrade(tmp_path: Path) -> None:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text(DEMO_POLICY)
+    env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = _run(["serve"], env, tmp_path)
+    assert result.returncode == 2
+    assert "sarvbot db upgrade" in result.stderr
+    upgraded = _run(["db", "upgrade"], env, tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "up to date" in upgraded.stdout
+    assert _run(["db", "current"], env, tmp_path).returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Path) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY)
+        port = _free_port()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV"))}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1", "--workers", "1"],
+            env={**clean, **workspace.environ(), "SARVBOT_POLICY": str(policy), "PORT": str(port)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                try:
+                    health = requests.get(base + "/healthz", timeout=0.5)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
+            assert health.json() == {"ok": True}
+            assert workspace.slack.calls == []  # the health check touched neither Slack nor Sarv
+            assert workspace.sandbox.calls == []
+            workspace.sandbox.add_user(name="smtp50001")
+            client = SlackAppClient(
+                base + "/slack/events", workspace.signing_secret, slack=workspace.slack
+            )
+            assert (
+                client.command(
+                    "/smtp", "disable smtp50001", user_id=BOB, channel_id=OPS
+                ).status_code
+                == 200
+            )
+            workspace.slack.wait_for(lambda c: c.method == "chat.postMessage", timeout=20)
+            assert workspace.sandbox.users["smtp50001"].status == "Disable"
+            assert requests.get(base + "/slack/events", timeout=5).status_code == 405
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_expire_marks_overdue_requests_and_updates_their_message(tmp_path: Path) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        workspace.sandbox.add_user(name="smtp50002")
+        workspace.client().command("/smtp", "reset smtp50002 leaked", user_id=ALICE, channel_id=DEV)
+        workspace.drain()
+        store = ApprovalStore(workspace.database)
+        request = store.get(1)
+        assert request is not None
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY)
+        # Make it overdue as a day passing would.
+        with workspace.database.session() as session:
+            session.execute(
+                text("UPDATE approval_requests SET expires_at = :t WHERE id = 1"),
+                {"t": datetime.now(UTC) - timedelta(minutes=1)},
+            )
+        result = _run(["expire"], {**workspace.environ(), "SARVBOT_POLICY": str(policy)}, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "request #1: expired" in result.stdout
+        expired = store.get(1)
+        assert expired is not None
+        assert expired.state is RequestState.EXPIRED
+        message = workspace.slack.messages[(APPROVALS, expired.message_ts or "")]
+        assert "Expired" in str(message["blocks"])
+        assert "approve_request" not in str(message["blocks"])

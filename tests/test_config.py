@@ -1,0 +1,57 @@
+"""Settings from the environment: one message lists every problem, never a value."""
+
+from __future__ import annotations
+
+import pytest
+
+from sarvbot.config import ConfigError, load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-123-secret",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+    "SARV_OWNER_ID": "owner",
+    "SARV_TOKEN": "sarv-secret-value",
+    "SARV_APP_DOMAIN": "mail.example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [*GOOD, "SLACK_APP_TOKEN", "SARV_API_URL", "SLACK_API_URL", "DATABASE_URL"]:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_good_settings_hide_their_secrets() -> None:
+    settings = load_settings(GOOD)
+    assert settings.sarv_owner_id == "owner"
+    for secret in ("xoxb-123-secret", "signing-secret-value", "sarv-secret-value"):
+        assert secret not in repr(settings)
+        assert secret not in str(settings)
+    assert settings.database_url.get_secret_value() == "sqlite:///sarvbot.db"
+
+
+def test_every_problem_is_listed_without_values() -> None:
+    env = {**GOOD, "SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_API_URL": "slack.local"}
+    del env["SARV_TOKEN"]
+    del env["SLACK_SIGNING_SECRET"]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-" in message
+    assert "SLACK_SIGNING_SECRET: is missing" in message
+    assert "SARV_TOKEN: is missing" in message
+    assert "SLACK_API_URL: must be an http:// or https:// URL" in message
+    assert "xoxp-user-token" not in message
+
+
+def test_sarv_location_is_required() -> None:
+    env = dict(GOOD)
+    del env["SARV_APP_DOMAIN"]
+    with pytest.raises(ConfigError, match="set SARV_APP_DOMAIN"):
+        load_settings(env)
+    assert load_settings({**env, "SARV_API_URL": "http://127.0.0.1:7278/v1.0/"}).sarv_api_url
+
+
+def test_app_token_must_be_app_level() -> None:
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN: must be an app-level token"):
+        load_settings({**GOOD, "SLACK_APP_TOKEN": "xoxb-nope"})
