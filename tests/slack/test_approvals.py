@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.slack_api import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog, RequestState
 
@@ -29,9 +33,16 @@ def _request_reset(workspace: LocalWorkspace, slack: SlackAppClient, name: str) 
     return _approval_message(workspace)
 
 
-def test_dev_requests_reset_and_ops_approves(
-    workspace: LocalWorkspace, slack: SlackAppClient
-) -> None:
+@pytest.fixture
+def any_workspace(database_url: str) -> Iterator[LocalWorkspace]:
+    """A workspace on SQLite, then on PostgreSQL."""
+    with LocalWorkspace(database_url) as running:
+        yield running
+
+
+def test_dev_requests_reset_and_ops_approves(any_workspace: LocalWorkspace) -> None:
+    workspace = any_workspace
+    slack = workspace.client()
     message = _request_reset(workspace, slack, "smtp20001")
     assert "Request #1 sent for approval" in _replies(workspace)
     assert "reset the password of `smtp20001`" in message["text"] + str(message["blocks"])
@@ -174,3 +185,83 @@ def test_sarv_failure_marks_failed_and_retry_runs_it(
     request = ApprovalStore(workspace.database).get(1)
     assert request is not None
     assert request.state is RequestState.DONE
+
+
+TWO_APPROVERS = """
+[approvals]
+channel = "C0APPROVALS"
+approvers = ["S0OPS"]
+required = 2
+
+[channels.C0DEV]
+allow = ["list"]
+request = ["add", "reset"]
+"""
+
+
+def test_two_approvals_from_the_approver_group_are_needed(tmp_path: Any) -> None:
+    with LocalWorkspace(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        policy_text=TWO_APPROVERS,
+        usergroups={"S0OPS": [BOB, CAROL]},
+    ) as workspace:
+        slack = workspace.client()
+        channel = workspace.slack.channel(APPROVALS)
+        channel.members.add("U0DAVE")
+        workspace.slack.add_channel(channel)
+        workspace.slack.add_user(SlackUser("U0DAVE", "dave"))
+        slack.command("/smtp", "add 500 200 for billing", user_id=ALICE, channel_id=DEV)
+        workspace.drain()
+        message = _approval_message(workspace)
+        assert "add an SMTP user (total 500, hourly 200)" in str(message["blocks"])
+
+        slack.click("approve_request", user_id="U0DAVE", message=message, channel_id=APPROVALS)
+        workspace.drain()
+        assert "You are not one of the approvers named in the policy." in _replies(workspace)
+
+        slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+        workspace.drain()
+        assert "1 of 2 approvals" in str(_approval_message(workspace)["blocks"])
+        assert workspace.sandbox.users == {}
+
+        slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+        workspace.drain()
+        assert workspace.sandbox.users == {}  # the same person twice is one approval
+
+        slack.click("approve_request", user_id=CAROL, message=message, channel_id=APPROVALS)
+        workspace.drain()
+        (user,) = workspace.sandbox.users.values()
+        holders = [c for c in workspace.slack.calls if user.password in str(c.args)]
+        assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", ALICE)]
+        slack.close()
+
+
+def test_policy_change_after_the_request_stops_it(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20010")
+    assert workspace.app is not None
+    workspace.app.service.policy = workspace.policy.__class__(
+        channels={}, approvals=workspace.policy.approvals
+    )
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+    final = _approval_message(workspace)
+    assert "The policy no longer lets" in str(final["blocks"])
+
+
+def test_rate_limited_post_is_retried_after_retry_after(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp20011")
+    workspace.slack.fail_next(
+        "chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "0"}
+    )
+    slack.command("/smtp", "reset smtp20011 rotate", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    attempts = [
+        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
+    ]
+    assert [c.error for c in attempts] == ["ratelimited", None]
+    assert "Request #1 sent for approval" in _replies(workspace)
