@@ -1,7 +1,7 @@
 """The core: policy checks, changes at Sarv, approvals and the audit log, without Slack."""
 
 from .commands import USAGE, Command, CommandError, parse_command
-from .failures import describe_sarv_error, outcome_unknown
+from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
 from .service import Decided, DecisionKind, Executed, SmtpService, utcnow
 
@@ -19,6 +19,7 @@ __all__ = [
     "Refused",
     "SmtpService",
     "UnknownSmtpUser",
+    "describe_change_failure",
     "describe_sarv_error",
     "outcome_unknown",
     "parse_command",

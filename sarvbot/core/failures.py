@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sarvbot import sarv
 
-__all__ = ["describe_sarv_error", "outcome_unknown"]
+__all__ = ["describe_change_failure", "describe_sarv_error", "outcome_unknown"]
 
 
 def describe_sarv_error(error: sarv.Error) -> str:
@@ -24,3 +24,13 @@ def describe_sarv_error(error: sarv.Error) -> str:
 def outcome_unknown(error: sarv.Error, *, repeatable: bool) -> bool:
     """True when a failed change may still have been applied and must not be re-run."""
     return not repeatable and isinstance(error, sarv.TransportError) and error.may_have_reached_sarv
+
+
+def describe_change_failure(error: sarv.Error, *, action: str, repeatable: bool) -> str:
+    """Like describe_sarv_error, but says so when a change may have happened after all."""
+    if outcome_unknown(error, repeatable=repeatable):
+        return (
+            f"Sarv did not answer, so the outcome of this {action} is unknown. Check the user "
+            "at Sarv (`/smtp list`) before trying again: running it twice is not harmless."
+        )
+    return describe_sarv_error(error)

@@ -20,7 +20,7 @@ from sarvbot.store import (
     RequestState,
 )
 
-from .failures import describe_sarv_error, outcome_unknown
+from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
 
 __all__ = ["Decided", "DecisionKind", "Executed", "SmtpService"]
@@ -463,12 +463,8 @@ class SmtpService:
             final = self.approvals.finish(request.id, RequestState.FAILED, error=str(exc))
             return Executed(final or request, error=str(exc))
         except sarv.Error as exc:
-            error = describe_sarv_error(exc)
+            error = describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
             if outcome_unknown(exc, repeatable=change.repeatable):
-                error = (
-                    "Sarv did not answer, so the outcome is unknown. Check the user at Sarv "
-                    "before asking again: running it twice is not harmless."
-                )
                 final = self.approvals.mark_unknown(request.id, error=error)
             else:
                 final = self.approvals.finish(request.id, RequestState.FAILED, error=error)

@@ -34,7 +34,9 @@ from sarvbot.core import (
     Refused,
     SmtpService,
     UnknownSmtpUser,
+    describe_change_failure,
     describe_sarv_error,
+    outcome_unknown,
     parse_command,
 )
 from sarvbot.policy import Decision, Verdict
@@ -409,7 +411,19 @@ class SlackApp:
             )
             self._post_request(request, respond)
             return
-        result = self.service.apply(actor, channel_id, change, rule=verdict.rule)
+        try:
+            result = self.service.apply(actor, channel_id, change, rule=verdict.rule)
+        except sarv.Error as exc:
+            if not outcome_unknown(exc, repeatable=change.repeatable):
+                raise
+            logger.warning("outcome unknown for %s %s: %s", change.action, change.target, exc.name)
+            self._tell(
+                respond,
+                escape(
+                    describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
+                ),
+            )
+            return
         detail = ", ".join(f"{k.replace('_limit', '')} {v}" for k, v in change.params().items())
         if change.action in ("enable", "disable"):
             detail = ""

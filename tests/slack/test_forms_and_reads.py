@@ -291,3 +291,19 @@ def test_audit_shows_latest_changes(workspace: LocalWorkspace, slack: SlackAppCl
     text = str(workspace.slack.posts[-1].body["blocks"])
     assert "disable `smtp30010` · *done*" in text
     assert "reveal `smtp30010` · *refused*" in text
+
+
+def test_reset_whose_answer_is_lost_is_shown_as_unknown(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp30011")
+    before = workspace.sandbox.users["smtp30011"].password
+    workspace.sandbox.fail_next(FaultKind.DROP, path="settings/resetSmtpPassword", after_apply=True)
+    slack.command("/smtp", "reset smtp30011", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    assert "the outcome of this reset is unknown" in _replies(workspace)
+    assert "Try again in a minute" not in _replies(workspace)
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    after = workspace.sandbox.users["smtp30011"].password
+    assert after != before
+    assert after not in str(workspace.slack.calls) + str(workspace.slack.posts)
