@@ -159,13 +159,41 @@ class _Meta:
         data = json.loads(text or "{}")
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             raise ValueError("private_metadata")
+        user, url, original, request_id = data.get("u"), data.get("r"), data.get("o"), data.get("q")
         return cls(
             channel_id=data["c"],
-            user=data.get("u"),
-            response_url=data.get("r"),
-            original=data.get("o") or {},
-            request_id=data.get("q"),
+            user=user if isinstance(user, str) else None,
+            response_url=url
+            if isinstance(url, str) and url.startswith(("https://", "http://"))
+            else None,
+            original=original if isinstance(original, dict) else {},
+            request_id=request_id if isinstance(request_id, int) else None,
         )
+
+
+@dataclass
+class _Form:
+    """A submitted add or edit form: its values read, with an error per bad field."""
+
+    meta: _Meta | None
+    values: dict[str, Any]
+    errors: dict[str, str]
+    total: int | None
+    hourly: int | None
+    reason: str
+
+    @classmethod
+    def read(cls, view: dict[str, Any]) -> _Form:
+        values = (view.get("state") or {}).get("values") or {}
+        errors: dict[str, str] = {}
+        try:
+            meta: _Meta | None = _Meta.load(str(view.get("private_metadata") or ""))
+        except ValueError:
+            meta = None
+            errors["total_limit"] = "This form is out of date: close it and run the command again."
+        total = _read_limit(values, "total_limit", errors)
+        hourly = _read_limit(values, "hourly_limit", errors)
+        return cls(meta, values, errors, total, hourly, _reason(values, errors))
 
 
 def _read_limit(values: dict[str, Any], block_id: str, errors: dict[str, str]) -> int | None:
@@ -494,68 +522,47 @@ class SlackApp:
         self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         """The edit modal: inline errors keep it open; a valid form runs or is requested."""
-        values = view.get("state", {}).get("values", {})
-        errors: dict[str, str] = {}
-        try:
-            meta = _Meta.load(view.get("private_metadata", ""))
-        except ValueError:
-            ack(response_action="errors", errors={"total_limit": "This form is out of date."})
-            return
-        total = _read_limit(values, "total_limit", errors)
-        hourly = _read_limit(values, "hourly_limit", errors)
-        selected = (values.get("status", {}).get("value", {}) or {}).get("selected_option") or {}
-        status = selected.get("value")
+        form = _Form.read(view)
+        selected = (form.values.get("status", {}).get("value", {}) or {}).get("selected_option")
+        status = (selected or {}).get("value")
         if status not in ("Enable", "Disable"):
-            errors["status"] = "Choose Enable or Disable."
-        reason = _reason(values, errors)
-        new = {"total_limit": total, "hourly_limit": hourly, "status": status}
-        changes = {k: v for k, v in new.items() if v is not None and meta.original.get(k) != v}
-        if not errors and not changes:
-            errors["total_limit"] = "Nothing changed: edit a value, or cancel."
-        if errors:
-            ack(response_action="errors", errors=errors)
+            form.errors["status"] = "Choose Enable or Disable."
+        new = {"total_limit": form.total, "hourly_limit": form.hourly, "status": status}
+        original = form.meta.original if form.meta else {}
+        changes = {k: v for k, v in new.items() if v is not None and original.get(k) != v}
+        if not form.errors and not changes:
+            form.errors["total_limit"] = "Nothing changed: edit a value, or cancel."
+        if form.errors or form.meta is None:
+            ack(response_action="errors", errors=form.errors)
             return
         ack()
-        user_id = str(body["user"]["id"])
-        respond = _respond(meta)
         change = Change(
             "edit",
-            meta.user,
-            total_limit=changes.get("total_limit"),
-            hourly_limit=changes.get("hourly_limit"),
-            status=UserStatus(str(changes["status"])) if "status" in changes else None,
+            form.meta.user,
+            total_limit=form.total if "total_limit" in changes else None,
+            hourly_limit=form.hourly if "hourly_limit" in changes else None,
+            status=UserStatus(str(status)) if "status" in changes else None,
         )
-        self._submit(
-            respond,
-            lambda: self._submit_change(user_id, meta, change, reason, respond),
-            "edit submit",
-        )
+        self._submit_form(str(body["user"]["id"]), form.meta, change, form.reason)
 
     def on_add_submit(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         """The add modal."""
-        values = view.get("state", {}).get("values", {})
-        errors: dict[str, str] = {}
-        try:
-            meta = _Meta.load(view.get("private_metadata", ""))
-        except ValueError:
-            ack(response_action="errors", errors={"total_limit": "This form is out of date."})
-            return
-        total = _read_limit(values, "total_limit", errors)
-        hourly = _read_limit(values, "hourly_limit", errors)
-        reason = _reason(values, errors)
-        if errors:
-            ack(response_action="errors", errors=errors)
+        form = _Form.read(view)
+        if form.errors or form.meta is None:
+            ack(response_action="errors", errors=form.errors)
             return
         ack()
-        user_id = str(body["user"]["id"])
+        change = Change("add", None, total_limit=form.total, hourly_limit=form.hourly)
+        self._submit_form(str(body["user"]["id"]), form.meta, change, form.reason)
+
+    def _submit_form(self, user_id: str, meta: _Meta, change: Change, reason: str) -> None:
         respond = _respond(meta)
-        change = Change("add", None, total_limit=total, hourly_limit=hourly)
         self._submit(
             respond,
             lambda: self._submit_change(user_id, meta, change, reason, respond),
-            "add submit",
+            f"{change.action} form",
         )
 
     def _submit_change(
