@@ -1,0 +1,99 @@
+"""Block builders are pure: escaped text, Slack's limits, never a password but in the DM."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sarvbot.sarv import Credentials, Secret, SmtpUser, UserStatus
+from sarvbot.slack import blocks
+from sarvbot.slack.mrkdwn import escape
+from sarvbot.store import ApprovalRequest, RequestState
+
+
+def _request(**changes: object) -> ApprovalRequest:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    values: dict[str, object] = {
+        "id": 7,
+        "created_at": now,
+        "expires_at": now + timedelta(hours=24),
+        "updated_at": now,
+        "requester_id": "U0ALICE",
+        "requester_channel_id": "C0DEV",
+        "action": "edit",
+        "target": "smtp1",
+        "params": {"new": {"total_limit": 900}, "old": {"total_limit": 100}},
+        "reason": "more mail",
+        "state": RequestState.PENDING,
+        "decided_by": None,
+        "decided_at": None,
+        "deny_reason": None,
+        "error": None,
+        "result": None,
+        "message_channel": None,
+        "message_ts": None,
+        "approvals": (),
+    }
+    values.update(changes)
+    return ApprovalRequest(**values)  # type: ignore[arg-type]
+
+
+def test_escape_neutralises_mentions_and_marks() -> None:
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    assert escape("a\u202eb\x07c") == "a\ufffdb\ufffdc"
+
+
+def test_list_pages_stay_within_limits_with_hostile_names() -> None:
+    users = [
+        SmtpUser("<!channel>&" * 5 + str(i), UserStatus.ENABLE, 10, 1, Secret("pw"))
+        for i in range(200)
+    ]
+    message = blocks.user_list_message(users, "<!here>", 3)
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        text = block.get("text", {}).get("text", "")
+        assert len(text) <= 3000
+        assert "<!" not in text
+    assert "76-100 of 200" in message["text"]
+    assert "pw" not in str(message)
+
+
+def test_pending_request_has_approve_and_deny_and_failed_has_retry() -> None:
+    pending = blocks.approval_message(_request())
+    actions = [
+        e["action_id"] for b in pending["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert actions == ["approve_request", "deny_request"]
+    assert "total 100 → 900" in str(pending["blocks"])
+    failed = blocks.approval_message(_request(state=RequestState.FAILED, error="Sarv <!channel>"))
+    actions = [
+        e["action_id"] for b in failed["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert actions == ["retry_request"]
+    assert "&lt;!channel&gt;" in str(failed["blocks"])
+    done = blocks.approval_message(_request(state=RequestState.DONE, decided_by="U0BOB"))
+    assert not [b for b in done["blocks"] if b["type"] == "actions"]
+    assert "approved by <@U0BOB>" in str(done["blocks"])
+
+
+def test_reason_is_escaped_and_cut() -> None:
+    message = blocks.approval_message(_request(reason="<@U0BOB> " + "x" * 5000))
+    text = str(message["blocks"])
+    assert "<@U0BOB>" not in text
+    assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if "text" in b)
+
+
+def test_only_the_secret_message_holds_the_password() -> None:
+    credentials = Credentials("smtp1", Secret("s3cr3t-pw"))
+    message = blocks.secret_message(credentials, "New SMTP password")
+    assert "s3cr3t-pw" in str(message["blocks"])
+    assert "s3cr3t-pw" not in message["text"]  # notifications show only the fallback text
+    assert "remove_secret" in str(message["blocks"])
+
+
+def test_modal_labels_are_exact() -> None:
+    view = blocks.edit_modal(SmtpUser("smtp1", UserStatus.DISABLE, 5, 2), "{}", ask_reason=True)
+    labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    assert labels == ["Total limit", "Hourly limit", "Status", "Reason"]
+    assert len(view["title"]["text"]) <= 24
+    status = next(b for b in view["blocks"] if b.get("block_id") == "status")
+    assert status["element"]["initial_option"]["value"] == "Disable"
