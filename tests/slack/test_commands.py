@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
-from sarvbot.standin.requests import SlackAppClient
+import requests
+
+from sarvbot.standin.requests import SlackAppClient, sign, slash_command_body
+from sarvbot.standin.slack_api import SlackUser
 from sarvbot.standin.workspace import ALICE, BOB, DEV, GUEST, OPS, LocalWorkspace
 
 
@@ -75,3 +80,60 @@ def test_forged_signature_is_refused(workspace: LocalWorkspace) -> None:
     workspace.drain()
     assert workspace.sandbox.calls == []
     assert workspace.slack.calls == []
+
+
+def test_user_of_another_organisation_may_only_run_help_and_whoami(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.slack.add_user(SlackUser("U0EXT", "ext", team_id="T0OTHERORG"))
+    channel = workspace.slack.channel(OPS)
+    channel.members.add("U0EXT")
+    workspace.slack.add_channel(channel)
+    slack.command("/smtp", "list", user_id="U0EXT", channel_id=OPS)
+    workspace.drain()
+    assert "`list` is not allowed in this channel." in _last_reply(workspace)["text"]
+    slack.command("/smtp", "whoami", user_id="U0EXT", channel_id=OPS)
+    workspace.drain()
+    assert "(guest or external)" in str(_last_reply(workspace)["blocks"])
+    assert workspace.sandbox.calls == []
+
+
+def test_events_from_bots_are_ignored(workspace: LocalWorkspace) -> None:
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0SARV",
+            "event": {
+                "type": "message",
+                "bot_id": "B0OTHER",
+                "text": "/smtp reset x",
+                "channel": OPS,
+            },
+        }
+    )
+    headers = {**sign(workspace.signing_secret, body), "Content-Type": "application/json"}
+    response = requests.post(workspace.app_url, data=body, headers=headers, timeout=10)
+    assert response.status_code == 200
+    workspace.drain()
+    # Bolt authorizes the request (auth.test); nothing else happens.
+    assert [c.method for c in workspace.slack.calls] in ([], ["auth.test"])
+    assert workspace.sandbox.calls == []
+
+
+def test_stale_timestamp_is_refused(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(name="smtp10005")
+    body = slash_command_body(
+        command="/smtp",
+        text="disable smtp10005",
+        user_id=BOB,
+        user_name="bob",
+        channel_id=OPS,
+        channel_name="ops",
+        team_id="T0SARV",
+        response_url=workspace.slack.new_response_url(),
+        trigger_id=workspace.slack.new_trigger_id(BOB),
+    )
+    response = slack.post(body, timestamp=int(time.time()) - 301)
+    assert response.status_code == 401
+    workspace.drain()
+    assert workspace.sandbox.users["smtp10005"].status == "Enable"
