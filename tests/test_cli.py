@@ -144,3 +144,10 @@ def test_expire_marks_overdue_requests_and_updates_their_message(tmp_path: Path)
         message = workspace.slack.messages[(APPROVALS, expired.message_ts or "")]
         assert "Expired" in str(message["blocks"])
         assert "approve_request" not in str(message["blocks"])
+
+
+def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
+    result = _run(["socket"], GOOD_ENV, tmp_path)
+    assert result.returncode == 2
+    assert "Socket Mode needs SLACK_APP_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
