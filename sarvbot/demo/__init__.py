@@ -56,6 +56,9 @@ def run_demo(
         _logging_to(Path(tmp) / "demo.log"),
     ):
         # Imported only now: the app's libraries log as they load, and that goes to the file.
-        from .session import run_session
-
+        try:
+            from .session import run_session
+        except ImportError as exc:  # an incomplete install: say what is missing, no traceback
+            print(f"sarvbot demo: {exc}", file=sys.stderr)
+            return 1
         return run_session(policy, console, Path(tmp))

@@ -182,8 +182,8 @@ class DemoSession:
                 "  :help             this list",
                 "  :quit             leave (Ctrl-D does too)",
                 "Modals ask for their fields one by one: Enter keeps the value in [brackets],",
-                "a select takes an option's name or number, :cancel closes the modal without",
-                "submitting (its Cancel button). A required field cannot be left empty.",
+                "a select takes an option's name or number, :cancel (or Ctrl-C) closes the modal",
+                "without submitting, as its Cancel button does. A required field cannot be empty.",
                 "In a script, lines starting with # are comments and blank lines are skipped,",
                 "except in a modal, where each line answers the next field (blank keeps it).",
             ]
@@ -366,7 +366,13 @@ class DemoSession:
         prompt = f"  {field.label}{' (optional)' if field.optional else ''}"
         prompt += f" [{shown}]: " if shown else ": "
         while True:
-            line = self.console.read(prompt, skip_blank=False)
+            try:
+                line = self.console.read(prompt, skip_blank=False)
+            except KeyboardInterrupt:
+                if not self.console.interactive:
+                    raise
+                self.console.print()
+                raise _Cancelled from None  # Ctrl-C in a modal is its Cancel button
             if line is None:
                 raise _Cancelled
             answer = line.strip()
