@@ -30,6 +30,8 @@ from typing import Any
 
 __all__ = [
     "ACTIONS",
+    "DERIVED_ACTIONS",
+    "GUEST_RULE",
     "OPEN_ACTIONS",
     "REQUESTABLE",
     "ApprovalsPolicy",
@@ -46,6 +48,9 @@ ACTIONS = ("list", "show", "add", "edit", "enable", "disable", "reset", "reveal"
 # Anyone may run these anywhere: they touch neither Sarv nor a secret.
 OPEN_ACTIONS = ("help", "whoami")
 REQUESTABLE = ("add", "edit", "enable", "disable", "reset")
+# Listing requests, cancelling one's own and reading the audit log ride on ``list``.
+DERIVED_ACTIONS = {"requests": "list", "cancel": "list", "audit": "list"}
+GUEST_RULE = "allow_guests is false: guests and external users may run help and whoami"
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -115,26 +120,37 @@ class Policy:
     source: str = "(built in)"
 
     def decide(self, channel_id: str, action: str, *, is_guest: bool = False) -> Verdict:
-        """May ``action`` run in ``channel_id``, be requested there, or neither?"""
+        """May ``action`` run in ``channel_id``, be requested there, or neither?
+
+        ``requests``, ``cancel`` and ``audit`` ride on ``list``; ``requests`` also runs in
+        the approvals channel, where ops decide.
+        """
         if action in OPEN_ACTIONS:
             return Verdict(Decision.ALLOW, f"{action} is open to everyone")
         if is_guest and not self.allow_guests:
-            return Verdict(Decision.REFUSE, "guests and external users may run help and whoami")
+            return Verdict(Decision.REFUSE, GUEST_RULE)
+        if (
+            action == "requests"
+            and self.approvals is not None
+            and channel_id == self.approvals.channel_id
+        ):
+            return Verdict(Decision.ALLOW, "approvals.channel")
+        base = DERIVED_ACTIONS.get(action, action)
         rule = self.channels.get(channel_id)
         if rule is None:
             return Verdict(Decision.REFUSE, f"channel {channel_id} is not in the policy")
-        if action in rule.allow:
+        if base in rule.allow:
             return Verdict(Decision.ALLOW, f"channels.{channel_id}.allow")
-        if action in rule.request:
+        if base in rule.request:
             return Verdict(Decision.REQUEST, f"channels.{channel_id}.request")
-        return Verdict(Decision.REFUSE, f"channels.{channel_id} does not allow {action}")
+        return Verdict(Decision.REFUSE, f"channels.{channel_id} does not allow {base}")
 
     def allowed_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
         """Every action that runs in ``channel_id``, in the usual order."""
         return [
             a
-            for a in (*OPEN_ACTIONS, *ACTIONS, "requests", "cancel", "audit")
-            if self.decide(channel_id, _base_action(a), is_guest=is_guest).allowed
+            for a in (*OPEN_ACTIONS, *ACTIONS, *DERIVED_ACTIONS)
+            if self.decide(channel_id, a, is_guest=is_guest).allowed
         ]
 
     def requestable_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
@@ -144,11 +160,6 @@ class Policy:
             for a in REQUESTABLE
             if self.decide(channel_id, a, is_guest=is_guest).decision is Decision.REQUEST
         ]
-
-
-def _base_action(action: str) -> str:
-    # Listing requests, cancelling one's own and reading the audit log ride on other rights.
-    return {"requests": "list", "cancel": "list", "audit": "list"}.get(action, action)
 
 
 def load_policy(path: str | Path) -> Policy:

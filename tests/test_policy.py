@@ -107,3 +107,12 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_empty_file_allows_only_help_and_whoami() -> None:
     policy = parse_policy("")
     assert policy.allowed_actions("C0123OPS") == ["help", "whoami"]
+
+
+def test_requests_run_where_list_does_and_in_the_approvals_channel() -> None:
+    policy = parse_policy(GOOD)
+    assert policy.decide("C0789APPROVALS", "requests").decision is Decision.ALLOW
+    assert policy.decide("C0789APPROVALS", "audit").decision is Decision.REFUSE
+    assert policy.decide("C0456DEV", "audit").rule == "channels.C0456DEV.allow"
+    assert "requests" in policy.allowed_actions("C0456DEV")
+    assert "cancel" in policy.allowed_actions("C0456DEV")

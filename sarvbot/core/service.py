@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sarvbot import sarv
-from sarvbot.policy import Decision, Policy, Verdict
+from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
 from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
 from sarvbot.store import (
     ApprovalRequest,
@@ -98,6 +98,12 @@ class SmtpService:
                 target=target,
                 rule=verdict.rule,
             )
+            if verdict.rule == GUEST_RULE:
+                raise Refused(
+                    "Guests and people from other organisations may run only "
+                    "`/smtp help` and `/smtp whoami`.",
+                    verdict.rule,
+                )
             raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
         return verdict
 

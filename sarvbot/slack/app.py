@@ -129,10 +129,6 @@ def build_web_client(token: str, base_url: str | None, *, silent: bool = False) 
     return WebClient(**kwargs)
 
 
-def _base_action(action: str) -> str:
-    return {"requests": "list", "cancel": "list", "audit": "list"}.get(action, action)
-
-
 @dataclass
 class _Meta:
     """What a modal carries in its private_metadata."""
@@ -379,7 +375,7 @@ class SlackApp:
     ) -> None:
         actor = self._actor(user_id)
         action = command.action
-        verdict = self.service.authorize(actor, channel_id, _base_action(action), command.user)
+        verdict = self.service.authorize(actor, channel_id, action, command.user)
         policy = self.service.policy
         if action == "help":
             message = blocks.help_message(
