@@ -160,6 +160,7 @@ class SmtpService:
         *,
         rule: str,
         request_id: int | None = None,
+        note: str | None = None,
     ) -> ChangeResult:
         """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate.
 
@@ -200,7 +201,7 @@ class SmtpService:
             target=result.target,
             rule=rule,
             request_id=request_id,
-            detail=_describe_values(change, result.before),
+            detail="; ".join(filter(None, (_describe_values(change, result.before), note))) or None,
         )
         return result
 
@@ -464,6 +465,7 @@ class SmtpService:
                 change,
                 rule=verdict.rule,
                 request_id=request.id,
+                note=f"approved by {request.decided_by}" if request.decided_by else None,
             )
         except UnknownSmtpUser as exc:
             final = self.approvals.finish(request.id, RequestState.FAILED, error=str(exc))
