@@ -441,6 +441,8 @@ def audit_message(entries: Sequence[AuditEntry], target: str | None) -> Message:
         )
         if entry.request_id:
             line += f" · #{entry.request_id}"
+        if entry.detail:
+            line += f" · {escape(truncate(entry.detail, 120))}"
         if entry.error:
             line += f" · {escape(truncate(entry.error, 120))}"
         lines.append(line)
