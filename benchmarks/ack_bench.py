@@ -149,6 +149,13 @@ class _TimedSandboxHandler(_SandboxHandler):
 # -- servers --------------------------------------------------------------------------------
 
 
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    with suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -677,8 +684,12 @@ def bench_all(bench: Bench) -> int:
     with bench.sarvbot("sarvbot") as server:
         plain = Workload(workspace.slack, bench.smtp_users, [], caps)
         bench.warm_up(server, plain)
+        began = time.monotonic()
         approvals = bench.pending_requests(server, args.approvals)
-        bench.say(f"{len(approvals)} pending reset requests created for the Approve clicks")
+        bench.say(
+            f"{len(approvals)} pending reset requests created for the Approve clicks "
+            f"in {time.monotonic() - began:.1f} s (Sarv latency 0 meanwhile)"
+        )
         sandbox.settings.latency = args.latency
         workload = Workload(workspace.slack, bench.smtp_users, approvals, caps)
         since = bench.recorder.fake_load()
@@ -761,10 +772,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=32, help="threads per worker")
     parser.add_argument("--latency", type=float, default=2.0, help="Sarv sandbox latency, s")
     parser.add_argument(
-        "--max-requests", type=int, default=5000, help="cap on list and on reset requests"
+        "--max-requests", type=int, default=20_000, help="cap on list and on reset requests"
     )
     parser.add_argument(
-        "--approvals", type=int, default=600, help="pending requests made for Approve clicks"
+        "--approvals", type=int, default=1000, help="pending requests made for Approve clicks"
     )
     parser.add_argument("--smtp-users", type=int, default=50, help="users for list and reset")
     parser.add_argument(
