@@ -581,6 +581,7 @@ class Bench:
     ) -> dict[str, float]:
         """Print the per-kind table; returns total and per-kind throughput."""
         self.say(f"\n## {title}")
+        self.say(f"load average (other processes share these cores): {loadavg()}")
         self.say(
             f"{len(result.samples)} requests in {result.elapsed:.1f} s from "
             f"{self.args.clients} clients; server CPU {result.server_cpu:.1f} s, "
