@@ -348,6 +348,23 @@ class SmtpService:
         )
         raise Refused(problem, rule)
 
+    def _refusal(
+        self, actor: Actor, channel_id: str, request: ApprovalRequest, problem: str
+    ) -> Refused:
+        """Audit a refused click or command on a request, and return the Refused to raise."""
+        message = f"Request #{request.id} {problem}."
+        self.audit.append(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action="decide",
+            outcome="refused",
+            target=request.target,
+            rule="approvals.state",
+            request_id=request.id,
+            error=message,
+        )
+        return Refused(message, "approvals.state")
+
     def _is_approver(self, user_id: str) -> bool:
         approvals = self.policy.approvals
         assert approvals is not None
@@ -385,11 +402,13 @@ class SmtpService:
         if expired is not None:
             return Decided(DecisionKind.EXPIRED, expired)
         if request.state is not RequestState.PENDING:
-            raise Refused(f"Request #{request_id} is already {_state_words(request.state)}.")
+            raise self._refusal(
+                actor, channel_id, request, f"is already {_state_words(request.state)}"
+            )
         if not approve:
             denied = self.approvals.deny(request_id, by=actor.user_id, reason=reason, now=now)
             if denied is None:
-                raise Refused(f"Request #{request_id} was decided a moment ago.")
+                raise self._refusal(actor, channel_id, request, "was decided a moment ago")
             self._audit_decision(actor, channel_id, denied, "denied", reason)
             return Decided(DecisionKind.DENIED, denied)
         required = self.policy.approvals.required if self.policy.approvals else 1
@@ -400,7 +419,7 @@ class SmtpService:
             return Decided(DecisionKind.VOTED, current, votes)
         claimed = self.approvals.claim(request_id, decided_by=actor.user_id, now=now)
         if claimed is None:
-            raise Refused(f"Request #{request_id} was decided a moment ago.")
+            raise self._refusal(actor, channel_id, request, "was decided a moment ago")
         self._audit_decision(actor, channel_id, claimed, "approved", f"{votes}/{required}")
         return Decided(DecisionKind.CLAIMED, claimed, votes)
 
@@ -409,8 +428,11 @@ class SmtpService:
         request = self._load_request(request_id)
         self._check_decider(actor, channel_id, request)
         if request.state is not RequestState.FAILED:
-            raise Refused(
-                f"Request #{request_id} is {request.state.value}; only failed ones retry."
+            raise self._refusal(
+                actor,
+                channel_id,
+                request,
+                f"is {_state_words(request.state)}; only failed ones are retried",
             )
         claimed = self.approvals.claim(
             request_id,
@@ -419,7 +441,7 @@ class SmtpService:
             from_states=(RequestState.FAILED,),
         )
         if claimed is None:
-            raise Refused(f"Request #{request_id} was retried a moment ago.")
+            raise self._refusal(actor, channel_id, request, "was retried a moment ago")
         self._audit_decision(actor, channel_id, claimed, "retried", "")
         return Decided(DecisionKind.CLAIMED, claimed)
 
@@ -486,10 +508,12 @@ class SmtpService:
         """Withdraw one's own pending request."""
         request = self._load_request(request_id)
         if request.requester_id != actor.user_id:
-            raise Refused(f"Request #{request_id} is not yours to cancel.")
+            raise self._refusal(actor, channel_id, request, "is not yours to cancel")
         cancelled = self.approvals.cancel(request_id, requester_id=actor.user_id, now=self.clock())
         if cancelled is None:
-            raise Refused(f"Request #{request_id} is already {_state_words(request.state)}.")
+            raise self._refusal(
+                actor, channel_id, request, f"is already {_state_words(request.state)}"
+            )
         self.audit.append(
             actor_id=actor.user_id,
             channel_id=channel_id,

@@ -180,7 +180,9 @@ class _Form:
 
     @classmethod
     def read(cls, view: dict[str, Any]) -> _Form:
-        values = (view.get("state") or {}).get("values") or {}
+        state = view.get("state")
+        values = state.get("values") if isinstance(state, dict) else None
+        values = values if isinstance(values, dict) else {}
         errors: dict[str, str] = {}
         try:
             meta: _Meta | None = _Meta.load(str(view.get("private_metadata") or ""))
@@ -192,9 +194,26 @@ class _Form:
         return cls(meta, values, errors, total, hourly, _reason(values, errors))
 
 
-def _read_limit(values: dict[str, Any], block_id: str, errors: dict[str, str]) -> int | None:
-    raw = (values.get(block_id, {}).get("value", {}) or {}).get("value")
-    text = (raw or "").strip()
+def _state_element(values: object, block_id: str) -> dict[str, Any]:
+    """One input's state from a view submission, whatever shape the payload has."""
+    block = values.get(block_id) if isinstance(values, dict) else None
+    element = block.get("value") if isinstance(block, dict) else None
+    return element if isinstance(element, dict) else {}
+
+
+def _state_text(values: object, block_id: str) -> str:
+    raw = _state_element(values, block_id).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def _state_choice(values: object, block_id: str) -> str | None:
+    option = _state_element(values, block_id).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _read_limit(values: object, block_id: str, errors: dict[str, str]) -> int | None:
+    text = _state_text(values, block_id)
     if not text.isascii() or not text.isdigit() or not 0 < int(text) <= sarv.MAX_LIMIT:
         errors[block_id] = f"Enter a whole number from 1 to {sarv.MAX_LIMIT:,}."
         return None
@@ -323,7 +342,13 @@ class SlackApp:
                 respond(response_type="in_channel", replace_original=False, **message)
 
     def deliver_secret(
-        self, user_id: str, credentials: Credentials, reason: str, respond: Respond | None
+        self,
+        user_id: str,
+        credentials: Credentials,
+        reason: str,
+        respond: Respond | None,
+        *,
+        notify: Callable[[str], None] | None = None,
     ) -> bool:
         """The one way a password leaves sarvbot: an ephemeral in the user's DM with the app.
 
@@ -339,12 +364,15 @@ class SlackApp:
             error = str(exc.response.get("error") or "unknown")
             logger.warning("password delivery failed for %s: %s", user_id, error)
             why = _UNDELIVERABLE.get(error, f"Slack answered {error}")
-            self._tell(
-                respond,
+            text = (
                 f"I could not send you the password of {code(credentials.name)}: "
                 f"{escape(why)}. Open sarvbot's Messages tab (App Home), then run "
-                f"`/smtp reveal {escape(credentials.name)}` where reveal is allowed.",
+                f"`/smtp reveal {escape(credentials.name)}` where reveal is allowed."
             )
+            if notify is not None:
+                notify(text)
+            else:
+                self._tell(respond, text)
             return False
         self._tell(respond, f"The password of {code(credentials.name)} is in your DM with sarvbot.")
         return True
@@ -519,8 +547,7 @@ class SlackApp:
     ) -> None:
         """The edit modal: inline errors keep it open; a valid form runs or is requested."""
         form = _Form.read(view)
-        selected = (form.values.get("status", {}).get("value", {}) or {}).get("selected_option")
-        status = (selected or {}).get("value")
+        status = _state_choice(form.values, "status")
         if status not in ("Enable", "Disable"):
             form.errors["status"] = "Choose Enable or Disable."
         new = {"total_limit": form.total, "hourly_limit": form.hourly, "status": status}
@@ -697,7 +724,7 @@ class SlackApp:
             ack(response_action="errors", errors={"reason": "This form is out of date."})
             return
         values = view.get("state", {}).get("values", {})
-        reason = str((values.get("reason", {}).get("value", {}) or {}).get("value") or "").strip()
+        reason = _state_text(values, "reason")
         ack()
         respond = _respond(meta)
         user_id = str(body["user"]["id"])
@@ -773,7 +800,14 @@ class SlackApp:
         )
         if result.credentials is not None:
             title = "New SMTP user" if result.change.action == "add" else "New SMTP password"
-            self.deliver_secret(executed.request.requester_id, result.credentials, title, None)
+            final = executed.request
+            self.deliver_secret(
+                final.requester_id,
+                result.credentials,
+                title,
+                None,
+                notify=lambda text: self._tell_requester(final, text),
+            )
 
     def expire_requests(self) -> list[ApprovalRequest]:
         """Expire overdue requests and show it on their messages (``sarvbot expire``)."""
@@ -795,10 +829,10 @@ def _change_of(command: Command) -> Change:
     )
 
 
-def _reason(values: dict[str, Any], errors: dict[str, str]) -> str:
-    if "reason" not in values:
+def _reason(values: object, errors: dict[str, str]) -> str:
+    if not isinstance(values, dict) or "reason" not in values:
         return ""
-    reason = str((values["reason"].get("value", {}) or {}).get("value") or "").strip()
+    reason = _state_text(values, "reason")
     if not reason:
         errors["reason"] = "Say why: ops decide with it."
     return reason

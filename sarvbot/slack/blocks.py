@@ -37,6 +37,7 @@ Message = dict[str, Any]
 PAGE_SIZE = 25
 MAX_TEXT = 2900  # under the 3000 characters of a section's text
 REASON_LIMIT = 500
+NAME_LIMIT = 80  # Sarv's names are short; a longer one is cut, never allowed to break a message
 
 ACTION_LIST_PAGE = "list_page"
 ACTION_REMOVE_SECRET = "remove_secret"  # noqa: S105 - an action id
@@ -186,7 +187,7 @@ def user_message(user: SmtpUser) -> Message:
         f"*Hourly limit*\n{user.hourly_limit:,}",
     ]
     return {
-        "text": f"SMTP user {escape(user.name)}",
+        "text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}",
         "blocks": [
             {
                 "type": "section",
@@ -209,7 +210,7 @@ def secret_message(credentials: Credentials, reason: str) -> Message:
     """The one message that holds a password: the ephemeral in the requester's DM."""
     password = credentials.password.reveal()
     return {
-        "text": f"New SMTP password for {credentials.name}",
+        "text": f"New SMTP password for {escape(truncate(credentials.name, NAME_LIMIT))}",
         "blocks": [
             _section(
                 f"*{escape(reason)}*\nSMTP user: {code(credentials.name)}\n"

@@ -16,9 +16,9 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def code(text: str) -> str:
-    """``text`` escaped and shown as inline code."""
-    return "`" + escape(text).replace("`", "'") + "`"
+def code(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, escaped and shown as inline code."""
+    return "`" + escape(truncate(text, limit)).replace("`", "'") + "`"
 
 
 def mention(user_id: str) -> str:

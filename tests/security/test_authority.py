@@ -110,14 +110,6 @@ def test_requester_cannot_approve_their_own_request(witness: Witness) -> None:
     assert witness.state_of(own) == "pending"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sarvbot/core/service.py SmtpService.decide raises Refused('Request #N is "
-        "already done.') without an audit row, so a click on a decided request is not in "
-        "the audit log; it should append a 'decide'/'refused' row like _check_decider does"
-    ),
-)
 def test_click_on_a_decided_request_is_refused_and_audited(witness: Witness, pending: int) -> None:
     message = witness.approval_message(pending)  # as carol still sees it, buttons and all
     witness.approve(user_id=BOB)

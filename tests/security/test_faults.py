@@ -130,7 +130,7 @@ def test_approved_reset_with_unknown_outcome_is_never_run_again(
     assert resets(witness.workspace) == applied
     assert witness.state_of(request.id) == "unknown"
     assert reply_saying(witness, BOB, f"Request #{request.id} is already")
-    assert reply_saying(witness, BOB, "only failed ones retry")
+    assert reply_saying(witness, BOB, "only failed ones are retried")
 
 
 @pytest.mark.parametrize("fault", UNKNOWN_OUTCOME)

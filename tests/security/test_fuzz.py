@@ -226,17 +226,6 @@ def test_any_form_submission_is_answered(
     check(witness, errors, witness.slack.post(body).status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sarvbot/slack/app.py _read_limit (via _Form.read, in the ack of "
-        "on_add_submit/on_edit_submit) calls .get on state values without checking they "
-        "are objects, so a submission whose state holds a non-object (e.g. "
-        "{'total_limit': {'value': True}}) raises AttributeError before ack(); the "
-        "'listener failed' catch-all logs it and the form gets no inline errors; "
-        "malformed values should count as invalid input"
-    ),
-)
 @pytest.mark.parametrize(
     "state",
     [

@@ -169,15 +169,6 @@ def test_hostile_smtp_names_from_sarv_are_inert_in_lists(witness: Witness, name:
     assert_inert(witness, [CAROL], [*TYPED_ENTITIES, name])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sarvbot/slack/blocks.py user_list_message/_user_line/_sections put a Sarv "
-        "user name in a section unshortened, so a 10 000-character name makes a section "
-        "over 3000 characters; Slack refuses the reply (invalid_blocks) and /smtp list "
-        "shows nothing; names should be truncated (like reasons are)"
-    ),
-)
 def test_a_ten_thousand_character_name_from_sarv_still_lists(witness: Witness) -> None:
     witness.workspace.sandbox.add_user(name="smtp" + "x" * 9996)
     witness.workspace.sandbox.add_user(name="smtp50005")
@@ -205,15 +196,6 @@ def test_hostile_smtp_names_are_inert_when_shown_edited_and_requested(
     assert_inert(witness, [ALICE, CAROL], [*TYPED_ENTITIES, name])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sarvbot/slack/blocks.py secret_message puts the SMTP user name unescaped in "
-        "the message's top-level text ('New SMTP password for <!channel>'), so a name "
-        "holding <!channel> or <@U…> is live markup in the notification; it should be "
-        "escape(credentials.name)"
-    ),
-)
 @pytest.mark.parametrize("name", SHOWABLE)
 def test_hostile_smtp_names_are_inert_in_password_messages(witness: Witness, name: str) -> None:
     witness.workspace.sandbox.add_user(name=name)

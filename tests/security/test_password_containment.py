@@ -125,15 +125,6 @@ def test_password_reaches_only_its_owner(
         assert told, witness.said_to(owner)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: sarvbot/slack/app.py SlackApp._decide calls deliver_secret(..., respond=None) "
-        "for an approved add/reset, and deliver_secret tells the user of a failed delivery "
-        "only through respond, so the requester is never told their password could not be "
-        "sent (nor to use /smtp reveal); it should tell them, e.g. through _tell_requester"
-    ),
-)
 @pytest.mark.parametrize("action", ["add", "reset"])
 @pytest.mark.parametrize(("failing_method", "error"), FAILURES)
 def test_requester_learns_an_approved_password_could_not_be_sent(
