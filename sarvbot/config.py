@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///sarvbot.db"), description="SQLAlchemy database URL"
     )
     sarvbot_workers: int = Field(
-        default=16, ge=1, le=256, description="threads doing Sarv work after the ack"
+        default=64, ge=1, le=512, description="threads per process doing Sarv work after acks"
     )
 
     @field_validator("slack_bot_token")

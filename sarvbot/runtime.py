@@ -37,6 +37,7 @@ def create_app(
             settings.sarv_token.get_secret_value(),
             settings.sarv_app_domain,
             base_url=settings.sarv_api_url,
+            pool_size=settings.sarvbot_workers,
         )
     token = settings.slack_bot_token.get_secret_value()
     client = build_web_client(token, settings.slack_api_url)

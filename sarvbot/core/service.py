@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sarvbot import sarv
 from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
@@ -27,7 +29,34 @@ __all__ = ["Decided", "DecisionKind", "Executed", "SmtpService"]
 
 logger = logging.getLogger("sarvbot.core")
 
+T = TypeVar("T")
+
 STALE_AFTER = timedelta(minutes=15)
+
+
+class SharedCall(Generic[T]):
+    """Callers that arrive while a call is in flight share its result (single flight)."""
+
+    def __init__(self, function: Callable[[], T]) -> None:
+        self._function = function
+        self._lock = threading.Lock()
+        self._pending: Future[T] | None = None
+
+    def __call__(self) -> T:
+        with self._lock:
+            pending = self._pending
+            leader = pending is None
+            if pending is None:
+                pending = self._pending = Future()
+        if leader:
+            try:
+                pending.set_result(self._function())
+            except BaseException as exc:
+                pending.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._pending = None
+        return pending.result()
 
 
 def utcnow() -> datetime:
@@ -81,6 +110,8 @@ class SmtpService:
         self.approvals = approvals
         self.directory = directory
         self.clock = clock
+        # Many people listing at once share one call to Sarv instead of queueing up.
+        self._list_all = SharedCall(self.sarv.list_users)
 
     # Permission
 
@@ -112,13 +143,13 @@ class SmtpService:
     def list_users(self, text: str = "") -> list[SmtpUser]:
         """Users whose name holds ``text`` (any case), by name."""
         needle = text.lower()
-        users = [u for u in self.sarv.list_users() if needle in u.name.lower()]
+        users = [u for u in self._list_all() if needle in u.name.lower()]
         users.sort(key=lambda u: u.name)
         return users
 
     def get_user(self, name: str) -> SmtpUser:
         """One user, or UnknownSmtpUser."""
-        user = self.sarv.find_user(name)
+        user = next((u for u in self._list_all() if u.name == name), None)
         if user is None:
             raise UnknownSmtpUser(name)
         return user

@@ -56,6 +56,7 @@ class SarvClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         list_retries: int = 2,
         retry_backoff: float = 0.3,
+        pool_size: int = 10,
     ) -> None:
         if not isinstance(owner_id, str) or not owner_id:
             raise ValidationError("owner_id must be non-empty text", field="owner_id")
@@ -81,13 +82,19 @@ class SarvClient:
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json"})
         # Session.mount picks the longest matching prefix: only listSmtp gets retries.
-        self._session.mount(self.base_url + LIST, self._adapter(list_retries, retry_backoff))
-        self._session.mount(self.base_url, HTTPAdapter(max_retries=Retry(total=0, read=False)))
+        self._session.mount(
+            self.base_url + LIST, self._adapter(list_retries, retry_backoff, pool_size)
+        )
+        self._session.mount(
+            self.base_url,
+            HTTPAdapter(max_retries=Retry(total=0, read=False), pool_maxsize=pool_size),
+        )
         self.settings = VendorSettings(self)
 
     @staticmethod
-    def _adapter(retries: int, backoff: float) -> HTTPAdapter:
+    def _adapter(retries: int, backoff: float, pool_size: int) -> HTTPAdapter:
         return HTTPAdapter(
+            pool_maxsize=pool_size,
             max_retries=Retry(
                 total=retries,
                 connect=retries,
@@ -99,7 +106,7 @@ class SarvClient:
                 allowed_methods=frozenset({"POST"}),
                 raise_on_status=False,
                 respect_retry_after_header=True,
-            )
+            ),
         )
 
     def __repr__(self) -> str:

@@ -240,6 +240,9 @@ class SlackApp:
         self.secret_client = secret_client
         self.directory = directory
         self.tracker = tracker or WorkTracker()
+        self.queue_limit = workers * 8
+        self._queue_lock = threading.Lock()
+        self._queued = 0
         self.work = TrackedExecutor(
             self.tracker, max_workers=workers, thread_name_prefix="sarvbot-work"
         )
@@ -286,8 +289,23 @@ class SlackApp:
         return BoltResponse(status=200, body="")
 
     def _submit(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
-        """Run ``job`` after the ack; every failure reaches the user as a message."""
+        """Run ``job`` after the ack; every failure reaches the user as a message.
+
+        When the queue is full the user is told at once, rather than waiting for minutes.
+        """
         ref = uuid.uuid4().hex[:8]
+        with self._queue_lock:
+            busy = self._queued >= self.queue_limit
+            if not busy:
+                self._queued += 1
+        if busy:
+            logger.warning("busy: %s turned away, %s jobs queued", what, self.queue_limit)
+            self.work.submit(
+                self._tell,
+                respond,
+                "sarvbot is busy right now, so nothing was done. Try again in a minute.",
+            )
+            return
 
         def run() -> None:
             try:
@@ -312,6 +330,9 @@ class SlackApp:
             except Exception as exc:
                 logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
                 self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
+            finally:
+                with self._queue_lock:
+                    self._queued -= 1
 
         self.work.submit(run)
 

@@ -78,6 +78,7 @@ class LocalWorkspace:
     database_url: str
     policy_text: str = DEMO_POLICY
     sandbox_latency: float = 0.0
+    workers: int = 16
     users: list[SlackUser] = field(default_factory=list)
     channels: list[SlackChannel] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
@@ -107,6 +108,7 @@ class LocalWorkspace:
             "SARV_TOKEN": self.sarv_token,
             "SARV_API_URL": self.sandbox.url,
             "DATABASE_URL": self.database_url,
+            "SARVBOT_WORKERS": str(self.workers),
         }
 
     def start(self) -> LocalWorkspace:
