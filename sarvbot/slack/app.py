@@ -58,6 +58,8 @@ _SILENT = logging.getLogger("sarvbot.slack.secret-transport")
 _SILENT.disabled = True
 _SILENT.propagate = False
 
+BUSY = "sarvbot is busy right now, so nothing was done. Try again in a minute."
+
 _UNDELIVERABLE = {
     "messages_tab_disabled": "your DM with sarvbot is turned off",
     "user_not_in_channel": "you have not opened your DM with sarvbot",
@@ -294,17 +296,9 @@ class SlackApp:
         When the queue is full the user is told at once, rather than waiting for minutes.
         """
         ref = uuid.uuid4().hex[:8]
-        with self._queue_lock:
-            busy = self._queued >= self.queue_limit
-            if not busy:
-                self._queued += 1
-        if busy:
+        if not self._take_slot():
             logger.warning("busy: %s turned away, %s jobs queued", what, self.queue_limit)
-            self.work.submit(
-                self._tell,
-                respond,
-                "sarvbot is busy right now, so nothing was done. Try again in a minute.",
-            )
+            self.work.submit(self._tell, respond, BUSY)
             return
 
         def run() -> None:
@@ -335,6 +329,18 @@ class SlackApp:
                     self._queued -= 1
 
         self.work.submit(run)
+
+    def _take_slot(self) -> bool:
+        """Count one more queued job, unless the queue is full."""
+        with self._queue_lock:
+            if self._queued >= self.queue_limit:
+                return False
+            self._queued += 1
+            return True
+
+    def _has_room(self) -> bool:
+        with self._queue_lock:
+            return self._queued < self.queue_limit
 
     def _tell(self, respond: Respond | None, text: str) -> None:
         self._reply(respond, blocks.text_message(text))
@@ -408,6 +414,10 @@ class SlackApp:
             ack(response_type="ephemeral", **blocks.text_message(_usage_text(exc)))
             return
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
+        if not self._has_room():
+            # Turned away in the ack itself: no extra call to Slack while overloaded.
+            ack(response_type="ephemeral", **blocks.text_message(BUSY))
+            return
         if command.wants_modal:
             ack()
             self._open_form(command, body, respond)
