@@ -1,0 +1,165 @@
+"""Reading what Slack sends: form state, a modal's private_metadata, button clicks.
+
+Everything here is read defensively: a payload of an unexpected shape reads as missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.context.respond import Respond
+
+from sarvbot import sarv
+
+__all__ = [
+    "FormMeta",
+    "SubmittedForm",
+    "click_place",
+    "clicked_request",
+    "clicked_value",
+    "state_choice",
+    "state_text",
+    "state_values",
+]
+
+
+@dataclass
+class FormMeta:
+    """What a modal carries in its private_metadata: where it was opened, and for what."""
+
+    channel_id: str
+    user: str | None = None
+    response_url: str | None = None
+    original: dict[str, Any] = field(default_factory=dict)
+    request_id: int | None = None
+
+    def dump(self) -> str:
+        """The private_metadata text (well under Slack's 3000 characters)."""
+        return json.dumps(
+            {
+                "c": self.channel_id,
+                "u": self.user,
+                "r": self.response_url,
+                "o": self.original,
+                "q": self.request_id,
+            }
+        )
+
+    @classmethod
+    def load(cls, text: str) -> FormMeta:
+        """Read private_metadata; ValueError when it is not ours."""
+        data = json.loads(text or "{}")
+        if not isinstance(data, dict) or not isinstance(data.get("c"), str):
+            raise ValueError("private_metadata")
+        user, url, original, request_id = data.get("u"), data.get("r"), data.get("o"), data.get("q")
+        return cls(
+            channel_id=data["c"],
+            user=user if isinstance(user, str) else None,
+            response_url=url
+            if isinstance(url, str) and url.startswith(("https://", "http://"))
+            else None,
+            original=original if isinstance(original, dict) else {},
+            request_id=request_id if isinstance(request_id, int) else None,
+        )
+
+    def respond(self) -> Respond | None:
+        """Answers the person through the command's response_url, when there is one."""
+        return Respond(response_url=self.response_url) if self.response_url else None
+
+
+def _state_element(values: object, block_id: str) -> dict[str, Any]:
+    block = values.get(block_id) if isinstance(values, dict) else None
+    element = block.get("value") if isinstance(block, dict) else None
+    return element if isinstance(element, dict) else {}
+
+
+def state_values(view: dict[str, Any]) -> dict[str, Any]:
+    """A submitted view's state values, or {}."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def state_text(values: object, block_id: str) -> str:
+    """The text typed into one input, stripped ("" when absent)."""
+    raw = _state_element(values, block_id).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def state_choice(values: object, block_id: str) -> str | None:
+    """The value of the option chosen in one select."""
+    option = _state_element(values, block_id).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _read_limit(values: object, block_id: str, errors: dict[str, str]) -> int | None:
+    text = state_text(values, block_id)
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= sarv.MAX_LIMIT:
+        errors[block_id] = f"Enter a whole number from 1 to {sarv.MAX_LIMIT:,}."
+        return None
+    return int(text)
+
+
+def _reason(values: dict[str, Any], errors: dict[str, str]) -> str:
+    if "reason" not in values:
+        return ""
+    reason = state_text(values, "reason")
+    if not reason:
+        errors["reason"] = "Say why: ops decide with it."
+    return reason
+
+
+@dataclass
+class SubmittedForm:
+    """A submitted add or edit form: its values read, with an error per bad field."""
+
+    meta: FormMeta | None
+    values: dict[str, Any]
+    errors: dict[str, str]
+    total: int | None
+    hourly: int | None
+    reason: str
+
+    @classmethod
+    def read(cls, view: dict[str, Any]) -> SubmittedForm:
+        """Read the form; problems land in ``errors`` under their input's block id."""
+        values = state_values(view)
+        errors: dict[str, str] = {}
+        try:
+            meta: FormMeta | None = FormMeta.load(str(view.get("private_metadata") or ""))
+        except ValueError:
+            meta = None
+            errors["total_limit"] = "This form is out of date: close it and run the command again."
+        total = _read_limit(values, "total_limit", errors)
+        hourly = _read_limit(values, "hourly_limit", errors)
+        return cls(meta, values, errors, total, hourly, _reason(values, errors))
+
+
+def click_place(body: dict[str, Any]) -> tuple[str, str]:
+    """Who clicked, and in which channel."""
+    user = body.get("user")
+    channel = body.get("channel")
+    container = body.get("container")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    channel_id = (channel.get("id") if isinstance(channel, dict) else None) or (
+        container.get("channel_id") if isinstance(container, dict) else None
+    )
+    return str(user_id), str(channel_id)
+
+
+def clicked_value(body: dict[str, Any]) -> str | None:
+    """The value of the clicked button."""
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return None
+    value = actions[0].get("value")
+    return value if isinstance(value, str) else None
+
+
+def clicked_request(body: dict[str, Any]) -> int | None:
+    """The request number a decision button carries."""
+    value = clicked_value(body)
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
