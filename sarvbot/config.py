@@ -19,7 +19,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything sarvbot reads from its environment (see ``.env.example``)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     slack_bot_token: SecretStr = Field(description="the bot token, xoxb-...")
     slack_signing_secret: SecretStr = Field(description="the app's signing secret")

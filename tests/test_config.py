@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sarvbot.config import ConfigError, load_settings
@@ -55,3 +57,10 @@ def test_sarv_location_is_required() -> None:
 def test_app_token_must_be_app_level() -> None:
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN: must be an app-level token"):
         load_settings({**GOOD, "SLACK_APP_TOKEN": "xoxb-nope"})
+
+
+def test_a_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [f"{key}={value}" for key, value in GOOD.items() if key != "SARV_OWNER_ID"]
+    (tmp_path / ".env").write_text("\n".join([*lines, "SARV_OWNER_ID=from-dotenv"]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().sarv_owner_id == "from-dotenv"
