@@ -28,7 +28,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 def build_app() -> WSGIApp:
     """The Bolt app behind Bolt's WSGI adapter, configured from the environment."""
     client = WebClient(
-        token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ.get("SLACK_API_URL") or None
+        token=os.environ["SLACK_BOT_TOKEN"],
+        base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL,
     )
     bolt = App(
         client=client,
