@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ logger = logging.getLogger("sarvbot.core")
 T = TypeVar("T")
 
 STALE_AFTER = timedelta(minutes=15)
+# Waits between attempts to record a request's outcome while the database is unavailable.
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, None)
 
 
 class SharedCall(Generic[T]):
@@ -499,7 +502,7 @@ class SmtpService:
                 f"The policy no longer lets <#{request.requester_channel_id}> "
                 f"request `{request.action}`."
             )
-            self.audit.append(
+            self._audit_after_sarv(
                 actor_id=request.requester_id,
                 channel_id=request.requester_channel_id,
                 action=request.action,
@@ -508,8 +511,7 @@ class SmtpService:
                 rule=verdict.rule,
                 request_id=request.id,
             )
-            final = self.approvals.finish(request.id, RequestState.FAILED, error=error)
-            return Executed(final or request, error=error)
+            return self._ended(request, RequestState.FAILED, error=error)
         change = Change.from_params(request.action, request.target, request.params)
         try:
             result = self.apply(
@@ -520,20 +522,50 @@ class SmtpService:
                 request_id=request.id,
                 note=f"approved by {request.decided_by}" if request.decided_by else None,
             )
+        except DatabaseUnavailable:
+            # The change was not even started: nothing happened at Sarv, so a retry is safe.
+            error = "sarvbot's database was unavailable, so nothing was changed."
+            return self._ended(request, RequestState.FAILED, error=error)
         except UnknownSmtpUser as exc:
-            final = self.approvals.finish(request.id, RequestState.FAILED, error=str(exc))
-            return Executed(final or request, error=str(exc))
+            return self._ended(request, RequestState.FAILED, error=str(exc))
         except sarv.Error as exc:
             error = describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
-            if outcome_unknown(exc, repeatable=change.repeatable):
-                final = self.approvals.mark_unknown(request.id, error=error)
-            else:
-                final = self.approvals.finish(request.id, RequestState.FAILED, error=error)
-            return Executed(final or request, error=error)
-        final = self.approvals.finish(
-            request.id, RequestState.DONE, result={"smtp_user_name": result.target}
+            unknown = outcome_unknown(exc, repeatable=change.repeatable)
+            state = RequestState.UNKNOWN if unknown else RequestState.FAILED
+            return self._ended(request, state, error=error)
+        executed = self._ended(
+            request, RequestState.DONE, result_values={"smtp_user_name": result.target}
         )
-        return Executed(final or request, result=result)
+        return Executed(executed.request, result=result)
+
+    def _ended(
+        self,
+        request: ApprovalRequest,
+        state: RequestState,
+        *,
+        error: str | None = None,
+        result_values: dict[str, Any] | None = None,
+    ) -> Executed:
+        """Record how a running request ended, trying hard: the outcome must not be lost.
+
+        If the database stays unavailable the request keeps showing as running, and
+        ``sarvbot expire`` later marks it unknown; the person is still told what happened.
+        """
+        for pause in RECORD_PAUSES:
+            try:
+                if state is RequestState.UNKNOWN:
+                    final = self.approvals.mark_unknown(request.id, error=error)
+                else:
+                    final = self.approvals.finish(
+                        request.id, state, error=error, result=result_values
+                    )
+                return Executed(final or request, error=error)
+            except DatabaseUnavailable:
+                if pause is None:
+                    logger.error("could not record request #%s as %s", request.id, state.value)
+                    return Executed(request, error=error)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def cancel(self, actor: Actor, channel_id: str, request_id: int) -> ApprovalRequest:
         """Withdraw one's own pending request."""

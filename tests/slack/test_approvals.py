@@ -10,7 +10,7 @@ import pytest
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
-from sarvbot.store import ApprovalStore, AuditLog, RequestState
+from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable, RequestState
 
 
 def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
@@ -265,3 +265,51 @@ def test_rate_limited_post_is_retried_after_retry_after(
     ]
     assert [c.error for c in attempts] == ["ratelimited", None]
     assert "Request #1 sent for approval" in _replies(workspace)
+
+
+def test_outcome_is_recorded_through_a_database_hiccup(
+    workspace: LocalWorkspace, slack: SlackAppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20012")
+    assert workspace.app is not None
+    store = workspace.app.service.approvals
+    real_finish = store.finish
+    failures = iter([True, True])
+
+    def flaky_finish(*args: Any, **kwargs: Any) -> Any:
+        if next(failures, False):
+            raise DatabaseUnavailable("database unavailable (test): locked")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish", flaky_finish)
+    monkeypatch.setattr("sarvbot.core.service.RECORD_PAUSES", (0.0, 0.0, 0.0, None))
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    assert request.state is RequestState.DONE
+    password = workspace.sandbox.users["smtp20012"].password
+    assert [c.args["user"] for c in workspace.slack.calls if password in str(c.args)] == [ALICE]
+
+
+def test_requester_gets_the_password_even_if_the_outcome_cannot_be_recorded(
+    workspace: LocalWorkspace, slack: SlackAppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20013")
+    assert workspace.app is not None
+    store = workspace.app.service.approvals
+
+    def broken_finish(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseUnavailable("database unavailable (test): gone")
+
+    monkeypatch.setattr(store, "finish", broken_finish)
+    monkeypatch.setattr("sarvbot.core.service.RECORD_PAUSES", (0.0, None))
+    slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    password = workspace.sandbox.users["smtp20013"].password
+    assert [c.args["user"] for c in workspace.slack.calls if password in str(c.args)] == [ALICE]
+    request = ApprovalStore(workspace.database).get(1)
+    assert request is not None
+    # Still shown as running: `sarvbot expire` marks it unknown later; it never runs again.
+    assert request.state is RequestState.RUNNING
