@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///sarvbot.db"), description="SQLAlchemy database URL"
     )
     sarvbot_workers: int = Field(
-        default=64, ge=1, le=512, description="threads per process doing Sarv work after acks"
+        default=32, ge=1, le=512, description="threads per process doing Sarv work after acks"
     )
 
     @field_validator("slack_bot_token")

@@ -116,6 +116,10 @@ def create_slack_app(
         signing_secret=signing_secret,
         token_verification_enabled=False,
         request_verification_enabled=not socket_mode,
+        # Every listener only acks and queues its work, so it may run in the request's own
+        # thread: the answer goes out as soon as the listener returns, without a handoff to
+        # Bolt's pool and its 10 ms polling for the ack.
+        process_before_response=True,
         listener_executor=TrackedExecutor(
             tracker, max_workers=16, thread_name_prefix="sarvbot-ack"
         ),

@@ -59,18 +59,22 @@ class ApprovalListeners:
             return
         user_id, channel_id = click_place(body)
         meta = FormMeta(channel_id, response_url=body.get("response_url"), request_id=request_id)
-        try:
-            self.ctx.client.views_open(
-                trigger_id=str(body.get("trigger_id")),
-                view=blocks.deny_modal(request_id, meta.dump()),
-            )
-        except SlackApiError as exc:
-            logger.warning("could not open the deny form: %s", exc.response.get("error"))
-            self.ctx.work.submit(
-                respond,
-                lambda: self._decide(user_id, channel_id, request_id, respond, approve=False),
-                "deny",
-            )
+
+        def open_form() -> None:
+            try:
+                self.ctx.client.views_open(
+                    trigger_id=str(body.get("trigger_id")),
+                    view=blocks.deny_modal(request_id, meta.dump()),
+                )
+            except SlackApiError as exc:
+                logger.warning("could not open the deny form: %s", exc.response.get("error"))
+                self.ctx.work.submit(
+                    respond,
+                    lambda: self._decide(user_id, channel_id, request_id, respond, approve=False),
+                    "deny",
+                )
+
+        self.ctx.work.soon(respond, open_form, "deny form")
 
     def on_deny_submit(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]

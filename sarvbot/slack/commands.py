@@ -70,7 +70,7 @@ class CommandListeners:
         ack()
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         if command.wants_modal:
-            self._open_form(command, body, respond)
+            self.ctx.work.soon(respond, lambda: self._open_form(command, body, respond), "form")
             return
         self.ctx.work.submit(
             respond,

@@ -98,6 +98,8 @@ class WorkQueue:
         self._pool = TrackedExecutor(
             tracker, max_workers=workers, thread_name_prefix="sarvbot-work"
         )
+        # Short Slack calls that must not wait behind Sarv work (views.open within 3 s).
+        self._quick = TrackedExecutor(tracker, max_workers=8, thread_name_prefix="sarvbot-quick")
 
     def has_room(self) -> bool:
         """False when new work would be turned away."""
@@ -123,7 +125,13 @@ class WorkQueue:
             return
         self._pool.submit(self._run, respond, job, what)
 
-    def _run(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
+    def soon(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
+        """Run a short job right away on its own small pool, never behind Sarv work."""
+        self._quick.submit(self._run, respond, job, what, counted=False)
+
+    def _run(
+        self, respond: Respond | None, job: Callable[[], None], what: str, counted: bool = True
+    ) -> None:
         ref = uuid.uuid4().hex[:8]
         try:
             job()
@@ -148,8 +156,10 @@ class WorkQueue:
             logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
             self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
         finally:
-            self._free_slot()
+            if counted:
+                self._free_slot()
 
     def shutdown(self) -> None:
         """Finish queued work and stop the threads."""
+        self._quick.shutdown(wait=True)
         self._pool.shutdown(wait=True)
