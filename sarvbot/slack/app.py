@@ -56,6 +56,20 @@ def build_web_client(token: str, base_url: str | None, *, silent: bool = False) 
     return WebClient(**kwargs)
 
 
+class _DropClientTokenNotice(logging.Filter):
+    # Bolt notices SLACK_BOT_TOKEN in the environment beside the client it is given; the
+    # client already holds that token, so the notice is noise in every worker's log.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("As you gave `client` as well")
+
+
+def _bolt_logger() -> logging.Logger:
+    bolt_logger = logging.getLogger("sarvbot.bolt")
+    if not any(isinstance(f, _DropClientTokenNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_DropClientTokenNotice())
+    return bolt_logger
+
+
 def _ignore_bots(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
     """Events sent by bots (carrying ``bot_id``) are acknowledged and ignored."""
     event = body.get("event")
@@ -123,7 +137,7 @@ def create_slack_app(
         listener_executor=TrackedExecutor(
             tracker, max_workers=16, thread_name_prefix="sarvbot-ack"
         ),
-        logger=logging.getLogger("sarvbot.bolt"),
+        logger=_bolt_logger(),
     )
     messenger = Messenger(
         client=client,
