@@ -87,6 +87,27 @@ def _checked(settings: Settings) -> None:
         raise UsageError(str(exc)) from None
     finally:
         database.dispose()
+    _check_slack(settings)
+
+
+def _check_slack(settings: Settings) -> None:
+    """The bot token works: one auth.test, so a wrong token fails here and not per request."""
+    from slack_sdk.errors import SlackApiError
+
+    from .slack import build_web_client
+
+    client = build_web_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, silent=True
+    )
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        raise UsageError(f"Slack did not accept SLACK_BOT_TOKEN: {error}") from None
+    except OSError as exc:
+        raise UsageError(
+            f"could not reach Slack's Web API at {client.base_url}: {type(exc).__name__}"
+        ) from None
 
 
 def _create_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:

@@ -99,7 +99,12 @@ def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Pa
                 except requests.ConnectionError:
                     time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
             assert health.json() == {"ok": True}
-            assert workspace.slack.calls == []  # the health check touched neither Slack nor Sarv
+            # The token was checked at start (auth.test); the health check itself touches
+            # neither Slack nor Sarv.
+            assert {c.method for c in workspace.slack.calls} <= {"auth.test"}
+            before = len(workspace.slack.calls)
+            assert requests.get(base + "/healthz", timeout=5).ok
+            assert len(workspace.slack.calls) == before
             assert workspace.sandbox.calls == []
             workspace.sandbox.add_user(name="smtp50001")
             client = SlackAppClient(
@@ -150,4 +155,20 @@ def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
     result = _run(["socket"], GOOD_ENV, tmp_path)
     assert result.returncode == 2
     assert "Socket Mode needs SLACK_APP_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_a_token_slack_refuses_says_so(tmp_path: Path) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY)
+        env = {
+            **workspace.environ(),
+            "SARVBOT_POLICY": str(policy),
+            "SLACK_BOT_TOKEN": "xoxb-revoked",
+        }
+        result = _run(["serve"], env, tmp_path)
+    assert result.returncode == 2
+    assert "Slack did not accept SLACK_BOT_TOKEN: invalid_auth" in result.stderr
+    assert "xoxb-revoked" not in result.stderr
     assert "Traceback" not in result.stderr

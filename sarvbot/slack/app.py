@@ -128,7 +128,7 @@ def create_slack_app(
     bolt = App(
         client=client,
         signing_secret=signing_secret,
-        token_verification_enabled=False,
+        token_verification_enabled=True,
         request_verification_enabled=not socket_mode,
         # Every listener only acks and queues its work, so it may run in the request's own
         # thread: the answer goes out as soon as the listener returns, without a handoff to

@@ -133,6 +133,8 @@ class LocalWorkspace:
         threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True, name="sarvbot-app"
         ).start()
+        # The app checked its token at start (auth.test); what follows is what tests watch.
+        self.slack.clear()
         return self
 
     @property
