@@ -18,6 +18,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
+from sarvbot.web import gunicorn_settings, run_gunicorn
+
 EVENTS_PATH = "/slack/events"
 ACTIONS = ("approve_request", "deny_request", "retry_request", "list_page", "remove_secret")
 
@@ -56,29 +58,11 @@ def build_app() -> WSGIApp:
 
 
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Gunicorn with the settings of ``sarvbot.web.serve``; each worker builds its own app."""
-    from gunicorn.app.base import BaseApplication
-
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings = {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread",
-                "timeout": 60,
-                "graceful_timeout": 30,
-                "loglevel": "warning",
-                "accesslog": None,
-                "backlog": 256,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> WSGIApp:
-            return build_app()
-
-    _Gunicorn().run()
+    """Gunicorn with exactly the settings of ``sarvbot serve``; each worker builds its app."""
+    settings = gunicorn_settings(
+        host=host, port=port, workers=workers, threads=threads, log_level="warning"
+    )
+    run_gunicorn(build_app, settings)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from sarvbot.slack import SlackApp
 
-__all__ = ["EVENTS_PATH", "make_wsgi_app", "serve"]
+__all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", "serve"]
 
 EVENTS_PATH = "/slack/events"
 
@@ -40,6 +40,39 @@ def make_wsgi_app(app: SlackApp) -> WSGIApp:
     return wsgi
 
 
+def gunicorn_settings(
+    *, host: str, port: int, workers: int, threads: int, log_level: str = "info"
+) -> dict[str, Any]:
+    """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 60,
+        # Work queued after acks finishes before a worker exits (at most 8 x 32 jobs).
+        "graceful_timeout": 30,
+        "loglevel": log_level,
+        "accesslog": None,
+        "backlog": 256,
+    }
+
+
+def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
+    """Run gunicorn in this process; ``load`` builds the WSGI app in each worker."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return load()
+
+    _Gunicorn().run()
+
+
 def serve(
     factory: Callable[[], SlackApp],
     *,
@@ -50,25 +83,7 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Serve with gunicorn's threaded workers; each worker builds its own app after the fork."""
-    from gunicorn.app.base import BaseApplication
-
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings = {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread",
-                "timeout": 60,
-                "graceful_timeout": 30,
-                "loglevel": log_level,
-                "accesslog": None,
-                "backlog": 256,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> WSGIApp:
-            return make_wsgi_app(factory())
-
-    _Gunicorn().run()
+    settings = gunicorn_settings(
+        host=host, port=port, workers=workers, threads=threads, log_level=log_level
+    )
+    run_gunicorn(lambda: make_wsgi_app(factory()), settings)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sqlalchemy import text
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, RequestState
+from tests.support import free_port, wait_healthy
 
 GOOD_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-3",
@@ -71,17 +70,11 @@ def test_serve_on_a_database_that_is_behind_says_to_upgrade(tmp_path: Path) -> N
     assert _run(["db", "current"], env, tmp_path).returncode == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Path) -> None:
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
         policy = tmp_path / "sarvbot.toml"
         policy.write_text(DEMO_POLICY)
-        port = _free_port()
+        port = free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV"))}
         process = subprocess.Popen(
             [sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1", "--workers", "1"],
@@ -91,13 +84,8 @@ def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Pa
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                try:
-                    health = requests.get(base + "/healthz", timeout=0.5)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
+            wait_healthy(process, base + "/healthz")
+            health = requests.get(base + "/healthz", timeout=5)
             assert health.json() == {"ok": True}
             # The token was checked at start (auth.test); the health check itself touches
             # neither Slack nor Sarv.

@@ -15,6 +15,7 @@ import requests
 
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
+from tests.support import free_port
 
 from .conftest import OWNER_ID, TOKEN
 
@@ -134,14 +135,8 @@ def test_stop_releases_a_hanging_call(sandbox: Sandbox) -> None:
         assert answer == b""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_command_serves_with_env_credentials(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SARV_OWNER_ID": OWNER_ID, "SARV_TOKEN": TOKEN}
     process = subprocess.Popen(
         [sys.executable, "-m", "sarvbot.cli", "sandbox", "--port", str(port), "--seed-users", "3"],

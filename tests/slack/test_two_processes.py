@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import ApiCall, ResponsePost
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore, RequestState
+from tests.support import free_port, wait_healthy
 
 pytestmark = pytest.mark.postgres
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(process: subprocess.Popen[str], port: int) -> None:
-    session = requests.Session()
-    for _ in range(300):
-        if process.poll() is not None:
-            raise AssertionError(
-                f"sarvbot serve exited: {process.stderr.read() if process.stderr else ''}"
-            )
-        try:
-            if session.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
-    raise AssertionError("sarvbot serve did not become healthy")
 
 
 @pytest.fixture
@@ -52,7 +29,7 @@ def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, 
         processes, urls = [], []
         try:
             for _ in range(2):
-                port = _free_port()
+                port = free_port()
                 process = subprocess.Popen(
                     [
                         sys.executable,
@@ -73,7 +50,7 @@ def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, 
                     text=True,
                 )
                 processes.append(process)
-                _wait_healthy(process, port)
+                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
                 urls.append(f"http://127.0.0.1:{port}/slack/events")
             yield workspace, urls
         finally:
