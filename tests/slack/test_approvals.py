@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -313,3 +314,22 @@ def test_requester_gets_the_password_even_if_the_outcome_cannot_be_recorded(
     assert request is not None
     # Still shown as running: `sarvbot expire` marks it unknown later; it never runs again.
     assert request.state is RequestState.RUNNING
+
+
+def test_expire_marks_a_request_left_running_as_unknown(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    message = _request_reset(workspace, slack, "smtp20014")
+    store = ApprovalStore(workspace.database)
+    long_ago = datetime.now(UTC) - timedelta(minutes=20)
+    # A process claimed it, then died before calling Sarv or recording the result.
+    assert store.claim(1, decided_by=BOB, now=long_ago) is not None
+    assert workspace.app is not None
+    changed = workspace.app.expire_requests()
+    assert [(r.id, r.state) for r in changed] == [(1, RequestState.UNKNOWN)]
+    shown = workspace.slack.messages[(APPROVALS, message["ts"])]
+    assert "Outcome unknown" in str(shown["blocks"])
+    assert "retry_request" not in str(shown["blocks"])
+    slack.click("approve_request", user_id=CAROL, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
