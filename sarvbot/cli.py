@@ -147,10 +147,15 @@ def _socket(args: argparse.Namespace) -> int:
     if settings.slack_app_token is None:
         raise UsageError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-...)")
     _checked(settings)
+    from slack_sdk.errors import SlackApiError
+
     app = _create_app(settings, socket_mode=True)
     try:
         handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
         handler.start()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        raise UsageError(f"Slack refused the Socket Mode connection: {error}") from None
     finally:
         app.close()
     return 0

@@ -160,3 +160,21 @@ def test_serve_with_a_token_slack_refuses_says_so(tmp_path: Path) -> None:
     assert "Slack did not accept SLACK_BOT_TOKEN: invalid_auth" in result.stderr
     assert "xoxb-revoked" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_socket_mode_refused_by_slack_says_so(tmp_path: Path) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY)
+        env = {
+            **workspace.environ(),
+            "SARVBOT_POLICY": str(policy),
+            "SLACK_APP_TOKEN": "xapp-1-not-enabled",
+        }
+        result = _run(["socket"], env, tmp_path)
+        opened = workspace.slack.calls_to("apps.connections.open")
+    assert result.returncode == 2
+    assert "Slack refused the Socket Mode connection:" in result.stderr
+    assert "xapp-1-not-enabled" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(opened) == 1
