@@ -180,10 +180,6 @@ class SmtpService:
         )
         return Credentials(name=name, password=user.password)
 
-    def recent_audit(self, target: str | None = None, limit: int = 20) -> list[object]:
-        """The latest audit rows, newest first."""
-        return list(self.audit.latest(target=target, limit=limit))
-
     # Changes
 
     def apply(
