@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from . import __version__
+
 if TYPE_CHECKING:
     from .config import Settings
     from .slack import SlackApp
@@ -206,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sarvbot", description="Run a team's Sarv TES SMTP users from Slack."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    parser.add_argument("--version", action="version", version=f"sarvbot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sandbox = commands.add_parser(

@@ -178,3 +178,9 @@ def test_socket_mode_refused_by_slack_says_so(tmp_path: Path) -> None:
     assert "xapp-1-not-enabled" not in result.stderr
     assert "Traceback" not in result.stderr
     assert len(opened) == 1
+
+
+def test_version(tmp_path: Path) -> None:
+    result = _run(["--version"], {}, tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "sarvbot 0.1.0"
