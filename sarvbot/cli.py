@@ -164,9 +164,11 @@ def _socket(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_DATABASE_URL
     from .store import Database, StoreError
 
-    url = os.environ.get("DATABASE_URL") or "sqlite:///sarvbot.db"
+    # Only the database is needed here, not Slack's or Sarv's settings.
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     database = Database(url)
     try:
         if args.db_command == "upgrade":

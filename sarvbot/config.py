@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_DATABASE_URL", "ConfigError", "Settings", "load_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///sarvbot.db"
 
 
 class ConfigError(Exception):
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     sarv_api_url: str | None = Field(default=None, description="the whole Sarv API base URL")
     sarvbot_policy: Path = Field(default=Path("sarvbot.toml"), description="permissions file")
     database_url: SecretStr = Field(
-        default=SecretStr("sqlite:///sarvbot.db"), description="SQLAlchemy database URL"
+        default=SecretStr(DEFAULT_DATABASE_URL), description="SQLAlchemy database URL"
     )
     sarvbot_workers: int = Field(
         default=32, ge=1, le=512, description="threads per process doing Sarv work after acks"

@@ -26,7 +26,7 @@ from .commands import CommandListeners
 from .context import SlackContext
 from .directory import SlackDirectory
 from .messenger import Messenger
-from .work import TrackedExecutor, WorkQueue, WorkTracker
+from .work import WorkQueue, WorkTracker
 
 __all__ = ["SlackApp", "build_web_client", "create_slack_app"]
 
@@ -134,9 +134,6 @@ def create_slack_app(
         # thread: the answer goes out as soon as the listener returns, without a handoff to
         # Bolt's pool and its 10 ms polling for the ack.
         process_before_response=True,
-        listener_executor=TrackedExecutor(
-            tracker, max_workers=16, thread_name_prefix="sarvbot-ack"
-        ),
         logger=_bolt_logger(),
     )
     messenger = Messenger(

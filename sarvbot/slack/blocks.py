@@ -11,7 +11,7 @@ from sarvbot.core import USAGE
 from sarvbot.sarv import Credentials, SmtpUser
 from sarvbot.store import ApprovalRequest, AuditEntry, RequestState
 
-from .mrkdwn import code, escape, mention, truncate
+from .mrkdwn import NAME_LIMIT, code, escape, mention, truncate
 
 __all__ = [
     "PAGE_SIZE",
@@ -37,7 +37,6 @@ Message = dict[str, Any]
 PAGE_SIZE = 25
 MAX_TEXT = 2900  # under the 3000 characters of a section's text
 REASON_LIMIT = 500
-NAME_LIMIT = 80  # Sarv's names are short; a longer one is cut, never allowed to break a message
 
 ACTION_LIST_PAGE = "list_page"
 ACTION_REMOVE_SECRET = "remove_secret"  # noqa: S105 - an action id
@@ -110,7 +109,7 @@ _EXAMPLES = (
 )
 
 
-def help_message(channel_id: str, allowed: Sequence[str], requestable: Sequence[str]) -> Message:
+def help_message(allowed: Sequence[str], requestable: Sequence[str]) -> Message:
     """What the caller may do in this channel, with examples."""
     lines = ["*What you can do here with /smtp*"]
     lines += [f"• `{USAGE[a]}`" for a in allowed if a in USAGE]

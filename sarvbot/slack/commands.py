@@ -17,7 +17,6 @@ from sarvbot.core import (
     Change,
     Command,
     CommandError,
-    Refused,
     UnknownSmtpUser,
     describe_change_failure,
     describe_sarv_error,
@@ -26,7 +25,6 @@ from sarvbot.core import (
 )
 from sarvbot.policy import Decision, Verdict
 from sarvbot.sarv import UserStatus
-from sarvbot.store import DatabaseUnavailable
 
 from . import blocks
 from .blocks import Message
@@ -120,7 +118,7 @@ class CommandListeners:
         allowed = policy.allowed_actions(channel_id, is_guest=actor.is_guest)
         requestable = policy.requestable_actions(channel_id, is_guest=actor.is_guest)
         if action == "help":
-            return blocks.help_message(channel_id, allowed, requestable)
+            return blocks.help_message(allowed, requestable)
         return blocks.whoami_message(
             actor.user_id, channel_id, allowed, requestable, is_guest=actor.is_guest
         )
@@ -167,15 +165,10 @@ class CommandListeners:
         """Open the add or edit modal within the trigger's 3 s; Sarv fills it in later."""
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         trigger_id = str(body.get("trigger_id"))
+        # Refusals and an unavailable database are answered by the work queue's runner.
         try:
             actor = self.ctx.actor(user_id)
             verdict = self.service.authorize(actor, channel_id, command.action, command.user)
-        except Refused as exc:
-            self.say.tell(respond, escape(exc.message))
-            return
-        except DatabaseUnavailable:
-            self.say.tell(respond, "sarvbot's database is unavailable, so nothing was changed.")
-            return
         except SlackApiError as exc:
             logger.warning("could not look up %s: %s", user_id, exc.response.get("error"))
             self.say.tell(respond, "Slack did not answer in time; try again.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["code", "escape", "mention", "truncate"]
+__all__ = ["NAME_LIMIT", "code", "escape", "mention", "truncate"]
+
+# Sarv's names are short; a longer one is cut, never allowed to break a message.
+NAME_LIMIT = 80
 
 # Control characters and the marks that reorder text (bidi overrides and isolates).
 _INERT = re.compile("[\x00-\x08\x0b-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -16,7 +19,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def code(text: str, limit: int = 80) -> str:
+def code(text: str, limit: int = NAME_LIMIT) -> str:
     """``text`` cut to ``limit`` characters, escaped and shown as inline code."""
     return "`" + escape(truncate(text, limit)).replace("`", "'") + "`"
 
