@@ -43,6 +43,9 @@ class FaultKind(StrEnum):
     HTML_500 = "html500"  # HTTP 500 with an HTML page, as a proxy would send
     DROP = "drop"  # the connection is closed without an answer
     HANG = "hang"  # no answer until the client gives up
+    GARBLED = "garbled"  # HTTP 200 with a body that is not JSON, as a broken proxy would send
+    # HTTP 200 with Sarv's success body, but the password missing
+    NO_PASSWORD = "no-password"  # noqa: S105 (a fault's name, not a password)
 
 
 class WireVariant(StrEnum):
@@ -551,6 +554,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, page, "text/html")
         elif fault.kind is FaultKind.DROP:
             self._drop()
+        elif fault.kind is FaultKind.GARBLED:
+            self._send(HTTPStatus.OK, b"\x89\xff<not json", "application/json")
+        elif fault.kind is FaultKind.NO_PASSWORD:
+            self._send_json(HTTPStatus.OK, {"status": "success", "message": "Done"})
         else:
             self.sandbox.hang()
             self._drop()

@@ -21,16 +21,34 @@ def describe_sarv_error(error: sarv.Error) -> str:
     return f"Sarv refused ({error.name}): {error.message}"
 
 
+# Sarv's own documented JSON errors: Sarv answered and refused, so nothing was changed.
+_SARV_REFUSALS = (sarv.ValidationError, sarv.GeneralError, sarv.AuthenticationError)
+
+
 def outcome_unknown(error: sarv.Error, *, repeatable: bool) -> bool:
-    """True when a failed change may still have been applied and must not be re-run."""
-    return not repeatable and isinstance(error, sarv.TransportError) and error.may_have_reached_sarv
+    """True when a failed change may still have been applied and must not be re-run.
+
+    Only Sarv's documented JSON errors, and a request that never left this machine, prove
+    that nothing happened. Anything else (a timeout, a proxy's HTML 502, a 200 that cannot be
+    read or lacks the password) may hide a change that was made.
+    """
+    if repeatable or isinstance(error, _SARV_REFUSALS):
+        return False
+    if isinstance(error, sarv.TransportError):
+        return error.may_have_reached_sarv
+    return True
 
 
 def describe_change_failure(error: sarv.Error, *, action: str, repeatable: bool) -> str:
     """Like describe_sarv_error, but says so when a change may have happened after all."""
     if outcome_unknown(error, repeatable=repeatable):
+        what = (
+            "Sarv did not answer"
+            if isinstance(error, sarv.TransportError)
+            else ("Sarv's answer could not be read")
+        )
         return (
-            f"Sarv did not answer, so the outcome of this {action} is unknown. Check the user "
+            f"{what}, so the outcome of this {action} is unknown. Check the user "
             "at Sarv (`/smtp list`) before trying again: running it twice is not harmless."
         )
     return describe_sarv_error(error)

@@ -59,14 +59,17 @@ def break_sarv(witness: Witness, fault: str) -> None:
 
 
 NOT_APPLIED = [
-    pytest.param("html500", id="html-500"),
     pytest.param("general", id="general-error"),
     pytest.param("answers-200-with-an-error", id="200-with-error"),
     pytest.param("down", id="down"),
 ]
+# Any answer that is not Sarv's own JSON error may hide a change that was made.
 UNKNOWN_OUTCOME = [
     pytest.param("hang", id="hangs-past-the-timeout"),
-    pytest.param("drop-after-apply", id="drops-after-applying"),
+    pytest.param("drop", id="drops-after-applying"),
+    pytest.param("html500", id="proxy-html-500-after-applying"),
+    pytest.param("garbled", id="unreadable-200-after-applying"),
+    pytest.param("no-password", id="200-without-the-password-after-applying"),
 ]
 
 
@@ -74,7 +77,12 @@ def break_sarv_after_apply(witness: Witness, fault: str) -> None:
     if fault == "hang":
         witness.workspace.sandbox.fail_next("hang", path=RESET)
     else:
-        witness.workspace.sandbox.fail_next("drop", path=RESET, after_apply=True)
+        witness.workspace.sandbox.fail_next(fault, path=RESET, after_apply=True)
+
+
+def applied_by(fault: str) -> int:
+    """Resets made at Sarv by a fault of UNKNOWN_OUTCOME: all but the hang apply first."""
+    return 0 if fault == "hang" else 1
 
 
 @pytest.mark.parametrize("fault", NOT_APPLIED)
@@ -116,7 +124,7 @@ def test_approved_reset_with_unknown_outcome_is_never_run_again(
     message = witness.approval_message(request.id)
     break_sarv_after_apply(witness, fault)
     witness.approve(user_id=BOB)
-    applied = 1 if fault == "drop-after-apply" else 0
+    applied = applied_by(fault)
     assert resets(witness.workspace) == applied
     assert witness.state_of(request.id) == "unknown"
     assert reply_saying(witness, ALICE, "unknown"), witness.said_to(ALICE)
@@ -138,7 +146,7 @@ def test_direct_reset_with_unknown_outcome_tells_the_user(witness: Witness, faul
     break_sarv_after_apply(witness, fault)
     witness.command(f"reset {NAME}", user_id=BOB, channel_id=OPS)
     assert witness.said_to(BOB), "bob was told nothing"
-    assert resets(witness.workspace) == (1 if fault == "drop-after-apply" else 0)
+    assert resets(witness.workspace) == applied_by(fault)
     assert witness.audit(limit=1)[0].outcome == "unknown"
 
 
@@ -158,6 +166,48 @@ def test_direct_add_dropped_after_apply_creates_one_user(witness: Witness) -> No
     assert witness.said_to(BOB)
     assert len(set(witness.workspace.sandbox.users) - before) == 1
     assert len(witness.workspace.sandbox.calls_to("settings/addSmtp")) == 1
+
+
+ADD = "settings/addSmtp"
+PROXY_FAULTS = [
+    pytest.param("html500", id="proxy-html-500"),
+    pytest.param("garbled", id="unreadable-200"),
+    pytest.param("no-password", id="200-without-the-password"),
+]
+
+
+@pytest.mark.parametrize("fault", PROXY_FAULTS)
+def test_approved_add_answered_by_a_proxy_is_unknown_and_never_retried(
+    witness: Witness, fault: str
+) -> None:
+    sandbox = witness.workspace.sandbox
+    before = set(sandbox.users)
+    request = witness.request("add 100 10 for the billing service")
+    sandbox.fail_next(fault, path=ADD, after_apply=True)
+    witness.approve(user_id=BOB)
+    assert witness.state_of(request.id) == "unknown"
+    assert reply_saying(witness, ALICE, "unknown"), witness.said_to(ALICE)
+    # The card offers no Retry, and a forged Retry is refused: one user, never two.
+    shown = witness.approval_message(request.id)
+    assert blocks.ACTION_RETRY not in str(shown["blocks"])
+    retry = {"type": "button", "action_id": blocks.ACTION_RETRY, "value": str(request.id)}
+    forged = {**shown, "blocks": [{"type": "actions", "block_id": "r", "elements": [retry]}]}
+    witness.click(blocks.ACTION_RETRY, user_id=BOB, message=forged)
+    assert len(sandbox.calls_to(ADD)) == 1
+    assert len(set(sandbox.users) - before) == 1
+    assert witness.state_of(request.id) == "unknown"
+
+
+@pytest.mark.parametrize("fault", PROXY_FAULTS)
+def test_direct_add_answered_by_a_proxy_says_unknown_not_try_again(
+    witness: Witness, fault: str
+) -> None:
+    witness.workspace.sandbox.fail_next(fault, path=ADD, after_apply=True)
+    witness.command("add 100 10", user_id=BOB, channel_id=OPS)
+    told = " ".join(witness.said_to(BOB))
+    assert "unknown" in told
+    assert "Try again" not in told
+    assert witness.audit(limit=1)[0].outcome == "unknown"
 
 
 DB_DOWN = "database is unavailable"
