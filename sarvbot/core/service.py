@@ -235,14 +235,38 @@ class SmtpService:
         )
         return result
 
+    def record_delivery(
+        self,
+        actor: Actor,
+        channel_id: str,
+        action: str,
+        target: str | None,
+        *,
+        delivered: bool,
+        request_id: int | None = None,
+    ) -> None:
+        """Audit whether the password a change produced reached its owner's DM."""
+        self._audit_after_sarv(
+            actor_id=actor.user_id,
+            channel_id=channel_id,
+            action=action,
+            outcome="delivered" if delivered else "undelivered",
+            target=target,
+            request_id=request_id,
+        )
+
     def _audit_after_sarv(self, **row: Any) -> None:
-        # Sarv has already changed: a database hiccup now must not lose the result (or
-        # the password) on its way to the user. The "started" row stands for it.
+        # Sarv has already changed: no database trouble now may lose the result (or the
+        # password) on its way to the user. The "started" row stands for it.
         try:
             self.audit.append(**row)
-        except DatabaseUnavailable:
+        except Exception as exc:
             logger.error(
-                "could not audit %s %s as %s", row.get("action"), row.get("target"), row["outcome"]
+                "could not audit %s %s as %s: %s",
+                row.get("action"),
+                row.get("target"),
+                row["outcome"],
+                type(exc).__name__,
             )
 
     def _run(self, change: Change) -> ChangeResult:

@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
-from sarvbot.core import DecisionKind
+from sarvbot.core import Actor, DecisionKind
 from sarvbot.store import ApprovalRequest, RequestState
 
 from . import blocks
@@ -151,29 +151,39 @@ class ApprovalListeners:
     def _execute(self, request: ApprovalRequest, approver_id: str) -> None:
         executed = self.service.execute(request)
         final = executed.request
-        self.say.refresh_request(final)
         if executed.result is None:
             self.say.tell_requester(
                 final,
                 f"Request #{final.id} was approved, but it did not go through: "
                 f"{escape(executed.error or 'unknown problem')}",
             )
+            self.say.refresh_request(final)
             return
-        self.say.tell_requester(
-            final,
-            f"Request #{final.id} was approved by <@{approver_id}> and done: "
-            f"{blocks.describe_request(final)}.",
-        )
         credentials = executed.result.credentials
         if credentials is not None:
+            # Sarv has made the password: delivering it comes before any other Slack call.
             title = "New SMTP user" if final.action == "add" else "New SMTP password"
-            self.say.deliver_secret(
+            delivered = self.say.deliver_secret(
                 final.requester_id,
                 credentials,
                 title,
                 None,
                 notify=lambda text: self.say.tell_requester(final, text),
             )
+            self.service.record_delivery(
+                Actor(final.requester_id),
+                final.requester_channel_id,
+                final.action,
+                executed.result.target,
+                delivered=delivered,
+                request_id=final.id,
+            )
+        self.say.tell_requester(
+            final,
+            f"Request #{final.id} was approved by <@{approver_id}> and done: "
+            f"{blocks.describe_request(final)}.",
+        )
+        self.say.refresh_request(final)
 
     def expire(self) -> list[ApprovalRequest]:
         """Expire overdue requests and show it on their messages (``sarvbot expire``)."""

@@ -147,17 +147,27 @@ class CommandListeners:
             words = describe_change_failure(exc, action=change.action, repeatable=False)
             self.say.tell(respond, escape(words))
             return
+        if result.credentials is not None:
+            # Sarv has made the password: delivering it comes before anything else.
+            title = "New SMTP user" if change.action == "add" else "New SMTP password"
+            delivered = self.say.deliver_secret(actor.user_id, result.credentials, title, respond)
+            self.service.record_delivery(
+                actor, channel_id, change.action, result.target, delivered=delivered
+            )
         detail = ""
         if change.action not in ("enable", "disable"):
             detail = ", ".join(f"{k.replace('_limit', '')} {v}" for k, v in change.params().items())
-        self.say.announce(
+        announced = self.say.announce(
             channel_id,
             blocks.announcement(actor.user_id, change.action, result.target, detail),
             respond,
         )
-        if result.credentials is not None:
-            title = "New SMTP user" if change.action == "add" else "New SMTP password"
-            self.say.deliver_secret(actor.user_id, result.credentials, title, respond)
+        if not announced:
+            self.say.tell(
+                respond,
+                f"Done: {escape(change.action)} {code(result.target)}. I could not post the "
+                "announcement in this channel.",
+            )
 
     # Forms
 

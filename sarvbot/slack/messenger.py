@@ -27,7 +27,11 @@ _UNDELIVERABLE = {
     "channel_not_found": "you have not opened your DM with sarvbot",
     "user_disabled": "your account is deactivated",
     "user_not_found": "Slack does not know your account",
+    "no_answer": "Slack did not answer in time",
+    "unreachable": "Slack could not be reached",
 }
+# Exceptions that mean Slack was not reached at all, by type name (the rest: no answer).
+_UNREACHABLE = {"URLError": "unreachable", "ConnectionRefusedError": "unreachable"}
 
 
 class Messenger:
@@ -61,17 +65,29 @@ class Messenger:
         except Exception as exc:
             logger.warning("could not answer through response_url: %s", type(exc).__name__)
 
-    def announce(self, channel_id: str, message: Message, respond: Respond | None) -> None:
-        """A change's note in its channel; through response_url if sarvbot is not in it."""
+    def announce(self, channel_id: str, message: Message, respond: Respond | None) -> bool:
+        """A change's note in its channel; through response_url if sarvbot is not in it.
+
+        Best effort: the change is made already, so a failure here is logged and reported
+        as False, never raised.
+        """
         try:
             self.client.chat_postMessage(
                 channel=channel_id, unfurl_links=False, unfurl_media=False, **message
             )
+            return True
         except SlackApiError as exc:
-            if exc.response.get("error") not in ("not_in_channel", "channel_not_found"):
-                raise
-            if respond is not None:
+            error = str(exc.response.get("error") or "unknown")
+        except Exception as exc:
+            error = type(exc).__name__
+        if error in ("not_in_channel", "channel_not_found") and respond is not None:
+            try:
                 respond(response_type="in_channel", replace_original=False, **message)
+                return True
+            except Exception as exc:
+                error = f"{error}, then response_url {type(exc).__name__}"
+        logger.warning("could not announce in %s: %s", channel_id, error)
+        return False
 
     def deliver_secret(
         self,
@@ -80,11 +96,39 @@ class Messenger:
         title: str,
         respond: Respond | None,
         *,
-        notify: Callable[[str], None] | None = None,
+        notify: Callable[[str], object] | None = None,
     ) -> bool:
         """The one way a password leaves sarvbot: an ephemeral in the user's DM with the app.
 
-        When that fails the user is told (through ``respond``, or ``notify``), without it.
+        Never raises. When delivery fails, whatever the failure, the user is told (through
+        ``respond``, or ``notify``), without the password; returns whether it was sent.
+        """
+        problem = self._send_secret(user_id, credentials, title)
+        if problem is None:
+            self.tell(
+                respond, f"The password of {code(credentials.name)} is in your DM with sarvbot."
+            )
+            return True
+        logger.warning("password delivery failed for %s: %s", user_id, problem)
+        why = _UNDELIVERABLE.get(problem, f"Slack answered {problem}")
+        text = (
+            f"I could not send you the password of {code(credentials.name)}: "
+            f"{escape(why)}. Open sarvbot's Messages tab (App Home), then run "
+            f"`/smtp reveal {escape(credentials.name)}` where reveal is allowed."
+        )
+        if notify is not None:
+            notify(text)
+        else:
+            self.tell(respond, text)
+        return False
+
+    def _send_secret(self, user_id: str, credentials: Credentials, title: str) -> str | None:
+        """Send the password; None when Slack took it, else a short reason.
+
+        Every exception raised here has seen the password (slack_sdk keeps the request's
+        blocks in its frames and in ``SlackApiError.response``), so none may leave this
+        method or be logged with its traceback: only a word about it is kept. The caller
+        acts on that word outside the ``except`` block, so no later exception chains to it.
         """
         try:
             opened = self._secret_client.conversations_open(users=user_id)
@@ -93,21 +137,10 @@ class Messenger:
                 channel=channel, user=user_id, **blocks.secret_message(credentials, title)
             )
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "unknown")
-            logger.warning("password delivery failed for %s: %s", user_id, error)
-            why = _UNDELIVERABLE.get(error, f"Slack answered {error}")
-            text = (
-                f"I could not send you the password of {code(credentials.name)}: "
-                f"{escape(why)}. Open sarvbot's Messages tab (App Home), then run "
-                f"`/smtp reveal {escape(credentials.name)}` where reveal is allowed."
-            )
-            if notify is not None:
-                notify(text)
-            else:
-                self.tell(respond, text)
-            return False
-        self.tell(respond, f"The password of {code(credentials.name)} is in your DM with sarvbot.")
-        return True
+            return str(exc.response.get("error") or "unknown")[:64]
+        except Exception as exc:
+            return _UNREACHABLE.get(type(exc).__name__, "no_answer")
+        return None
 
     # Approval requests
 
@@ -120,8 +153,9 @@ class Messenger:
             posted = self.client.chat_postMessage(
                 channel=approvals.channel_id, unfurl_links=False, unfurl_media=False, **message
             )
-        except SlackApiError as exc:
-            logger.error("could not post request #%s: %s", request.id, exc.response.get("error"))
+            self._approvals.set_message(request.id, str(posted["channel"]), str(posted["ts"]))
+        except Exception as exc:
+            logger.error("could not post request #%s: %s", request.id, _reason(exc))
             self.tell(
                 respond,
                 f"Request #{request.id} is saved, but I could not post it to the approvals "
@@ -129,7 +163,6 @@ class Messenger:
                 "`/smtp requests`.",
             )
             return
-        self._approvals.set_message(request.id, str(posted["channel"]), str(posted["ts"]))
         self.tell(
             respond,
             f"Request #{request.id} sent for approval in <#{approvals.channel_id}>. "
@@ -137,32 +170,53 @@ class Messenger:
         )
 
     def refresh_request(self, request: ApprovalRequest) -> None:
-        """Show a request's current state (and only the buttons it allows) on its message."""
-        current = self._approvals.get(request.id) or request
-        if not current.message_channel or not current.message_ts:
-            return
-        approvals = self._policy().approvals
-        message = blocks.approval_message(current, required=approvals.required if approvals else 1)
+        """Show a request's current state (and only the buttons it allows) on its message.
+
+        Best effort: never raises.
+        """
         try:
+            current = self._approvals.get(request.id) or request
+            if not current.message_channel or not current.message_ts:
+                return
+            approvals = self._policy().approvals
+            required = approvals.required if approvals else 1
+            message = blocks.approval_message(current, required=required)
             self.client.chat_update(
                 channel=current.message_channel, ts=current.message_ts, **message
             )
-        except SlackApiError as exc:
-            logger.warning(
-                "could not update request #%s: %s", request.id, exc.response.get("error")
-            )
+        except Exception as exc:
+            logger.warning("could not update request #%s: %s", request.id, _reason(exc))
 
-    def tell_requester(self, request: ApprovalRequest, text: str) -> None:
-        """An ephemeral to the requester where they asked; a DM if that fails."""
+    def tell_requester(self, request: ApprovalRequest, text: str) -> bool:
+        """An ephemeral to the requester where they asked; a DM if that fails.
+
+        Best effort: never raises; returns whether Slack took one of them.
+        """
         message = blocks.text_message(text)
         try:
             self.client.chat_postEphemeral(
                 channel=request.requester_channel_id, user=request.requester_id, **message
             )
-        except SlackApiError:
-            try:
-                self.client.chat_postMessage(channel=request.requester_id, **message)
-            except SlackApiError as exc:
-                logger.warning(
-                    "could not tell the requester of #%s: %s", request.id, exc.response.get("error")
-                )
+            return True
+        except Exception as exc:
+            first = _reason(exc)
+        if self.direct_message(request.requester_id, text):
+            return True
+        logger.warning("could not tell the requester of #%s: %s", request.id, first)
+        return False
+
+    def direct_message(self, user_id: str, text: str) -> bool:
+        """A message (no secret) in the user's DM with the app. Never raises."""
+        try:
+            self.client.chat_postMessage(channel=user_id, **blocks.text_message(text))
+            return True
+        except Exception as exc:
+            logger.warning("could not send a DM to %s: %s", user_id, _reason(exc))
+            return False
+
+
+def _reason(exc: Exception) -> str:
+    """A short word for a failure, fit for a log line (Slack's error code, or the type)."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or "unknown")[:64]
+    return type(exc).__name__

@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -182,6 +183,17 @@ class _Fault:
     status: int
     headers: dict[str, str]
     times: int
+    delay: float = 0.0  # seconds to hold the answer (past the client's timeout: a timeout)
+    drop: bool = False  # close the connection without answering
+    match: dict[str, str] = field(default_factory=dict)  # only calls with these arguments
+
+
+class _DropConnection(Exception):
+    """The handler closes the connection without an answer, after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__("dropped")
+        self.delay = delay
 
 
 @dataclass
@@ -382,10 +394,28 @@ class FakeSlackApi:
         status: int = 200,
         headers: Mapping[str, str] | None = None,
         times: int = 1,
+        *,
+        delay: float = 0.0,
+        drop: bool = False,
+        match: Mapping[str, str] | None = None,
     ) -> None:
-        """Make the next ``times`` calls to ``method`` fail with ``error``."""
+        """Make the next ``times`` calls to ``method`` fail with ``error``.
+
+        ``delay`` holds each answer that long first (longer than the client waits makes a
+        timeout); ``drop`` closes the connection without any answer, as a broken network
+        would. The call is recorded either way (with ``error``), and it has no effect.
+        ``match`` limits the fault to calls whose arguments hold those values.
+        """
         with self._lock:
-            fault = _Fault(error, status, dict(headers or {}), times)
+            fault = _Fault(
+                error,
+                status,
+                dict(headers or {}),
+                times,
+                delay=delay,
+                drop=drop,
+                match=dict(match or {}),
+            )
             self._faults.setdefault(method, []).append(fault)
 
     def subscribe(self, callback: Callable[[Recorded], None]) -> Callable[[], None]:
@@ -487,6 +517,7 @@ class FakeSlackApi:
     def _handle_api(
         self, method: str, args: dict[str, Any], bearer: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        fault: _Fault | None = None
         with self._lock:
             status, headers = 200, {}
             token = bearer or args.pop("token", None)
@@ -496,7 +527,7 @@ class FakeSlackApi:
                     raise ApiError("not_authed")
                 if token != self.bot_token:
                     raise ApiError("invalid_auth")
-                fault = self._take_fault(method)
+                fault = self._take_fault(method, args)
                 if fault is not None:
                     status, headers = fault.status, fault.headers
                     raise ApiError(fault.error, fault.status)
@@ -510,6 +541,10 @@ class FakeSlackApi:
             self._calls.append(call)
             self._changed.notify_all()
         self._notify(call)
+        if fault is not None and fault.drop:
+            raise _DropConnection(fault.delay)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # the client has given up by now: this is its timeout
         return status, headers, reply
 
     def _handle_response_post(self, key: str, body: dict[str, Any]) -> tuple[int, str]:
@@ -567,15 +602,15 @@ class FakeSlackApi:
             except Exception:
                 logger.exception("FakeSlackApi subscriber failed")
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            queue.pop(0)
-        return fault
+    def _take_fault(self, method: str, args: Mapping[str, Any]) -> _Fault | None:
+        queue = self._faults.get(method) or []
+        for fault in queue:
+            if all(str(args.get(key)) == value for key, value in fault.match.items()):
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.remove(fault)
+                return fault
+        return None
 
     def _next_serial(self) -> int:
         self._serial += 1
@@ -1043,7 +1078,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         auth = self.headers.get("Authorization", "")
         bearer = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-        status, headers, reply = fake._handle_api(method, args, bearer)
+        try:
+            status, headers, reply = fake._handle_api(method, args, bearer)
+        except _DropConnection as dropped:
+            time.sleep(dropped.delay)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._send(status, reply, headers)
 
     def _response_url(self, fake: FakeSlackApi, key: str) -> None:

@@ -34,10 +34,11 @@ def test_ops_adds_a_user_in_the_modal_and_gets_its_password_in_a_dm() -> None:
     added = [
         line
         for line in lines
-        if re.fullmatch(r"\[1\] #ops  sarvbot: @bob added `smtp\d+` \(total 100, hourly 10\)", line)
+        if re.fullmatch(r"\[3\] #ops  sarvbot: @bob added `smtp\d+` \(total 100, hourly 10\)", line)
     ]
     assert len(added) == 1
-    assert "[2] DM @bob  sarvbot (only visible to you): New SMTP user" in lines
+    # The password is delivered before anything else is said about the change.
+    assert "[1] DM @bob  sarvbot (only visible to you): New SMTP user" in lines
     passwords = [line for line in lines if line.startswith("    Password: `")]
     assert len(passwords) == 1
 
@@ -63,12 +64,13 @@ def test_ops_edits_in_the_modal_and_a_bad_value_is_asked_again() -> None:
 def test_ops_resets_a_password_and_only_the_dm_shows_it() -> None:
     status, lines = _demo(":as bob\n:in #ops\n/smtp reset smtp10003 rotating\n")
     assert status == 0
-    assert "[1] #ops  sarvbot: @bob reset the password of `smtp10003`" in lines
-    assert "[2] DM @bob  sarvbot (only visible to you): New SMTP password" in lines
+    # The password is delivered first; the announcement follows.
+    assert "[1] DM @bob  sarvbot (only visible to you): New SMTP password" in lines
     assert (
-        "[3] #ops  sarvbot (only visible to you): "
+        "[2] #ops  sarvbot (only visible to you): "
         "The password of `smtp10003` is in your DM with sarvbot."
     ) in lines
+    assert "[3] #ops  sarvbot: @bob reset the password of `smtp10003`" in lines
     (password_line,) = [line for line in lines if "Password: `" in line]
     password = password_line.split("`")[1]
     assert sum(password in line for line in lines) == 1
@@ -88,13 +90,14 @@ def test_dev_requests_reset_and_ops_approves() -> None:
         "#ops-approvals. Withdraw it with `/smtp cancel 1`."
     ) in lines
     after = lines[lines.index("bob@#ops-approvals> :click Approve") + 1 :]
-    assert after[0] == "[1] updated: Request #1: reset the password of `smtp10002`"
-    assert any(line.startswith("    ✅ Done · approved by @bob ") for line in after)
+    # The password is delivered before any other word about the approved change.
+    assert after[0] == "[3] DM @alice  sarvbot (only visible to @alice): New SMTP password"
     assert (
-        "[3] #dev  sarvbot (only visible to @alice): Request #1 was approved by @bob "
+        "[4] #dev  sarvbot (only visible to @alice): Request #1 was approved by @bob "
         "and done: reset the password of `smtp10002`."
     ) in after
-    assert "[4] DM @alice  sarvbot (only visible to @alice): New SMTP password" in after
+    assert "[1] updated: Request #1: reset the password of `smtp10002`" in after
+    assert any(line.startswith("    ✅ Done · approved by @bob ") for line in after)
 
 
 def test_requester_cannot_approve_her_own_request() -> None:
