@@ -21,8 +21,11 @@ class Actor:
 class Directory(Protocol):
     """What sarvbot must know of the workspace's people and channels."""
 
-    def is_guest(self, user_id: str) -> bool:
-        """True for guest accounts and users of another organisation."""
+    def is_guest(self, user_id: str, *, fresh: bool = False) -> bool:
+        """True for guest accounts and users of another organisation.
+
+        ``fresh`` asks Slack now instead of trusting a cached answer (for decisions).
+        """
         ...
 
     def is_member(self, channel_id: str, user_id: str) -> bool:

@@ -375,21 +375,17 @@ class SmtpService:
     def _check_decider(self, actor: Actor, channel_id: str, request: ApprovalRequest) -> None:
         approvals = self.policy.approvals
         rule = "approvals"
+        problem: str | None
         if approvals is None:
             problem = "Approvals are not set up in the policy."
         elif channel_id != approvals.channel_id:
             problem = "Requests are decided only in the approvals channel."
         elif actor.user_id == request.requester_id:
             problem = "You cannot decide your own request."
-        elif actor.is_guest:
-            problem = "Guests and external users cannot decide requests."
-        elif not self.directory.is_member(approvals.channel_id, actor.user_id):
-            problem = "Only current members of the approvals channel can decide requests."
-        elif approvals.approvers and not self._is_approver(actor.user_id):
-            problem = "You are not one of the approvers named in the policy."
-            rule = "approvals.approvers"
         else:
-            return
+            problem, rule = self._approver_problem(actor.user_id, is_guest=actor.is_guest)
+            if problem is None:
+                return
         self.audit.append(
             actor_id=actor.user_id,
             channel_id=channel_id,
@@ -418,6 +414,52 @@ class SmtpService:
             error=message,
         )
         return Refused(message, "approvals.state")
+
+    def _approver_problem(self, user_id: str, *, is_guest: bool = False) -> tuple[str | None, str]:
+        """Why ``user_id`` may not decide requests now (None if they may), and the rule.
+
+        Asked of Slack afresh: a decision must not rest on a cached guest status.
+        """
+        approvals = self.policy.approvals
+        assert approvals is not None
+        if is_guest or self.directory.is_guest(user_id, fresh=True):
+            return "Guests and external users cannot decide requests.", "approvals"
+        if not self.directory.is_member(approvals.channel_id, user_id):
+            return (
+                "Only current members of the approvals channel can decide requests.",
+                "approvals",
+            )
+        if approvals.approvers and not self._is_approver(user_id):
+            return "You are not one of the approvers named in the policy.", "approvals.approvers"
+        return None, "approvals"
+
+    def _recount(
+        self, actor: Actor, channel_id: str, request_id: int, now: datetime
+    ) -> tuple[ApprovalRequest, int]:
+        """Withdraw the votes that no longer hold; the request and its valid votes.
+
+        A vote counts only while its approver may still decide: still a member of the
+        approvals channel, not a guest, and among the approvers the policy names now.
+        """
+        current = self._load_request(request_id)
+        stale = [
+            voter
+            for voter in current.approvals
+            if voter != actor.user_id and self._approver_problem(voter)[0] is not None
+        ]
+        if stale and self.approvals.withdraw_votes(request_id, stale):
+            self.audit.append(
+                actor_id=actor.user_id,
+                channel_id=channel_id,
+                action="decide",
+                outcome="withdrawn",
+                target=current.target,
+                rule="approvals",
+                request_id=request_id,
+                detail=("votes that no longer count: " + ", ".join(stale))[:500],
+            )
+            current = self._load_request(request_id)
+        return current, len(current.approvals)
 
     def _is_approver(self, user_id: str) -> bool:
         approvals = self.policy.approvals
@@ -467,6 +509,9 @@ class SmtpService:
             return Decided(DecisionKind.DENIED, denied)
         required = self.policy.approvals.required if self.policy.approvals else 1
         votes = self.approvals.add_vote(request_id, actor.user_id, now)
+        if votes >= required and required > 1:
+            # The last vote: every earlier one must still hold before the change runs.
+            _, votes = self._recount(actor, channel_id, request_id, now)
         if votes < required:
             self._audit_decision(actor, channel_id, request, "approved", f"{votes}/{required}")
             current = self.approvals.get(request_id) or request
@@ -515,13 +560,26 @@ class SmtpService:
 
     def execute(self, request: ApprovalRequest) -> Executed:
         """Run a claimed request at Sarv and record how it ended."""
-        requester = Actor(request.requester_id)
-        verdict = self.policy.decide(request.requester_channel_id, request.action)
-        if verdict.decision is Decision.REFUSE:
-            error = (
-                f"The policy no longer lets <#{request.requester_channel_id}> "
-                f"request `{request.action}`."
+        try:
+            is_guest = self.directory.is_guest(request.requester_id, fresh=True)
+        except Exception as exc:
+            logger.warning(
+                "could not check the requester of #%s: %s", request.id, type(exc).__name__
             )
+            error = "Slack did not say who the requester is now, so nothing was changed."
+            return self._ended(request, RequestState.FAILED, error=error)
+        requester = Actor(request.requester_id, is_guest=is_guest)
+        verdict = self.policy.decide(
+            request.requester_channel_id, request.action, is_guest=is_guest
+        )
+        if verdict.decision is Decision.REFUSE:
+            if verdict.rule == GUEST_RULE:
+                error = "The requester is now a guest or external user, so nothing was changed."
+            else:
+                error = (
+                    f"The policy no longer lets <#{request.requester_channel_id}> "
+                    f"request `{request.action}`."
+                )
             self._audit_after_sarv(
                 actor_id=request.requester_id,
                 channel_id=request.requester_channel_id,

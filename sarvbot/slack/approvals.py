@@ -194,4 +194,12 @@ class ApprovalListeners:
                 self.say.tell_requester(
                     request, f"Request #{request.id} expired without a decision."
                 )
+            elif request.state is RequestState.UNKNOWN:
+                self.say.tell_requester(
+                    request,
+                    f"Request #{request.id} ({blocks.describe_request(request)}) was approved, "
+                    "but sarvbot stopped before it recorded the outcome, so it is unknown "
+                    "whether it was done. It will not run again: check the user with "
+                    "`/smtp show` before asking again.",
+                )
         return changed

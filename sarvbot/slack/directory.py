@@ -13,9 +13,13 @@ __all__ = ["SlackDirectory"]
 
 
 class SlackDirectory:
-    """Looks people up with the Web API; guest status is cached briefly."""
+    """Looks people up with the Web API; guest status is cached briefly.
 
-    def __init__(self, client: WebClient, *, ttl: float = 300.0) -> None:
+    The cache serves commands and help texts; decisions (who approves, and the requester
+    when an approved change runs) ask with ``fresh=True``.
+    """
+
+    def __init__(self, client: WebClient, *, ttl: float = 60.0) -> None:
         self._client = client
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -28,15 +32,16 @@ class SlackDirectory:
             self._home_team = str(self._client.auth_test()["team_id"])
         return self._home_team
 
-    def is_guest(self, user_id: str) -> bool:
+    def is_guest(self, user_id: str, *, fresh: bool = False) -> bool:
         """Guests (single or multi channel) and users of another organisation.
 
-        A user Slack does not know counts as a guest: least privilege.
+        A user Slack does not know counts as a guest: least privilege. ``fresh`` skips
+        the cache.
         """
         now = time.monotonic()
         with self._lock:
             cached = self._guests.get(user_id)
-            if cached and cached[0] > now:
+            if cached and cached[0] > now and not fresh:
                 return cached[1]
         try:
             user: dict[str, Any] = self._client.users_info(user=user_id)["user"]

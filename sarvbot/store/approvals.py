@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -143,6 +143,30 @@ class ApprovalStore:
                 .where(ApprovalVoteRow.request_id == request_id)
             )
             return count or 0
+
+    def withdraw_votes(self, request_id: int, approver_ids: Iterable[str]) -> int:
+        """Drop the votes of these approvers from a pending request; returns how many."""
+        ids = list(approver_ids)
+        if not ids:
+            return 0
+        with self._db.session() as session:
+            state = session.scalar(
+                select(ApprovalRequestRow.state)
+                .where(ApprovalRequestRow.id == request_id)
+                .with_for_update()
+            )
+            if state != RequestState.PENDING.value:
+                return 0
+            outcome = cast(
+                CursorResult[Any],
+                session.execute(
+                    delete(ApprovalVoteRow).where(
+                        ApprovalVoteRow.request_id == request_id,
+                        ApprovalVoteRow.approver_id.in_(ids),
+                    )
+                ),
+            )
+            return outcome.rowcount
 
     def claim(
         self,
