@@ -124,6 +124,13 @@ def _create_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
         raise UsageError(str(exc)) from None
 
 
+def _running_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
+    """An app that keeps its work leased and reports work lost by processes that died."""
+    app = _create_app(settings, socket_mode=socket_mode)
+    app.start_housekeeping()
+    return app
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .web import serve
 
@@ -132,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else int(os.environ.get("PORT", "3000"))
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
     serve(
-        lambda: _create_app(settings),
+        lambda: _running_app(settings),
         host=args.host,
         port=port,
         workers=workers,
@@ -151,7 +158,7 @@ def _socket(args: argparse.Namespace) -> int:
     _checked(settings)
     from slack_sdk.errors import SlackApiError
 
-    app = _create_app(settings, socket_mode=True)
+    app = _running_app(settings, socket_mode=True)
     try:
         handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
         handler.start()  # type: ignore[no-untyped-call]
@@ -190,11 +197,13 @@ def _expire(args: argparse.Namespace) -> int:
     app = _create_app(settings)
     try:
         changed = app.expire_requests()
+        lost = app.report_lost_work()
     finally:
         app.close()
     for request in changed:
         print(f"request #{request.id}: {request.state.value}")
     print(f"{len(changed)} request(s) changed")
+    print(f"{len(lost)} person(s) told of a change lost to a restart")
     return 0
 
 

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     sarvbot_workers: int = Field(
         default=32, ge=1, le=512, description="threads per process doing Sarv work after acks"
     )
+    sarvbot_lease_seconds: int = Field(
+        default=60,
+        ge=3,
+        le=3600,
+        description="how long a silent process keeps its acknowledged work before another "
+        "process reports it lost",
+    )
 
     @field_validator("slack_bot_token")
     @classmethod

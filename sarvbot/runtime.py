@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sarvbot.config import Settings
-from sarvbot.core import SmtpService
+from sarvbot.core import SmtpService, WorkLedger
 from sarvbot.policy import Policy, load_policy
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp, SlackDirectory, build_web_client, create_slack_app
-from sarvbot.store import ApprovalStore, AuditLog, Database
+from sarvbot.store import ApprovalStore, AuditLog, Database, ReceiptStore
 
 __all__ = ["create_app"]
 
@@ -48,6 +50,9 @@ def create_app(
         audit=AuditLog(database),
         approvals=ApprovalStore(database),
         directory=directory,
+        ledger=WorkLedger(
+            ReceiptStore(database), lease=timedelta(seconds=settings.sarvbot_lease_seconds)
+        ),
     )
     return create_slack_app(
         service=service,

@@ -146,6 +146,7 @@ class Sandbox:
         self._port = port
         self._state_file = Path(state_file) if state_file else None
         self._lock = threading.Lock()
+        self._called = threading.Condition(self._lock)
         self._users: dict[str, SandboxUser] = {}
         self._calls: list[RecordedCall] = []
         self._random = random.Random(seed)
@@ -236,6 +237,13 @@ class Sandbox:
         """The calls answered for one path such as ``settings/addSmtp``."""
         return [call for call in self.calls if call.path == path]
 
+    def wait_for_call(self, path: str, timeout: float = 5.0) -> bool:
+        """Wait until a call to ``path`` has been applied (answered or not); False on timeout."""
+        with self._called:
+            return self._called.wait_for(
+                lambda: any(call.path == path for call in self._calls), timeout
+            )
+
     def add_user(
         self,
         total_limit: int = 1000,
@@ -324,6 +332,7 @@ class Sandbox:
         with self._lock:
             result = call(params)
             self._calls.append(RecordedCall(path, params))
+            self._called.notify_all()
             return result
 
     def _add(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from .commands import USAGE, Command, CommandError, parse_command
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
+from .ledger import LostWork, WorkLedger
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
 from .service import Decided, DecisionKind, Executed, SmtpService, utcnow
 
@@ -16,9 +17,11 @@ __all__ = [
     "DecisionKind",
     "Directory",
     "Executed",
+    "LostWork",
     "Refused",
     "SmtpService",
     "UnknownSmtpUser",
+    "WorkLedger",
     "describe_change_failure",
     "describe_sarv_error",
     "outcome_unknown",

@@ -24,6 +24,7 @@ from sarvbot.store import (
 )
 
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
+from .ledger import WorkLedger
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
 
 __all__ = ["Decided", "DecisionKind", "Executed", "SmtpService"]
@@ -105,9 +106,11 @@ class SmtpService:
         audit: AuditLog,
         approvals: ApprovalStore,
         directory: Directory,
+        ledger: WorkLedger | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sarv = sarv_client
+        self.ledger = ledger
         self.policy = policy
         self.audit = audit
         self.approvals = approvals
@@ -191,11 +194,14 @@ class SmtpService:
         rule: str,
         request_id: int | None = None,
         note: str | None = None,
+        receipt: int | None = None,
     ) -> ChangeResult:
         """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate.
 
         The change is audited as started before Sarv is called: with the database gone,
-        nothing is changed (DatabaseUnavailable propagates before any Sarv call).
+        nothing is changed (DatabaseUnavailable propagates before any Sarv call). What Sarv's
+        answer came to is kept on the change's ``receipt`` too, for the person to hear of it
+        even if this process dies before telling them.
         """
         self.audit.append(
             actor_id=actor.user_id,
@@ -212,6 +218,7 @@ class SmtpService:
             unknown = isinstance(exc, sarv.Error) and outcome_unknown(
                 exc, repeatable=change.repeatable
             )
+            outcome = "unknown" if unknown else "failed"
             self._audit_failure(
                 actor,
                 channel_id,
@@ -220,9 +227,11 @@ class SmtpService:
                 exc,
                 rule,
                 request_id=request_id,
-                outcome="unknown" if unknown else "failed",
+                outcome=outcome,
             )
+            self._record(receipt, outcome, _failure_words(exc, change))
             raise
+        self._record(receipt, "done")
         self._audit_after_sarv(
             actor_id=actor.user_id,
             channel_id=channel_id,
@@ -234,6 +243,10 @@ class SmtpService:
             detail="; ".join(filter(None, (_describe_values(change, result.before), note))) or None,
         )
         return result
+
+    def _record(self, receipt: int | None, outcome: str, error: str | None = None) -> None:
+        if self.ledger is not None:
+            self.ledger.record(receipt, outcome, error)
 
     def record_delivery(
         self,
@@ -318,7 +331,14 @@ class SmtpService:
     # Approval requests
 
     def request_change(
-        self, actor: Actor, channel_id: str, change: Change, reason: str, *, rule: str
+        self,
+        actor: Actor,
+        channel_id: str,
+        change: Change,
+        reason: str,
+        *,
+        rule: str,
+        receipt: int | None = None,
     ) -> ApprovalRequest:
         """Keep ``change`` as a pending request for ops to decide."""
         approvals = self.policy.approvals
@@ -364,6 +384,7 @@ class SmtpService:
             request_id=request.id,
             detail=reason.strip()[:500],
         )
+        self._record(receipt, "requested", f"request #{request.id}")
         return request
 
     def _load_request(self, request_id: int) -> ApprovalRequest:
@@ -692,6 +713,13 @@ def _state_words(state: RequestState) -> str:
         RequestState.RUNNING: "approved and running",
         RequestState.UNKNOWN: "decided (its outcome is unknown)",
     }.get(state, state.value)
+
+
+def _failure_words(exc: Exception, change: Change) -> str:
+    """What a failed change came to, in words for its person (no secret, no markup)."""
+    if isinstance(exc, sarv.Error):
+        return describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
+    return str(exc)
 
 
 def _error_text(exc: Exception) -> str:

@@ -7,8 +7,10 @@ Sarv calls never hold up the acks of the requests queued behind them.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -18,9 +20,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from sarvbot.core import SmtpService
+from sarvbot.core import LostWork, SmtpService
 from sarvbot.store import ApprovalRequest
 
+from . import blocks
 from .approvals import ApprovalListeners
 from .commands import CommandListeners
 from .context import SlackContext
@@ -92,6 +95,7 @@ class SlackApp:
         self.context = context
         self.service = context.service
         self.tracker = tracker
+        self._stopping = threading.Event()
         self.commands = CommandListeners(context)
         self.approvals = ApprovalListeners(context)
         bolt.middleware(_ignore_bots)
@@ -103,6 +107,40 @@ class SlackApp:
         """Expire overdue requests and show it on their messages (``sarvbot expire``)."""
         return self.approvals.expire()
 
+    def report_lost_work(self, now: datetime | None = None) -> list[LostWork]:
+        """Tell, by DM, the people whose acknowledged changes a dead process never answered.
+
+        Each is claimed by exactly one process and never run again. Returns those told.
+        """
+        ledger = self.context.ledger
+        told = []
+        for lost in ledger.claim_lost(now):
+            self.context.messenger.direct_message(lost.user_id, blocks.lost_work_text(lost))
+            ledger.reported(lost)
+            told.append(lost)
+        if told:
+            logger.warning("told %s people about changes lost to a restart", len(told))
+        return told
+
+    def start_housekeeping(self, interval: float | None = None) -> None:
+        """Keep this process's receipts leased and report other processes' lost work.
+
+        Runs on a daemon thread until :meth:`close`; ``interval`` defaults to a third of
+        the lease, so a live process never lets its lease lapse.
+        """
+        ledger = self.context.ledger
+        every = interval if interval is not None else ledger.lease.total_seconds() / 3
+
+        def loop() -> None:
+            while not self._stopping.wait(every):
+                try:
+                    ledger.renew()
+                    self.report_lost_work()
+                except Exception as exc:  # the next round tries again
+                    logger.warning("housekeeping failed: %s", type(exc).__name__)
+
+        threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True).start()
+
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every listener and every piece of work after an ack has finished."""
         if not self.tracker.wait_idle(timeout):
@@ -110,6 +148,7 @@ class SlackApp:
 
     def close(self) -> None:
         """Finish queued work and stop the worker threads."""
+        self._stopping.set()
         self.context.work.shutdown()
 
 
@@ -123,7 +162,10 @@ def create_slack_app(
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
-    """Build the Bolt app around a ready service."""
+    """Build the Bolt app around a ready service (with its work ledger)."""
+    ledger = service.ledger
+    if ledger is None:
+        raise ValueError("the Slack app needs a service with a work ledger")
     tracker = WorkTracker()
     bolt = App(
         client=client,
@@ -148,5 +190,6 @@ def create_slack_app(
         messenger=messenger,
         work=WorkQueue(tracker, workers=workers, tell=messenger.tell),
         client=client,
+        ledger=ledger,
     )
     return SlackApp(bolt=bolt, context=context, tracker=tracker)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sarvbot.core import USAGE
+from sarvbot.core import USAGE, LostWork
 from sarvbot.sarv import Credentials, SmtpUser
 from sarvbot.store import ApprovalRequest, AuditEntry, RequestState
 
@@ -347,6 +347,37 @@ def describe_request(request: ApprovalRequest) -> str:
         for key, value in new.items()
     ]
     return f"edit {target}: " + ", ".join(changes)
+
+
+def lost_work_text(lost: LostWork) -> str:
+    """What became of a change whose answer was lost when sarvbot restarted (no secret)."""
+    what = f"`/smtp {escape(lost.action)}{' ' + escape(lost.target) if lost.target else ''}`"
+    where = f" in <#{lost.channel_id}>"
+    if not lost.started:
+        return (
+            f"sarvbot restarted before it ran your {what}{where}, so nothing was changed. "
+            "Run it again if you still need it."
+        )
+    if lost.outcome == "done":
+        text = f"Your {what}{where} was done, but sarvbot restarted before it could tell you."
+        if lost.action in ("add", "reset"):
+            text += (
+                " Its password could not be delivered: get it with `/smtp reveal` where "
+                "reveal is allowed, or reset it again."
+            )
+        return text
+    if lost.outcome == "requested":
+        return (
+            f"Your {what}{where} was sent for approval ({escape(lost.error or 'a request')}); "
+            "sarvbot restarted before it could tell you. See `/smtp requests`."
+        )
+    if lost.outcome in ("failed", "unknown") and lost.error:
+        return f"Your {what}{where} did not go through: {escape(lost.error)}"
+    return (
+        f"sarvbot restarted while it ran your {what}{where}, so it is unknown whether it was "
+        "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
+        "before running it again."
+    )
 
 
 def _when(moment: datetime | None) -> str:

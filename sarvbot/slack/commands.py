@@ -25,6 +25,7 @@ from sarvbot.core import (
 )
 from sarvbot.policy import Decision, Verdict
 from sarvbot.sarv import UserStatus
+from sarvbot.store import DatabaseUnavailable
 
 from . import blocks
 from .blocks import Message
@@ -36,6 +37,10 @@ from .work import BUSY, usage_text
 __all__ = ["CommandListeners"]
 
 logger = logging.getLogger("sarvbot.slack")
+
+# Commands that may change something at Sarv: each gets a receipt when it is acknowledged.
+CHANGES = frozenset({"add", "edit", "enable", "disable", "reset"})
+DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was done. Try again in a minute."
 
 
 class CommandListeners:
@@ -65,18 +70,60 @@ class CommandListeners:
             # Turned away in the ack itself: no extra call to Slack while overloaded.
             ack(response_type="ephemeral", **blocks.text_message(BUSY))
             return
-        ack()
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         if command.wants_modal:
+            ack()
             self.ctx.work.soon(respond, lambda: self._open_form(command, body, respond), "form")
             return
+        receipt = None
+        if command.action in CHANGES:
+            receipt = self._receipt(user_id, channel_id, command.action, command.user)
+            if receipt is None:
+                ack(response_type="ephemeral", **blocks.text_message(DATABASE_DOWN))
+                return
+        ack()
         self.ctx.work.submit(
             respond,
-            lambda: self._run(command, user_id, channel_id, respond),
+            self._held(receipt, lambda: self._run(command, user_id, channel_id, respond, receipt)),
             f"/smtp {command.action}",
         )
 
-    def _run(self, command: Command, user_id: str, channel_id: str, respond: Respond) -> None:
+    def _receipt(
+        self, user_id: str, channel_id: str, action: str, target: str | None
+    ) -> int | None:
+        """A receipt for a change about to be acknowledged; None if it cannot be written."""
+        try:
+            return self.ctx.ledger.acknowledge(user_id, channel_id, action, target)
+        except DatabaseUnavailable:
+            logger.error("database unavailable: %s turned away at the ack", action)
+            return None
+
+    def _held(self, receipt: int | None, job: Callable[[], None]) -> Callable[[], None]:
+        """``job`` run under its receipt: at most once, and ended once its person is answered."""
+        if receipt is None:
+            return job
+        ledger = self.ctx.ledger
+
+        def run() -> None:
+            if not ledger.start(receipt):
+                # Its lease lapsed and another process told the person it did not run.
+                logger.warning("receipt %s was claimed elsewhere; not running it", receipt)
+                return
+            try:
+                job()
+            finally:
+                ledger.end(receipt)
+
+        return run
+
+    def _run(
+        self,
+        command: Command,
+        user_id: str,
+        channel_id: str,
+        respond: Respond,
+        receipt: int | None = None,
+    ) -> None:
         actor = self.ctx.actor(user_id)
         action = command.action
         verdict = self.service.authorize(actor, channel_id, action, command.user)
@@ -109,7 +156,7 @@ class CommandListeners:
                 hourly_limit=command.hourly_limit,
                 status=command.status,
             )
-            self._change(actor, channel_id, change, verdict, command.reason, respond)
+            self._change(actor, channel_id, change, verdict, command.reason, respond, receipt)
             return
         self.say.reply(respond, message)
 
@@ -131,15 +178,18 @@ class CommandListeners:
         verdict: Verdict,
         reason: str,
         respond: Respond | None,
+        receipt: int | None = None,
     ) -> None:
         if verdict.decision is Decision.REQUEST:
             request = self.service.request_change(
-                actor, channel_id, change, reason, rule=verdict.rule
+                actor, channel_id, change, reason, rule=verdict.rule, receipt=receipt
             )
             self.say.post_request(request, respond)
             return
         try:
-            result = self.service.apply(actor, channel_id, change, rule=verdict.rule)
+            result = self.service.apply(
+                actor, channel_id, change, rule=verdict.rule, receipt=receipt
+            )
         except sarv.Error as exc:
             if not outcome_unknown(exc, repeatable=change.repeatable):
                 raise
@@ -232,6 +282,11 @@ class CommandListeners:
         if form.errors or form.meta is None:
             ack(response_action="errors", errors=form.errors)
             return
+        user_id = str(body["user"]["id"])
+        receipt = self._receipt(user_id, form.meta.channel_id, "edit", form.meta.user)
+        if receipt is None:
+            ack(response_action="errors", errors={"total_limit": DATABASE_DOWN})
+            return
         ack()
         change = Change(
             "edit",
@@ -240,7 +295,7 @@ class CommandListeners:
             hourly_limit=form.hourly if "hourly_limit" in changes else None,
             status=UserStatus(str(status)) if "status" in changes else None,
         )
-        self._submit_form(str(body["user"]["id"]), form.meta, change, form.reason)
+        self._submit_form(user_id, form.meta, change, form.reason, receipt)
 
     def on_add_submit(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]
@@ -250,20 +305,27 @@ class CommandListeners:
         if form.errors or form.meta is None:
             ack(response_action="errors", errors=form.errors)
             return
+        user_id = str(body["user"]["id"])
+        receipt = self._receipt(user_id, form.meta.channel_id, "add", None)
+        if receipt is None:
+            ack(response_action="errors", errors={"total_limit": DATABASE_DOWN})
+            return
         ack()
         change = Change("add", None, total_limit=form.total, hourly_limit=form.hourly)
-        self._submit_form(str(body["user"]["id"]), form.meta, change, form.reason)
+        self._submit_form(user_id, form.meta, change, form.reason, receipt)
 
-    def _submit_form(self, user_id: str, meta: FormMeta, change: Change, reason: str) -> None:
+    def _submit_form(
+        self, user_id: str, meta: FormMeta, change: Change, reason: str, receipt: int
+    ) -> None:
         respond = meta.respond()
 
         def job() -> None:
             # Checked again now, against the channel the form was opened in.
             actor = self.ctx.actor(user_id)
             verdict = self.service.authorize(actor, meta.channel_id, change.action, change.target)
-            self._change(actor, meta.channel_id, change, verdict, reason, respond)
+            self._change(actor, meta.channel_id, change, verdict, reason, respond, receipt)
 
-        self.ctx.work.submit(respond, job, f"{change.action} form")
+        self.ctx.work.submit(respond, self._held(receipt, job), f"{change.action} form")
 
     # Buttons
 

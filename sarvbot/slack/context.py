@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
-from sarvbot.core import Actor, SmtpService
+from sarvbot.core import Actor, SmtpService, WorkLedger
 
 from .directory import SlackDirectory
 from .messenger import Messenger
@@ -17,13 +17,14 @@ __all__ = ["SlackContext"]
 
 @dataclass
 class SlackContext:
-    """The service, the people directory, the messenger and the work queue."""
+    """The service, the people directory, the messenger, the work queue and its ledger."""
 
     service: SmtpService
     directory: SlackDirectory
     messenger: Messenger
     work: WorkQueue
     client: WebClient
+    ledger: WorkLedger
 
     def actor(self, user_id: str) -> Actor:
         """The person behind a Slack user ID, with their guest status looked up."""

@@ -8,6 +8,7 @@ from sarvbot.store.approvals import ApprovalRequest, ApprovalStore
 from sarvbot.store.audit import AuditEntry, AuditLog
 from sarvbot.store.database import Database
 from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable, StoreError
+from sarvbot.store.receipts import Receipt, ReceiptStore
 from sarvbot.store.states import TERMINAL_STATES, RequestState
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "Database",
     "DatabaseBehind",
     "DatabaseUnavailable",
+    "Receipt",
+    "ReceiptStore",
     "RequestState",
     "StoreError",
 ]

@@ -31,6 +31,10 @@ _UNAVAILABLE_ERRORS = (
 )
 
 _READONLY_OPTION = "sarvbot_readonly"
+_QUICK_OPTION = "sarvbot_quick"
+# How long a writer waits for SQLite's lock; a quick one answers inside Slack's 3 s ack.
+BUSY_TIMEOUT_MS = 5000
+QUICK_BUSY_TIMEOUT_MS = 1000
 
 
 def migrations_dir() -> Path:
@@ -62,6 +66,9 @@ class Database:
         self._readonly_sessions = sessionmaker(
             self._engine.execution_options(**{_READONLY_OPTION: True}), expire_on_commit=False
         )
+        self._quick_sessions = sessionmaker(
+            self._engine.execution_options(**{_QUICK_OPTION: True}), expire_on_commit=False
+        )
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
@@ -82,13 +89,19 @@ class Database:
         return self._engine.dialect.name
 
     @contextmanager
-    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False, quick: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error.
 
         ``readonly=True`` lets SQLite readers start without taking the write lock; do
-        not write in such a session.
+        not write in such a session. ``quick=True`` waits at most a second for a lock
+        (for writes made before answering Slack), then raises DatabaseUnavailable.
         """
-        factory = self._readonly_sessions if readonly else self._sessions
+        if readonly:
+            factory = self._readonly_sessions
+        elif quick:
+            factory = self._quick_sessions
+        else:
+            factory = self._sessions
         with self._translate_errors(), factory.begin() as session:
             yield session
 
@@ -189,7 +202,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
@@ -200,9 +213,13 @@ def _sqlite_engine(url: str) -> Engine:
     def _begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so SELECT-then-UPDATE in one
         # transaction is atomic and waits (busy_timeout) rather than failing mid-way.
-        if connection.get_execution_options().get(_READONLY_OPTION):
+        options = connection.get_execution_options()
+        if options.get(_READONLY_OPTION):
             connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        quick = options.get(_QUICK_OPTION)
+        wait = QUICK_BUSY_TIMEOUT_MS if quick else BUSY_TIMEOUT_MS
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait}")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -140,3 +140,34 @@ class AuditEventRow(Base):
         Index("ix_audit_events_at", "at"),
         Index("ix_audit_events_target_at", "target", "at"),
     )
+
+
+class ChangeReceiptRow(Base):
+    """An acknowledged change, kept until its person has heard how it ended.
+
+    ``owner`` is the app process that acknowledged it; while that process lives it keeps
+    ``lease_until`` in the future. A receipt whose lease lapsed belongs to a process that
+    died, and any other process may claim it to tell its person.
+    """
+
+    __tablename__ = "change_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str] = mapped_column(SLACK_ID)
+    channel_id: Mapped[str] = mapped_column(SLACK_ID)
+    action: Mapped[str] = mapped_column(SHORT_WORD)
+    target: Mapped[str | None] = mapped_column(NAME)
+    state: Mapped[str] = mapped_column(SHORT_WORD)
+    outcome: Mapped[str | None] = mapped_column(SHORT_WORD)
+    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(SLACK_ID)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('queued', 'running', 'reporting', 'ended', 'reported')", name="state"
+        ),
+        Index("ix_change_receipts_state_lease_until", "state", "lease_until"),
+    )

@@ -1,0 +1,147 @@
+"""A change acknowledged by a process that then dies is reported to its person, never rerun.
+
+A real ``sarvbot serve`` acknowledges two changes (one reaches Sarv, which never answers;
+one waits in the queue behind it) and is killed with SIGKILL. Another process then
+finds both receipts with their lease lapsed and tells each person, by DM, what is known.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sarvbot.core import LostWork
+from sarvbot.slack import blocks
+from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.workspace import BOB, CAROL, DEMO_POLICY, OPS, LocalWorkspace
+from sarvbot.store import Database, ReceiptStore
+from tests.support import free_port, wait_healthy
+
+RESET = "settings/resetSmtpPassword"
+EDIT = "settings/editSmtp"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[LocalWorkspace]:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as running:
+        running.sandbox.add_user(name="smtp50001")
+        running.sandbox.add_user(name="smtp50002")
+        yield running
+
+
+def start_server(workspace: LocalWorkspace, tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text(DEMO_POLICY, encoding="utf-8")
+    env = {
+        **os.environ,
+        **workspace.environ(),
+        "SARVBOT_POLICY": str(policy),
+        "SARVBOT_WORKERS": "1",  # the second change waits behind the first
+    }
+    port = free_port()
+    command = [sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", "1", "--threads", "4"]
+    process = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+    return process, f"http://127.0.0.1:{port}/slack/events"
+
+
+def dms_to(workspace: LocalWorkspace, user_id: str) -> list[str]:
+    return [
+        str(call.args.get("text"))
+        for call in workspace.slack.calls_to("chat.postMessage")
+        if call.ok and call.args.get("channel") == user_id
+    ]
+
+
+def test_changes_acked_by_a_killed_process_are_reported_once_and_never_rerun(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    workspace.sandbox.fail_next("hang", path=RESET, after_apply=True)
+    process, url = start_server(workspace, tmp_path)
+    try:
+        client = SlackAppClient(url, workspace.signing_secret, slack=workspace.slack)
+        assert client.command("/smtp", "reset smtp50001", user_id=BOB, channel_id=OPS).ok
+        assert workspace.sandbox.wait_for_call(RESET, timeout=10)
+        assert client.command("/smtp", "disable smtp50002", user_id=CAROL, channel_id=OPS).ok
+        client.close()
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # master and worker: no chance to answer
+        process.wait(timeout=10)
+    assert workspace.app is not None
+    # Nothing is reported while the dead process's lease may still run.
+    assert workspace.app.report_lost_work() == []
+
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    told = workspace.app.report_lost_work(now=later)
+    assert sorted((lost.user_id, lost.started) for lost in told) == [(BOB, True), (CAROL, False)]
+    (to_bob,) = dms_to(workspace, BOB)
+    assert "unknown whether it was done" in to_bob
+    assert "smtp50001" in to_bob
+    (to_carol,) = dms_to(workspace, CAROL)
+    assert "nothing was changed" in to_carol
+    # Told once, and nothing ran again: one reset (the one Sarv never answered), no edit.
+    assert workspace.app.report_lost_work(now=later + timedelta(minutes=5)) == []
+    assert len(workspace.sandbox.calls_to(RESET)) == 1
+    assert workspace.sandbox.calls_to(EDIT) == []
+
+
+def test_lost_words_say_what_is_known(workspace: LocalWorkspace) -> None:
+    """Each state a receipt was lost in has its own words, and none carries a secret."""
+
+    def lost(started: bool, outcome: str | None, error: str | None = None) -> str:
+        work = LostWork(1, BOB, OPS, "reset", "smtp50001", started, outcome, error)
+        return blocks.lost_work_text(work)
+
+    assert "nothing was changed" in lost(False, None)
+    assert "was done" in lost(True, "done")
+    assert "/smtp reveal" in lost(True, "done")
+    assert "did not go through: Sarv refused" in lost(True, "failed", "Sarv refused")
+    assert "sent for approval (request #4)" in lost(True, "requested", "request #4")
+    assert "unknown whether it was done" in lost(True, None)
+
+
+def test_a_lapsed_receipt_is_claimed_by_one_process_only(database_url: str) -> None:
+    """Eight claimers race for five lost receipts: each receipt goes to exactly one."""
+    database = Database(database_url)
+    database.upgrade()
+    store = ReceiptStore(database)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    for index in range(5):
+        store.acknowledge(
+            user_id=BOB,
+            channel_id=OPS,
+            action="reset",
+            target=f"smtp{index}",
+            owner="dead",
+            lease_until=long_ago,
+            now=long_ago,
+        )
+    barrier = threading.Barrier(8)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claim(index: int) -> None:
+        barrier.wait()
+        now = datetime.now(UTC)
+        found = store.claim_lapsed(owner=f"p{index}", now=now, lease_until=now + timedelta(1))
+        with lock:
+            claimed.extend(receipt.id for receipt in found)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    database.dispose()
+    assert sorted(claimed) == [1, 2, 3, 4, 5]
