@@ -14,6 +14,7 @@ from . import __version__
 if TYPE_CHECKING:
     from .config import Settings
     from .slack import SlackApp
+    from .store import Database
 
 __all__ = ["main"]
 
@@ -76,13 +77,13 @@ def _settings() -> Settings:
 def _checked(settings: Settings) -> None:
     """Fail at start, with a clear message, on a bad policy or a database that is behind."""
     from .policy import PolicyError, load_policy
-    from .store import Database, StoreError
+    from .store import StoreError
 
     try:
         load_policy(settings.sarvbot_policy)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
-    database = Database(settings.database_url.get_secret_value())
+    database = _database(settings.database_url.get_secret_value())
     try:
         database.check_current()
     except StoreError as exc:
@@ -90,6 +91,17 @@ def _checked(settings: Settings) -> None:
     finally:
         database.dispose()
     _check_slack(settings)
+
+
+def _database(url: str) -> Database:
+    """The database of DATABASE_URL, or a UsageError saying in one line why it cannot be."""
+    from .store import Database
+    from .store.errors import DatabaseUrlError
+
+    try:
+        return Database(url)
+    except DatabaseUrlError as exc:
+        raise UsageError(f"DATABASE_URL: {exc}") from None
 
 
 def _check_slack(settings: Settings) -> None:
@@ -172,11 +184,11 @@ def _socket(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> int:
     from .config import DEFAULT_DATABASE_URL
-    from .store import Database, StoreError
+    from .store import StoreError
 
     # Only the database is needed here, not Slack's or Sarv's settings.
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    database = Database(url)
+    database = _database(url)
     try:
         if args.db_command == "upgrade":
             database.upgrade()

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from sarvbot.sarv import MAX_LIMIT, MAX_NAME_LENGTH, UserStatus
 
-__all__ = ["USAGE", "Command", "CommandError", "parse_command"]
+__all__ = [
+    "MAX_REQUEST_ID",
+    "USAGE",
+    "Command",
+    "CommandError",
+    "parse_command",
+    "request_number",
+    "whole_number",
+]
 
 USAGE: dict[str, str] = {
     "help": "/smtp help",
@@ -26,6 +34,9 @@ USAGE: dict[str, str] = {
 }
 
 _MAX_TEXT = 2000
+# Request numbers are the database's INTEGER primary key, 32 bits on PostgreSQL; a larger
+# number names no request and must not reach the database (it overflows the driver).
+MAX_REQUEST_ID = 2_147_483_647
 _KEYS = {"total": "total_limit", "hourly": "hourly_limit", "status": "status"}
 _NAME = re.compile(rf"^[^\s]{{1,{MAX_NAME_LENGTH}}}$")
 
@@ -63,13 +74,39 @@ class Command:
         return False
 
 
+def whole_number(text: str, most: int) -> int | None:
+    """``text`` as a whole number from 1 to ``most``; None for anything else.
+
+    Only ASCII digits count, and a number too long to be in range is refused before
+    ``int()`` sees it (Python refuses to convert more than 4300 digits).
+    """
+    if not text.isascii() or not text.isdigit():
+        return None
+    digits = text.lstrip("0")
+    if not digits or len(digits) > len(str(most)):
+        return None
+    value = int(digits)
+    return value if value <= most else None
+
+
+def request_number(value: object) -> int | None:
+    """A request number read from JSON we wrote; None unless it is one (never a bool)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_REQUEST_ID:
+        return value
+    return None
+
+
+def _shown(word: str) -> str:
+    return word if len(word) <= 40 else word[:39] + "…"
+
+
 def _limit(word: str, what: str, usage: str) -> int:
+    value = whole_number(word, MAX_LIMIT)
+    if value is not None:
+        return value
     if not word.isascii() or not word.isdigit():
-        raise CommandError(f"{what} must be a positive whole number, not `{word[:40]}`", usage)
-    value = int(word)
-    if not 0 < value <= MAX_LIMIT:
-        raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
-    return value
+        raise CommandError(f"{what} must be a positive whole number, not `{_shown(word)}`", usage)
+    raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
 
 
 def _user(words: list[str], action: str) -> str:
@@ -100,9 +137,13 @@ def parse_command(text: str) -> Command:
     if action == "audit":
         return Command(action, user=_user(rest, action) if rest else None)
     if action == "cancel":
-        if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+        digits = rest[0].removeprefix("#") if len(rest) == 1 else ""
+        if not digits.isascii() or not digits.isdigit():
             raise CommandError("`cancel` needs the request number", usage)
-        return Command(action, request_id=int(rest[0].lstrip("#")))
+        request_id = whole_number(digits, MAX_REQUEST_ID)
+        if request_id is None:
+            raise CommandError(f"there is no request #{_shown(digits)}", usage)
+        return Command(action, request_id=request_id)
     if action == "add":
         if not rest:
             return Command(action)

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from ._errors import (
     ERROR_TYPES,
@@ -61,16 +62,55 @@ def check_user_name(value: object, field: str = "smtp_user_name") -> str:
 
 
 def excerpt(body: bytes, *, hide: tuple[str, ...] = ()) -> str:
-    """A short, single-line excerpt of a body, with anything that looks like a secret hidden."""
-    text = body[: EXCERPT_LENGTH * 4].decode("utf-8", errors="replace")
+    """A short, single-line excerpt of a body, with anything that looks like a secret hidden.
+
+    Redaction runs before the cut, over as much of the body as can reach the excerpt, so
+    that a secret straddling the cut cannot leave its first part behind.
+    """
+    text = body.decode("utf-8", errors="replace")
+    # A prefix whose redacted, collapsed form is longer than the excerpt plus the longest
+    # form of a secret reads the same as the whole body up to the cut: a match the
+    # prefix's end splits starts past it. Growing the prefix keeps a 32 MiB body from
+    # costing seconds, while a body of control characters is still read to its end.
+    margin = EXCERPT_LENGTH + max((len(f) for s in hide if s for f in _forms(s)), default=0)
+    size = 4 * margin
+    while True:
+        shown = _CONTROL.sub(" ", redact(text[:size], hide)).strip()
+        if len(shown) > margin or size >= len(text):
+            break
+        size *= 4
+    if len(shown) > EXCERPT_LENGTH:
+        shown = shown[: EXCERPT_LENGTH - 1] + "…"
+    return shown or "(empty body)"
+
+
+def redact(text: str, hide: tuple[str, ...] = ()) -> str:
+    """``text`` with password values and every form of each ``hide`` secret as ``***``.
+
+    A secret is hidden as written, URL-encoded (``quote`` and ``quote_plus``, in either
+    case of hex digit) and JSON-escaped, which is how an error page or a proxy echoes
+    the request it refused.
+    """
     text = _SECRET_VALUE.sub(r"\1***", text)
-    for secret in hide:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _CONTROL.sub(" ", text).strip()
-    if len(text) > EXCERPT_LENGTH:
-        text = text[: EXCERPT_LENGTH - 1] + "…"
-    return text or "(empty body)"
+    forms = sorted({form for secret in hide if secret for form in _forms(secret)}, key=len)
+    if not forms:
+        return text
+    # Longest first, so that a longer form is never half-replaced by a shorter one.
+    pattern = "|".join(re.escape(form) for form in reversed(forms))
+    return re.sub(pattern, "***", text, flags=re.IGNORECASE)
+
+
+def _forms(secret: str) -> set[str]:
+    escaped = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        quote(secret),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        escaped,
+        escaped.replace("/", "\\/"),  # JSON encoders that escape the solidus
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
 
 
 def decode_body(body: bytes, http_status: int, *, hide: tuple[str, ...]) -> dict[str, Any]:
@@ -114,9 +154,7 @@ def error_from_body(
             excerpt=excerpt(body, hide=hide),
         )
     text = message if isinstance(message, str) and message else f"Sarv reported {name}"
-    for secret in hide:
-        if secret:
-            text = text.replace(secret, "***")
+    text = redact(text, hide)
     code = data.get("code")
     kwargs: dict[str, Any] = {
         "name": name,

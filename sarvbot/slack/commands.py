@@ -336,8 +336,11 @@ class CommandListeners:
         ack()
         try:
             value = json.loads(clicked_value(body) or "")
-            text, page = str(value["q"])[: sarv.MAX_NAME_LENGTH], int(value["p"])
+            text, page = str(value["q"])[: sarv.MAX_NAME_LENGTH], value["p"]
         except (KeyError, TypeError, ValueError):
+            page = None
+        # Our buttons carry a page as a JSON integer from 0; anything else is not ours.
+        if not isinstance(page, int) or isinstance(page, bool) or page < 0:
             self.say.tell(respond, "That button is out of date; run `/smtp list` again.")
             return
         user_id, channel_id = click_place(body)
@@ -345,6 +348,11 @@ class CommandListeners:
         def job() -> None:
             self.service.authorize(self.ctx.actor(user_id), channel_id, "list")
             users = self.service.list_users(text)
+            if page > 0 and page * blocks.PAGE_SIZE >= len(users):
+                self.say.tell(
+                    respond, "That page is past the end of the list; run `/smtp list` again."
+                )
+                return
             self.say.reply(respond, blocks.user_list_message(users, text, page), replace=True)
 
         self.ctx.work.submit(respond, job, "list page")

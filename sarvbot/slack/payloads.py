@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.context.respond import Respond
 
 from sarvbot import sarv
+from sarvbot.core.commands import MAX_REQUEST_ID, request_number, whole_number
 
 __all__ = [
     "FormMeta",
@@ -61,7 +62,7 @@ class FormMeta:
             if isinstance(url, str) and url.startswith(("https://", "http://"))
             else None,
             original=original if isinstance(original, dict) else {},
-            request_id=request_id if isinstance(request_id, int) else None,
+            request_id=request_number(request_id),
         )
 
     def respond(self) -> Respond | None:
@@ -96,11 +97,10 @@ def state_choice(values: object, block_id: str) -> str | None:
 
 
 def _read_limit(values: object, block_id: str, errors: dict[str, str]) -> int | None:
-    text = state_text(values, block_id)
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= sarv.MAX_LIMIT:
+    value = whole_number(state_text(values, block_id), sarv.MAX_LIMIT)
+    if value is None:
         errors[block_id] = f"Enter a whole number from 1 to {sarv.MAX_LIMIT:,}."
-        return None
-    return int(text)
+    return value
 
 
 def _reason(values: dict[str, Any], errors: dict[str, str]) -> str:
@@ -160,6 +160,6 @@ def clicked_value(body: dict[str, Any]) -> str | None:
 
 
 def clicked_request(body: dict[str, Any]) -> int | None:
-    """The request number a decision button carries."""
+    """The request number a decision button carries; None when it names no request."""
     value = clicked_value(body)
-    return int(value) if value is not None and value.isascii() and value.isdigit() else None
+    return whole_number(value, MAX_REQUEST_ID) if value is not None else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy.exc
 from alembic import command
@@ -14,12 +15,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 import sarvbot
-from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable
+from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable, DatabaseUrlError
+
+__all__ = ["Database", "migrations_dir", "parse_database_url"]
 
 # Errors meaning "the database is not there or will not work now", as opposed to a bug
 # in a statement or a broken constraint.
@@ -36,6 +39,65 @@ _QUICK_OPTION = "sarvbot_quick"
 BUSY_TIMEOUT_MS = 5000
 QUICK_BUSY_TIMEOUT_MS = 1000
 
+# The schemes sarvbot runs on, and the SQLAlchemy driver each one means. ``postgres://``
+# is what Heroku and others hand out; without a driver, PostgreSQL means psycopg (3).
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+_EXPECTED = "sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME"
+# Query parameters that carry a secret (libpq takes ``password`` and ``sslpassword``).
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
+_MASK = "***"
+
+
+def parse_database_url(text: str) -> URL:
+    """The SQLAlchemy URL for ``text``, with ``postgres://`` and ``postgresql://`` as psycopg.
+
+    Raises DatabaseUrlError, which never repeats the URL (it may hold a password), when
+    the text is not a URL or names a database sarvbot does not run on.
+    """
+    try:
+        url = make_url(text)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        # SQLAlchemy's own message repeats the whole URL, password included.
+        raise DatabaseUrlError(f"the database URL cannot be read; expected {_EXPECTED}") from None
+    driver = _DRIVERS.get(url.drivername.lower())
+    if driver is None:
+        raise DatabaseUrlError(
+            f"sarvbot does not run on `{url.drivername[:40]}` databases; expected {_EXPECTED}"
+        )
+    return url.set(drivername=driver)
+
+
+def _masked(url: URL) -> str:
+    """``url`` as text with the password and any secret query parameter shown as ``***``."""
+    text = url.set(query={}).render_as_string(hide_password=True)
+    pairs = [
+        f"{quote_plus(key)}={_MASK if _SECRET_PARAMETER.search(key) else quote_plus(value)}"
+        for key in sorted(url.query)
+        for value in _values(url.query[key])
+    ]
+    return text + "?" + "&".join(pairs) if pairs else text
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _secrets(url: URL) -> tuple[str, ...]:
+    """Every secret in ``url``, as written and as it would appear URL-encoded."""
+    found = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if _SECRET_PARAMETER.search(key):
+            found += [v for v in _values(value) if v]
+    forms = {form for secret in found for form in (secret, quote(secret), quote_plus(secret))}
+    # The longest first, so that a secret inside another's encoding is not half-replaced.
+    return tuple(sorted(forms, key=len, reverse=True))
+
 
 def migrations_dir() -> Path:
     """The Alembic script directory shipped beside the package."""
@@ -48,20 +110,17 @@ class Database:
     SQLite (``sqlite:///sarvbot.db``) runs in WAL mode with foreign keys on, and every
     writing transaction starts with ``BEGIN IMMEDIATE`` so that a read followed by a
     write inside it cannot interleave with another writer. PostgreSQL
-    (``postgresql+psycopg://...``) checks pooled connections before use.
+    (``postgresql://...``, ``postgres://...``, run with psycopg) checks pooled connections
+    before use. A URL that cannot be used raises DatabaseUrlError.
     """
 
     def __init__(self, url: str) -> None:
-        self._url = make_url(url)
-        self._password = self._url.password
+        self._url = parse_database_url(url)
+        self._secrets = _secrets(self._url)
         if self._url.get_backend_name() == "sqlite":
-            self._engine = _sqlite_engine(url)
+            self._engine = _sqlite_engine(self._url)
         else:
-            connect_args: dict[str, Any] = {}
-            if self._url.get_backend_name() == "postgresql":
-                # Fail fast when the server is unreachable instead of hanging a handler.
-                connect_args["connect_timeout"] = 10
-            self._engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+            self._engine = _postgresql_engine(self._url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._readonly_sessions = sessionmaker(
             self._engine.execution_options(**{_READONLY_OPTION: True}), expire_on_commit=False
@@ -75,8 +134,8 @@ class Database:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password replaced by ``***``, fit for logs and messages."""
-        return self._url.render_as_string(hide_password=True)
+        """The URL with its password and secret query parameters as ``***``, fit for logs."""
+        return _masked(self._url)
 
     @property
     def engine(self) -> Engine:
@@ -180,14 +239,29 @@ class Database:
         cause = getattr(exc, "orig", None) or exc
         lines = str(cause).strip().splitlines()
         reason = lines[0] if lines else type(cause).__name__
-        if self._password:
-            reason = reason.replace(self._password, "***")
+        for secret in self._secrets:
+            reason = reason.replace(secret, _MASK)
         return f"database unavailable ({self.safe_url}): {reason}"
 
 
-def _sqlite_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    in_memory = parsed.database in (None, "", ":memory:")
+def _postgresql_engine(url: URL) -> Engine:
+    try:
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            # Fail fast when the server is unreachable instead of hanging a handler.
+            connect_args={"connect_timeout": 10},
+        )
+    except ImportError as exc:
+        # The driver is an extra; without it SQLAlchemy's ModuleNotFoundError says nothing
+        # about how to get it.
+        raise DatabaseUrlError(
+            f"PostgreSQL needs the psycopg driver ({exc}): pip install 'sarvbot[postgres]'"
+        ) from None
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False},

@@ -14,5 +14,11 @@ class DatabaseUnavailable(StoreError):
     """
 
 
+class DatabaseUrlError(StoreError):
+    """The database URL cannot be used: not a URL, a database sarvbot does not run on, or
+    a driver that is not installed. The message never repeats the URL.
+    """
+
+
 class DatabaseBehind(StoreError):
     """The database schema is not at the revision this code expects."""

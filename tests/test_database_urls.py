@@ -1,0 +1,245 @@
+"""DATABASE_URL as people write it: Heroku's postgres://, secrets in the query, typos.
+
+Every PostgreSQL spelling runs on psycopg; a URL that cannot be used is one line from the
+command, never a traceback; and no password, in the user part or in the query, is ever
+printed, whether the database is up to date, behind or gone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from sarvbot.standin.workspace import DEMO_POLICY
+from sarvbot.store import Database, DatabaseUnavailable
+from sarvbot.store.errors import DatabaseUrlError
+
+SECRET = "hunter2-Query+Secret/42"  # changed by URL encoding in every way it can be
+GOOD_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
+    "SLACK_SIGNING_SECRET": "secret",
+    "SARV_OWNER_ID": "owner",
+    "SARV_TOKEN": "sarv-token",
+    "SARV_APP_DOMAIN": "mail.example.com",
+}
+ENCODED_SECRET = "hunter2-Query%2BSecret%2F42"
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ")
+BAD_URLS = [
+    pytest.param("not a url", id="not-a-url"),
+    pytest.param(f"postgresql://sarvbot:{SECRET}@db.example:port/sarvbot", id="bad-port"),
+    pytest.param(f"mysql://sarvbot:{SECRET}@db.example/sarvbot", id="mysql"),
+    pytest.param(f"postgresql+psycopg2://sarvbot:{SECRET}@db.example/sarvbot", id="psycopg2"),
+    pytest.param(f"https://sarvbot:{SECRET}@db.example/", id="https"),
+]
+
+
+def run(
+    args: list[str], env: dict[str, str], cwd: Path, *, python: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``sarvbot ARGS`` in a fresh interpreter, with only ``env`` configuring it."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))
+    }
+    command = python or ["-m", "sarvbot.cli"]
+    return subprocess.run(
+        [sys.executable, *command, *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def with_query_secret(url: str) -> str:
+    """``url`` with a libpq password in its query, URL-encoded as people paste it."""
+    return f"{url}?sslmode=prefer&password={ENCODED_SECRET}"
+
+
+@pytest.fixture
+def postgres_database(postgres_admin_engine: Engine) -> Iterator[str]:
+    """A new, empty database on the test server: its URL without a driver name."""
+    name = f"sarvbot_t_{secrets.token_hex(6)}"
+    with postgres_admin_engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = postgres_admin_engine.url.set(database=name)
+        yield url.render_as_string(hide_password=False).split("://", 1)[1]
+    finally:
+        with postgres_admin_engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def said(stderr: str) -> list[str]:
+    """What the command itself wrote to stderr, without INFO log records of libraries."""
+    return [line for line in stderr.strip().splitlines() if not LOG_RECORD.match(line)]
+
+
+def assert_never_shown(output: str) -> None:
+    for form in (SECRET, ENCODED_SECRET, "hunter2"):
+        assert form not in output
+
+
+# 15: secrets in the URL are never printed
+
+
+@pytest.mark.postgres
+def test_db_current_masks_a_password_given_in_the_query(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": with_query_secret(f"postgresql+psycopg://{postgres_database}")}
+    upgraded = run(["db", "upgrade"], env, tmp_path)
+    current = run(["db", "current"], env, tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert current.returncode == 0, current.stderr
+    assert "password=***" in current.stdout
+    assert "up to date" in current.stdout
+    assert_never_shown(upgraded.stdout + upgraded.stderr + current.stdout + current.stderr)
+
+
+@pytest.mark.postgres
+def test_serve_start_up_line_masks_a_password_given_in_the_query(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text(DEMO_POLICY)
+    url = with_query_secret(f"postgresql://{postgres_database}")
+    env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": url}
+    result = run(["serve"], env, tmp_path)  # never upgraded: serve refuses to start
+    assert result.returncode == 2
+    assert "sarvbot db upgrade" in result.stderr
+    assert "password=***" in result.stderr
+    assert_never_shown(result.stdout + result.stderr)
+
+
+def test_sqlite_url_with_a_query_password_is_masked_by_db_current(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": with_query_secret(f"sqlite:///{tmp_path / 'x.db'}")}
+    result = run(["db", "current"], env, tmp_path)
+    assert result.returncode == 1  # never upgraded
+    assert "revision none" in result.stdout
+    assert_never_shown(result.stdout + result.stderr)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(with_query_secret("postgresql+psycopg://sarvbot@127.0.0.1:{port}/x"), id="q"),
+        pytest.param(
+            "postgresql://sarvbot@127.0.0.1:{port}/x?sslpassword=" + ENCODED_SECRET, id="ssl"
+        ),
+        pytest.param("postgres://sarvbot:" + ENCODED_SECRET + "@127.0.0.1:{port}/x", id="user"),
+    ],
+)
+def test_gone_database_with_a_secret_in_its_url_never_says_it(url: str) -> None:
+    database = Database(url.format(port=_closed_port()))
+    try:
+        with pytest.raises(DatabaseUnavailable) as raised:
+            database.check_current()
+        assert "database unavailable" in str(raised.value)
+        assert_never_shown(str(raised.value) + repr(database) + database.safe_url)
+    finally:
+        database.dispose()
+
+
+def test_safe_url_keeps_harmless_query_parameters() -> None:
+    database = Database("postgresql://u:pw@db.example/app?sslmode=require&password=x&password=y")
+    try:
+        assert database.safe_url == (
+            "postgresql+psycopg://u:***@db.example/app?password=***&password=***&sslmode=require"
+        )
+    finally:
+        database.dispose()
+
+
+# 16: every spelling of PostgreSQL works; anything else is one clear line
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_heroku_postgres_scheme_runs_on_psycopg(
+    postgres_database: str, tmp_path: Path, scheme: str
+) -> None:
+    env = {"DATABASE_URL": f"{scheme}://{postgres_database}"}
+    upgraded = run(["db", "upgrade"], env, tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "up to date" in upgraded.stdout
+    assert upgraded.stdout.startswith("postgresql+psycopg://")
+    database = Database(env["DATABASE_URL"])
+    try:
+        assert database.engine.dialect.driver == "psycopg"
+        database.check_current()
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("command", [["db", "current"], ["db", "upgrade"], ["serve"]])
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_unusable_database_url_is_one_clear_line(
+    tmp_path: Path, command: list[str], url: str
+) -> None:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text(DEMO_POLICY)
+    env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": url}
+    result = run(command, env, tmp_path)
+    assert result.returncode == 2
+    lines = said(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"sarvbot {command[0]}: DATABASE_URL: ")
+    assert "sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME" in lines[0]
+    assert_never_shown(result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_unusable_database_url_raises_an_error_without_the_url(url: str) -> None:
+    with pytest.raises(DatabaseUrlError) as raised:
+        Database(url)
+    # Nothing chained either: SQLAlchemy's own parse error repeats the whole URL.
+    assert_never_shown("".join(traceback.format_exception(raised.value)))
+
+
+# Blocks the psycopg import the way a missing extra does, then runs the command.
+WITHOUT_PSYCOPG = [
+    "-c",
+    "import sys; sys.modules['psycopg'] = None; "
+    "from sarvbot.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
+def test_postgresql_url_without_the_postgres_extra_says_what_to_install(
+    tmp_path: Path, scheme: str
+) -> None:
+    env = {"DATABASE_URL": f"{scheme}://sarvbot:{ENCODED_SECRET}@db.example/sarvbot"}
+    result = run(["db", "current"], env, tmp_path, python=WITHOUT_PSYCOPG)
+    assert result.returncode == 2
+    lines = said(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sarvbot db: DATABASE_URL: PostgreSQL needs the psycopg driver")
+    assert lines[0].endswith("pip install 'sarvbot[postgres]'")
+    assert_never_shown(result.stdout + result.stderr)
+
+
+def test_sqlite_needs_no_extra(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = run(["db", "upgrade"], env, tmp_path, python=WITHOUT_PSYCOPG)
+    assert result.returncode == 0, result.stderr
+    assert make_url(result.stdout.split(": revision")[0]).get_backend_name() == "sqlite"
