@@ -97,7 +97,7 @@ FOREIGN_WORDS = (
     "This request came from a workspace or an app that sarvbot is not installed as, "
     "so nothing was done."
 )
-_ID = re.compile(r"[^A-Za-z0-9]")
+_ID = re.compile(r"[^A-Za-z0-9_]")
 
 
 class SlackSetupError(Exception):
