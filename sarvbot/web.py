@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ __all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", 
 EVENTS_PATH = "/slack/events"
 # The master waits this long for a worker after SIGTERM before it kills it: the worker's
 # drain of a full queue (DRAIN_SECONDS) and a little for its last requests and exit.
-GRACEFUL_SECONDS = DRAIN_SECONDS + 15
+GRACEFUL_SECONDS = math.ceil(DRAIN_SECONDS) + 15
 
 logger = logging.getLogger("sarvbot.web")
 

@@ -52,7 +52,8 @@ def test_signed_reset_from_another_workspace_is_refused_and_audited(witness: Wit
     assert witness.calls() == []  # not even a users.info: nothing ran
     (entry,) = refusals(witness)
     assert (entry.actor_id, entry.channel_id, entry.outcome) == (BOB, OPS, "refused")
-    assert entry.detail is not None and OTHER_TEAM in entry.detail
+    assert entry.detail is not None
+    assert OTHER_TEAM in entry.detail
 
     # The installed workspace's own command still runs.
     witness.command(f"reset {name}", user_id=BOB, channel_id=OPS)
@@ -71,7 +72,8 @@ def test_signed_reset_for_another_app_is_refused_and_audited(witness: Witness) -
     assert "nothing was done" in response.json()["text"]
     (entry,) = refusals(witness)
     assert entry.error == "a request from another app"
-    assert entry.detail is not None and OTHER_APP in entry.detail
+    assert entry.detail is not None
+    assert OTHER_APP in entry.detail
 
 
 def test_click_from_another_workspace_decides_nothing_and_is_audited(witness: Witness) -> None:
@@ -99,7 +101,8 @@ def test_click_from_another_workspace_decides_nothing_and_is_audited(witness: Wi
     assert response.status_code == 200
     assert witness.state_of(request.id) == "pending"
     assert witness.sarv_changes() == []
-    assert witness.calls() == [] and witness.posts() == []
+    assert witness.calls() == []
+    assert witness.posts() == []
     (entry,) = refusals(witness)
     assert (entry.actor_id, entry.channel_id, entry.action) == (BOB, APPROVALS, "block_actions")
 

@@ -63,7 +63,8 @@ def test_busy_answer_to_a_click_does_not_wait_behind_the_backlog(
     # The refusal came while the backlog was still hanging: none of it has answered yet.
     assert [p for p in workspace.slack.posts if not is_busy(p)] == []
     stored = ApprovalStore(workspace.database).get(request.id)
-    assert stored is not None and stored.state.value == "pending"
+    assert stored is not None
+    assert stored.state.value == "pending"
 
 
 def test_forms_beyond_the_form_pool_bound_are_turned_away_at_once(
