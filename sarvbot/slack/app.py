@@ -94,8 +94,8 @@ def _ignore_bots(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
 
 INSTALLED_APP_RULE = "installed_app"
 FOREIGN_WORDS = (
-    "This request came from a workspace or an app that sarvbot is not installed as, "
-    "so nothing was done."
+    "This request came from another workspace or another app than the one sarvbot is "
+    "installed as, so nothing was done."
 )
 _ID = re.compile(r"[^A-Za-z0-9_]")
 
@@ -297,7 +297,11 @@ def create_slack_app(
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
-    """Build the Bolt app around a ready service."""
+    """Build the Bolt app around a ready service.
+
+    Asks Slack which workspace and app the bot token belongs to (SlackSetupError if it
+    will not say); requests naming any other are refused.
+    """
     tracker = WorkTracker()
     bolt = App(
         client=client,
