@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import signal
 import threading
@@ -22,8 +21,6 @@ EVENTS_PATH = "/slack/events"
 # The master waits this long for a worker after SIGTERM before it kills it: the worker's
 # drain of a full queue (DRAIN_SECONDS) and a little for its last requests and exit.
 GRACEFUL_SECONDS = math.ceil(DRAIN_SECONDS) + 15
-
-logger = logging.getLogger("sarvbot.web")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -96,7 +93,8 @@ def _drain_on_sigterm(worker: Any) -> None:
 
     def finish() -> None:
         app.finish_for_shutdown(DRAIN_SECONDS)
-        worker.alive = False  # what gunicorn's SIGTERM handler does
+        # Now what gunicorn's own SIGTERM handler does: stop serving and exit.
+        worker.handle_exit(signal.SIGTERM, None)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         if not app.draining:
