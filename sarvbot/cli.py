@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 logger = logging.getLogger("sarvbot")
+
+# Socket Mode stops on either: SIGTERM from a process manager, SIGINT from a terminal.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class UsageError(Exception):
@@ -105,19 +110,23 @@ def _database(url: str) -> Database:
 
 
 def _check_slack(settings: Settings) -> None:
-    """The bot token works: one auth.test, so a wrong token fails here and not per request."""
+    """The bot token works and Slack names its app, so a wrong token fails here."""
     from slack_sdk.errors import SlackApiError
 
     from .slack import build_web_client
+    from .slack.app import SlackSetupError, installed_app
 
     client = build_web_client(
         settings.slack_bot_token.get_secret_value(), settings.slack_api_url, silent=True
     )
     try:
         client.auth_test()
+        installed_app(client)
     except SlackApiError as exc:
         error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
         raise UsageError(f"Slack did not accept SLACK_BOT_TOKEN: {error}") from None
+    except SlackSetupError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(
             f"could not reach Slack's Web API at {client.base_url}: {type(exc).__name__}"
@@ -128,11 +137,12 @@ def _create_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
     from . import sarv
     from .policy import PolicyError
     from .runtime import create_app
+    from .slack.app import SlackSetupError
     from .store import StoreError
 
     try:
         return create_app(settings, socket_mode=socket_mode)
-    except (PolicyError, StoreError, sarv.Error) as exc:
+    except (PolicyError, StoreError, sarv.Error, SlackSetupError) as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -171,13 +181,26 @@ def _socket(args: argparse.Namespace) -> int:
     from slack_sdk.errors import SlackApiError
 
     app = _running_app(settings, socket_mode=True)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    handler: SocketModeHandler | None = None
     try:
         handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
-        handler.start()  # type: ignore[no-untyped-call]
+        handler.connect()  # type: ignore[no-untyped-call]
+        stop.wait()
+        # A second signal ends the process the usual way, without waiting for the work.
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+        # Still connected while admitted work finishes, so new commands get "restarting".
+        app.finish_for_shutdown()
     except SlackApiError as exc:
         error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
         raise UsageError(f"Slack refused the Socket Mode connection: {error}") from None
     finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+        if handler is not None:
+            handler.close()  # type: ignore[no-untyped-call]
         app.close()
     return 0
 

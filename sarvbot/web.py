@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
+import signal
+import threading
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from sarvbot.slack import SlackApp
+from sarvbot.slack.work import DRAIN_SECONDS
 
 __all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", "serve"]
 
 EVENTS_PATH = "/slack/events"
+# The master waits this long for a worker after SIGTERM before it kills it: the worker's
+# drain of a full queue (DRAIN_SECONDS) and a little for its last requests and exit.
+GRACEFUL_SECONDS = math.ceil(DRAIN_SECONDS) + 15
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -50,12 +58,58 @@ def gunicorn_settings(
         "threads": threads,
         "worker_class": "gthread",
         "timeout": 60,
-        # Work queued after acks finishes before a worker exits (at most 8 x 32 jobs).
-        "graceful_timeout": 30,
+        # Work admitted after acks finishes before a worker exits (see GRACEFUL_SECONDS).
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "post_worker_init": _drain_on_sigterm,
+        "worker_exit": _close_on_exit,
         "loglevel": log_level,
         "accesslog": None,
         "backlog": 256,
     }
+
+
+class _ServedApp:
+    """The WSGI app of one worker, keeping the SlackApp for the shutdown hooks."""
+
+    def __init__(self, app: SlackApp) -> None:
+        self.slack_app = app
+        self._wsgi = make_wsgi_app(app)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._wsgi(environ, start_response)
+
+
+def _drain_on_sigterm(worker: Any) -> None:
+    """gunicorn's post_worker_init: on SIGTERM, finish admitted work before stopping.
+
+    gunicorn's own handler stops accepting at once. Instead the worker goes on serving, so
+    a command that arrives meanwhile is told "restarting" in its ack, and only stops (as
+    gunicorn's handler would) once the work admitted before the signal has finished.
+    """
+    served = getattr(worker, "wsgi", None)
+    app = getattr(served, "slack_app", None)
+    if not isinstance(app, SlackApp):
+        return
+
+    def finish() -> None:
+        app.finish_for_shutdown(DRAIN_SECONDS)
+        # Now what gunicorn's own SIGTERM handler does: stop serving and exit.
+        worker.handle_exit(signal.SIGTERM, None)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if not app.draining:
+            app.stop_taking_work()
+            threading.Thread(target=finish, name="sarvbot-drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn has it: requests go on undisturbed
+
+
+def _close_on_exit(server: Any, worker: Any) -> None:
+    """gunicorn's worker_exit: whatever ended the worker, admitted work finishes first."""
+    app = getattr(getattr(worker, "wsgi", None), "slack_app", None)
+    if isinstance(app, SlackApp):
+        app.close()
 
 
 def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
@@ -86,4 +140,4 @@ def serve(
     settings = gunicorn_settings(
         host=host, port=port, workers=workers, threads=threads, log_level=log_level
     )
-    run_gunicorn(lambda: make_wsgi_app(factory()), settings)
+    run_gunicorn(lambda: _ServedApp(factory()), settings)

@@ -87,9 +87,9 @@ def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Pa
             wait_healthy(process, base + "/healthz")
             health = requests.get(base + "/healthz", timeout=5)
             assert health.json() == {"ok": True}
-            # The token was checked at start (auth.test); the health check itself touches
-            # neither Slack nor Sarv.
-            assert {c.method for c in workspace.slack.calls} <= {"auth.test"}
+            # The token was checked at start (auth.test, and bots.info for the app id); the
+            # health check itself touches neither Slack nor Sarv.
+            assert {c.method for c in workspace.slack.calls} <= {"auth.test", "bots.info"}
             before = len(workspace.slack.calls)
             assert requests.get(base + "/healthz", timeout=5).ok
             assert len(workspace.slack.calls) == before

@@ -6,22 +6,27 @@ Sarv calls never hold up the acks of the requests queued behind them.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.request.payload_utils import is_slash_command
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
 
 from sarvbot.core import LostWork, SmtpService
-from sarvbot.store import ApprovalRequest
+from sarvbot.store import ApprovalRequest, AuditLog
 
 from . import blocks
 from .approvals import ApprovalListeners
@@ -29,9 +34,17 @@ from .commands import CommandListeners
 from .context import SlackContext
 from .directory import SlackDirectory
 from .messenger import Messenger
-from .work import WorkQueue, WorkTracker
+from .work import DRAIN_SECONDS, RESTARTING, WorkQueue, WorkTracker
 
-__all__ = ["SlackApp", "build_web_client", "create_slack_app"]
+__all__ = [
+    "INSTALLED_APP_RULE",
+    "InstalledApp",
+    "SlackApp",
+    "SlackSetupError",
+    "build_web_client",
+    "create_slack_app",
+    "installed_app",
+]
 
 logger = logging.getLogger("sarvbot.slack")
 
@@ -81,6 +94,136 @@ def _ignore_bots(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
     return next()
 
 
+INSTALLED_APP_RULE = "installed_app"
+FOREIGN_WORDS = (
+    "This request came from another workspace or another app than the one sarvbot is "
+    "installed as, so nothing was done."
+)
+_ID = re.compile(r"[^A-Za-z0-9_]")
+
+
+class SlackSetupError(Exception):
+    """Slack would not say which workspace and app the bot token belongs to."""
+
+
+@dataclass(frozen=True)
+class InstalledApp:
+    """The workspace (or organisation) and the app the bot token belongs to.
+
+    A request signed with the app's secret but naming another team or app (the signing
+    secret is the same in every workspace an app is installed in) is refused.
+    """
+
+    team_id: str
+    app_id: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+
+    def refuses(self, *, team_id: str | None, enterprise_id: str | None, app_id: object) -> str:
+        """Why a request with these ids is not for this app, or "" when it is."""
+        if app_id != self.app_id:
+            return "another app"
+        if self.is_enterprise_install:
+            # An org-wide install serves every workspace of its organisation.
+            return "" if enterprise_id == self.enterprise_id else "another organisation"
+        if team_id != self.team_id:
+            return "another workspace"
+        if enterprise_id and self.enterprise_id and enterprise_id != self.enterprise_id:
+            return "another organisation"
+        return ""
+
+
+def installed_app(client: WebClient) -> InstalledApp:
+    """Ask Slack who the bot token is: auth.test for the team, bots.info for the app id.
+
+    Raises SlackSetupError with Slack's error code (bots.info needs ``users:read``).
+    """
+    try:
+        auth = client.auth_test()
+        bot_id = auth.get("bot_id")
+        if not isinstance(bot_id, str) or not bot_id:
+            raise SlackSetupError("auth.test named no bot: SLACK_BOT_TOKEN is not a bot token")
+        bot = client.bots_info(bot=bot_id).get("bot") or {}
+    except SlackApiError as exc:
+        error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        raise SlackSetupError(f"Slack did not say which app sarvbot is: {error}") from None
+    team_id, app_id = auth.get("team_id"), bot.get("app_id") if isinstance(bot, dict) else None
+    if not isinstance(team_id, str) or not isinstance(app_id, str) or not team_id or not app_id:
+        raise SlackSetupError("Slack did not say which workspace and app sarvbot belongs to")
+    enterprise_id = auth.get("enterprise_id")
+    return InstalledApp(
+        team_id=team_id,
+        app_id=app_id,
+        enterprise_id=enterprise_id if isinstance(enterprise_id, str) and enterprise_id else None,
+        is_enterprise_install=auth.get("is_enterprise_install") is True,
+    )
+
+
+def _clean_id(value: object) -> str:
+    """A Slack id from a request, safe for a log line and an audit column."""
+    return _ID.sub("", str(value))[:32] if value is not None else ""
+
+
+def _installed_app_only(installed: InstalledApp, audit: AuditLog) -> Callable[..., BoltResponse]:
+    """A middleware refusing requests meant for another workspace or another app."""
+
+    def installed_app_only(
+        body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        # Bolt reads the team the way Slack sends it for each payload kind: team_id for
+        # commands and events, team.id for clicks and views, a view's app_installed_team_id.
+        app_id = body.get("api_app_id")
+        why = installed.refuses(
+            team_id=context.team_id, enterprise_id=context.enterprise_id, app_id=app_id
+        )
+        if not why:
+            return next()
+        team, app = _clean_id(context.team_id), _clean_id(app_id)
+        kind = "command" if is_slash_command(body) else _clean_id(body.get("type")) or "request"
+        logger.warning("refused a %s from %s: team=%s app=%s", kind, why, team, app)
+        try:
+            audit.append(
+                actor_id=_clean_id(context.user_id) or "unknown",
+                channel_id=_clean_id(context.channel_id) or "unknown",
+                action=kind,
+                outcome="refused",
+                rule=INSTALLED_APP_RULE,
+                error=f"a request from {why}",
+                detail=f"team {team or '-'}, app {app or '-'}",
+            )
+        except Exception as exc:  # the refusal stands even if it cannot be recorded
+            logger.error("could not audit the refused %s: %s", kind, type(exc).__name__)
+        if is_slash_command(body):
+            return _ephemeral_ack(FOREIGN_WORDS)
+        return BoltResponse(status=200, body="")
+
+    return installed_app_only
+
+
+def _ephemeral_ack(text: str) -> BoltResponse:
+    message = {"response_type": "ephemeral", **blocks.text_message(text)}
+    return BoltResponse(
+        status=200, body=json.dumps(message), headers={"content-type": "application/json"}
+    )
+
+
+def _refuse_while_draining(work: WorkQueue) -> Callable[..., BoltResponse]:
+    """A middleware that answers a command with "restarting" in its ack once shutdown began.
+
+    Clicks and forms reach their listeners, whose work the queue turns away with the same
+    words through the response_url.
+    """
+
+    def refuse_while_draining(
+        body: dict[str, Any], next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        if work.closing and is_slash_command(body):
+            return _ephemeral_ack(RESTARTING)
+        return next()
+
+    return refuse_while_draining
+
+
 def _on_error(error: Exception) -> BoltResponse:
     ref = uuid.uuid4().hex[:8]
     logger.error("listener failed ref=%s: %s", ref, type(error).__name__)
@@ -90,15 +233,25 @@ def _on_error(error: Exception) -> BoltResponse:
 class SlackApp:
     """The Bolt app and the services it calls. Build one with :func:`create_slack_app`."""
 
-    def __init__(self, *, bolt: App, context: SlackContext, tracker: WorkTracker) -> None:
+    def __init__(
+        self,
+        *,
+        bolt: App,
+        context: SlackContext,
+        tracker: WorkTracker,
+        installed: InstalledApp,
+    ) -> None:
         self.bolt = bolt
         self.context = context
         self.service = context.service
         self.tracker = tracker
         self._stopping = threading.Event()
+        self.installed = installed
         self.commands = CommandListeners(context)
         self.approvals = ApprovalListeners(context)
         bolt.middleware(_ignore_bots)
+        bolt.middleware(_installed_app_only(installed, context.service.audit))
+        bolt.middleware(_refuse_while_draining(context.work))
         self.commands.register(bolt)
         self.approvals.register(bolt)
         bolt.error(_on_error)
@@ -146,8 +299,28 @@ class SlackApp:
         if not self.tracker.wait_idle(timeout):
             raise TimeoutError(f"sarvbot's work did not finish within {timeout} s")
 
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`stop_taking_work` was called."""
+        return self.context.work.closing
+
+    def stop_taking_work(self) -> None:
+        """Begin a shutdown: new commands get "restarting", admitted work goes on."""
+        if not self.draining:
+            logger.info("shutting down: new work is turned away, admitted work finishes")
+        self.context.work.stop_taking_work()
+
+    def finish_for_shutdown(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Stop taking work and wait (up to ``timeout``) for admitted work; False if cut short."""
+        self.stop_taking_work()
+        if self.tracker.wait_idle(timeout):
+            logger.info("shutting down: all admitted work has finished")
+            return True
+        logger.error("shutting down: admitted work still running after %.0f s", timeout)
+        return False
+
     def close(self) -> None:
-        """Finish queued work and stop the worker threads."""
+        """Take no new work, finish admitted work and stop the worker threads."""
         self._stopping.set()
         self.context.work.shutdown()
 
@@ -162,7 +335,11 @@ def create_slack_app(
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
-    """Build the Bolt app around a ready service (with its work ledger)."""
+    """Build the Bolt app around a ready service.
+
+    Asks Slack which workspace and app the bot token belongs to (SlackSetupError if it
+    will not say); requests naming any other are refused.
+    """
     ledger = service.ledger
     if ledger is None:
         raise ValueError("the Slack app needs a service with a work ledger")
@@ -192,4 +369,4 @@ def create_slack_app(
         client=client,
         ledger=ledger,
     )
-    return SlackApp(bolt=bolt, context=context, tracker=tracker)
+    return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))

@@ -17,11 +17,38 @@ from sarvbot.store import DatabaseUnavailable
 
 from .mrkdwn import code, escape
 
-__all__ = ["BUSY", "TrackedExecutor", "WorkQueue", "WorkTracker", "usage_text"]
+__all__ = [
+    "BUSY",
+    "DRAIN_SECONDS",
+    "JOB_SECONDS",
+    "QUEUE_ROUNDS",
+    "RESTARTING",
+    "TrackedExecutor",
+    "WorkQueue",
+    "WorkTracker",
+    "usage_text",
+]
 
 logger = logging.getLogger("sarvbot.slack")
 
 BUSY = "sarvbot is busy right now, so nothing was done. Try again in a minute."
+RESTARTING = "sarvbot is restarting, so nothing was done. Try again in a minute."
+
+# How long one job may take when Sarv is as slow as the client allows: a call's connect and
+# read timeouts, and a few seconds of Slack calls around it.
+JOB_SECONDS = sum(sarv.DEFAULT_TIMEOUT) + 5.0
+# Jobs admitted per worker thread (running and queued). It bounds both how long an admitted
+# job can wait and how long a shutdown takes to finish everything admitted.
+QUEUE_ROUNDS = 4
+# The time a shutdown gives admitted work: every thread runs its share of a full queue.
+DRAIN_SECONDS = QUEUE_ROUNDS * JOB_SECONDS
+# Short Slack calls (views.open within 3 s of the click) have their own pool and bound.
+QUICK_WORKERS = 8
+QUICK_LIMIT = QUICK_WORKERS * 4
+# Refusals ("busy", "restarting") are one response_url post each, on a pool of their own so
+# that they never wait behind work; past this bound they are dropped and logged.
+REFUSAL_WORKERS = 2
+REFUSAL_LIMIT = 64
 
 Tell = Callable[[Respond | None, str], None]
 
@@ -85,53 +112,105 @@ def usage_text(exc: CommandError) -> str:
 class WorkQueue:
     """Runs jobs after the ack on a bounded pool; every failure reaches the user.
 
-    When ``limit`` jobs are queued, new ones are turned away with a message at once rather
-    than leaving people waiting for minutes.
+    When ``limit`` jobs are admitted, new ones are turned away with a message at once rather
+    than leaving people waiting for minutes. The message goes out on a pool of its own, so a
+    refusal never waits behind the work that filled the queue. After :meth:`stop_taking_work`
+    (a shutdown) every new job is turned away with :data:`RESTARTING`.
     """
 
     def __init__(self, tracker: WorkTracker, *, workers: int, tell: Tell) -> None:
         self.tracker = tracker
-        self.limit = workers * 8
+        self.limit = workers * QUEUE_ROUNDS
         self._tell = tell
         self._lock = threading.Lock()
         self._queued = 0
+        self._quick_queued = 0
+        self._refusals_queued = 0
+        self._closing = False
         self._pool = TrackedExecutor(
             tracker, max_workers=workers, thread_name_prefix="sarvbot-work"
         )
-        # Short Slack calls that must not wait behind Sarv work (views.open within 3 s).
-        self._quick = TrackedExecutor(tracker, max_workers=8, thread_name_prefix="sarvbot-quick")
+        self._quick = TrackedExecutor(
+            tracker, max_workers=QUICK_WORKERS, thread_name_prefix="sarvbot-quick"
+        )
+        self._refusals = TrackedExecutor(
+            tracker, max_workers=REFUSAL_WORKERS, thread_name_prefix="sarvbot-refusal"
+        )
+
+    @property
+    def closing(self) -> bool:
+        """True once the process has begun to shut down and takes no new work."""
+        return self._closing
+
+    def stop_taking_work(self) -> None:
+        """Turn away every new job from now on; admitted jobs still run to the end."""
+        self._closing = True
 
     def has_room(self) -> bool:
         """False when new work would be turned away."""
         with self._lock:
-            return self._queued < self.limit
+            return not self._closing and self._queued < self.limit
 
-    def _take_slot(self) -> bool:
+    def _take_slot(self, pool: str) -> str | None:
+        """Admit one job to ``pool``, or return the words that turn it away."""
         with self._lock:
-            if self._queued >= self.limit:
-                return False
-            self._queued += 1
-            return True
+            if self._closing:
+                return RESTARTING
+            if pool == "work":
+                if self._queued >= self.limit:
+                    return BUSY
+                self._queued += 1
+            else:
+                if self._quick_queued >= QUICK_LIMIT:
+                    return BUSY
+                self._quick_queued += 1
+            return None
 
-    def _free_slot(self) -> None:
+    def _free_slot(self, pool: str) -> None:
         with self._lock:
-            self._queued -= 1
+            if pool == "work":
+                self._queued -= 1
+            else:
+                self._quick_queued -= 1
 
     def submit(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
         """Run ``job`` on the pool; its failures are told to the user behind ``respond``."""
-        if not self._take_slot():
-            logger.warning("busy: %s turned away with %s jobs queued", what, self.limit)
-            self._pool.submit(self._tell, respond, BUSY)
+        refusal = self._take_slot("work")
+        if refusal is not None:
+            self._refuse(respond, refusal, what)
             return
-        self._pool.submit(self._run, respond, job, what)
+        self._pool.submit(self._run, respond, job, what, "work")
 
     def soon(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
         """Run a short job right away on its own small pool, never behind Sarv work."""
-        self._quick.submit(self._run, respond, job, what, counted=False)
+        refusal = self._take_slot("quick")
+        if refusal is not None:
+            self._refuse(respond, refusal, what)
+            return
+        self._quick.submit(self._run, respond, job, what, "quick")
 
-    def _run(
-        self, respond: Respond | None, job: Callable[[], None], what: str, counted: bool = True
-    ) -> None:
+    def _refuse(self, respond: Respond | None, text: str, what: str) -> None:
+        logger.warning("%s turned away: %s", what, "restarting" if text == RESTARTING else "busy")
+        with self._lock:
+            if self._refusals_queued >= REFUSAL_LIMIT:
+                logger.warning("%s: too many refusals waiting; this one is not sent", what)
+                return
+            self._refusals_queued += 1
+        try:
+            self._refusals.submit(self._send_refusal, respond, text)
+        except RuntimeError:  # the pools are already shut down: the process is exiting
+            with self._lock:
+                self._refusals_queued -= 1
+            logger.warning("%s: turned away after shutdown; no answer sent", what)
+
+    def _send_refusal(self, respond: Respond | None, text: str) -> None:
+        try:
+            self._tell(respond, text)
+        finally:
+            with self._lock:
+                self._refusals_queued -= 1
+
+    def _run(self, respond: Respond | None, job: Callable[[], None], what: str, pool: str) -> None:
         ref = uuid.uuid4().hex[:8]
         try:
             job()
@@ -156,10 +235,11 @@ class WorkQueue:
             logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
             self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
         finally:
-            if counted:
-                self._free_slot()
+            self._free_slot(pool)
 
     def shutdown(self) -> None:
-        """Finish queued work and stop the threads."""
+        """Take no new work, finish what was admitted, and stop the threads."""
+        self.stop_taking_work()
         self._quick.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self._refusals.shutdown(wait=True)

@@ -236,6 +236,7 @@ class FakeSlackApi:
         self.bot_token = bot_token
         self.bot_user_id = bot_user_id
         self.bot_id = "B" + bot_user_id[1:]
+        self.app_id = "A" + bot_user_id[1:]
         self.team_id = team_id
         self.team_domain = team_domain
         self.trigger_ttl = trigger_ttl
@@ -695,7 +696,7 @@ class FakeSlackApi:
             "notify_on_close": bool(view.get("notify_on_close", False)),
             "previous_view_id": previous.get("previous_view_id") if previous else None,
             "root_view_id": previous.get("root_view_id") if previous else None,
-            "app_id": "A" + self.bot_user_id[1:],
+            "app_id": self.app_id,
             "app_installed_team_id": self.team_id,
             "bot_id": self.bot_id,
         }
@@ -734,6 +735,24 @@ def _auth_test(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
         "user_id": fake.bot_user_id,
         "bot_id": fake.bot_id,
         "is_enterprise_install": False,
+    }
+
+
+def _bots_info(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
+    # Slack knows only the bot ids of its workspace; "bot" names the one asked about.
+    if args.get("bot") != fake.bot_id:
+        raise ApiError("bot_not_found")
+    icons = "https://a.slack-edge.com/80588/img/plugins/app/bot_{}.png"
+    return {
+        "bot": {
+            "id": fake.bot_id,
+            "deleted": False,
+            "name": fake._users[fake.bot_user_id].name,
+            "updated": 1_700_000_000,
+            "app_id": fake.app_id,
+            "user_id": fake.bot_user_id,
+            "icons": {f"image_{size}": icons.format(size) for size in (36, 48, 72)},
+        }
     }
 
 
@@ -921,6 +940,7 @@ def _views_update(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
 
 _METHODS: dict[str, Callable[[FakeSlackApi, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
+    "bots.info": _bots_info,
     "conversations.open": _conversations_open,
     "conversations.info": _conversations_info,
     "conversations.members": _conversations_members,

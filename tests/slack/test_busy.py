@@ -1,0 +1,103 @@
+"""A full queue turns new work away at once: the refusal never waits behind the backlog."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sarvbot.slack import blocks
+from sarvbot.slack.work import BUSY, QUEUE_ROUNDS, QUICK_LIMIT, QUICK_WORKERS
+from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.slack_api import Recorded
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
+from sarvbot.store import ApprovalStore
+
+WORKERS = 1
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[tuple[LocalWorkspace, SlackAppClient]]:
+    """A workspace whose app has one worker thread for Sarv work."""
+    workspace = LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}", workers=WORKERS).start()
+    client = workspace.client()
+    try:
+        yield workspace, client
+    finally:
+        client.close()
+        # Release the hanging Sarv calls first, so the backlog ends at once.
+        workspace.sandbox.stop()
+        workspace.stop()
+
+
+def is_busy(post: object) -> bool:
+    return BUSY in str(getattr(post, "body", {}).get("text", ""))
+
+
+def test_busy_answer_to_a_click_does_not_wait_behind_the_backlog(
+    small: tuple[LocalWorkspace, SlackAppClient],
+) -> None:
+    workspace, slack = small
+    for number in range(1, 2 + QUEUE_ROUNDS * WORKERS):
+        workspace.sandbox.add_user(name=f"smtp6000{number}")
+    slack.command("/smtp", "reset smtp60001 leaked key", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    (request,) = ApprovalStore(workspace.database).pending()
+    (posted,) = workspace.slack.calls_to("chat.postMessage")
+    message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
+    workspace.slack.clear()
+
+    # Every reset hangs at Sarv: the first holds the one worker, the rest fill the queue.
+    workspace.sandbox.fail_next("hang", times=100, path="settings/resetSmtpPassword")
+    for number in range(2, 2 + QUEUE_ROUNDS * WORKERS):
+        assert slack.command("/smtp", f"reset smtp6000{number}", user_id=BOB, channel_id=OPS).ok
+
+    response = slack.click(
+        blocks.ACTION_APPROVE, user_id=BOB, message=message, channel_id=APPROVALS
+    )
+
+    assert response.status_code == 200
+    workspace.slack.wait_for_post(is_busy, timeout=10)
+    # The refusal came while the backlog was still hanging: none of it has answered yet.
+    assert [p for p in workspace.slack.posts if not is_busy(p)] == []
+    stored = ApprovalStore(workspace.database).get(request.id)
+    assert stored is not None
+    assert stored.state.value == "pending"
+
+
+def test_forms_beyond_the_form_pool_bound_are_turned_away_at_once(
+    small: tuple[LocalWorkspace, SlackAppClient],
+) -> None:
+    workspace, slack = small
+    opened = threading.Event()
+    release = threading.Event()
+    lock = threading.Lock()
+    hanging = 0
+
+    def hold_views_open(record: Recorded) -> None:
+        # Runs on the stand-in's request thread before it answers: views.open hangs.
+        nonlocal hanging
+        if getattr(record, "method", None) == "views.open":
+            with lock:
+                hanging += 1
+                if hanging == QUICK_WORKERS:
+                    opened.set()
+            release.wait(30)
+
+    unsubscribe = workspace.slack.subscribe(hold_views_open)
+    try:
+        for _ in range(QUICK_LIMIT):
+            assert slack.command("/smtp", "add", user_id=BOB, channel_id=OPS).ok
+        assert opened.wait(10), "the form pool never opened its forms"
+
+        assert slack.command("/smtp", "add", user_id=BOB, channel_id=OPS).ok
+
+        workspace.slack.wait_for_post(is_busy, timeout=10)
+        # Turned away while the forms ahead of it were still waiting for Slack.
+        assert len(workspace.slack.calls_to("views.open")) == QUICK_WORKERS
+        assert len(workspace.slack.posts) == 1
+    finally:
+        release.set()
+        unsubscribe()
