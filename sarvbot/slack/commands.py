@@ -32,7 +32,7 @@ from .blocks import Message
 from .context import SlackContext
 from .mrkdwn import code, escape
 from .payloads import FormMeta, SubmittedForm, click_place, clicked_value, state_choice
-from .work import BUSY, usage_text
+from .work import usage_text
 
 __all__ = ["CommandListeners"]
 
@@ -66,9 +66,10 @@ class CommandListeners:
         except CommandError as exc:
             ack(response_type="ephemeral", **blocks.text_message(usage_text(exc)))
             return
-        if not self.ctx.work.has_room():
+        refusal = self.ctx.work.refusal()
+        if refusal is not None:
             # Turned away in the ack itself: no extra call to Slack while overloaded.
-            ack(response_type="ephemeral", **blocks.text_message(BUSY))
+            ack(response_type="ephemeral", **blocks.text_message(refusal))
             return
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         if command.wants_modal:
@@ -82,11 +83,13 @@ class CommandListeners:
                 ack(response_type="ephemeral", **blocks.text_message(DATABASE_DOWN))
                 return
         ack()
-        self.ctx.work.submit(
+        admitted = self.ctx.work.submit(
             respond,
             self._held(receipt, lambda: self._run(command, user_id, channel_id, respond, receipt)),
             f"/smtp {command.action}",
         )
+        if not admitted and receipt is not None:
+            self.ctx.ledger.end(receipt)  # turned away, and told so: nothing to report
 
     def _receipt(
         self, user_id: str, channel_id: str, action: str, target: str | None
@@ -325,7 +328,8 @@ class CommandListeners:
             verdict = self.service.authorize(actor, meta.channel_id, change.action, change.target)
             self._change(actor, meta.channel_id, change, verdict, reason, respond, receipt)
 
-        self.ctx.work.submit(respond, self._held(receipt, job), f"{change.action} form")
+        if not self.ctx.work.submit(respond, self._held(receipt, job), f"{change.action} form"):
+            self.ctx.ledger.end(receipt)  # turned away, and told so: nothing to report
 
     # Buttons
 

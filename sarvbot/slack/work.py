@@ -148,8 +148,14 @@ class WorkQueue:
 
     def has_room(self) -> bool:
         """False when new work would be turned away."""
+        return self.refusal() is None
+
+    def refusal(self) -> str | None:
+        """The words that would turn new work away now (busy, restarting), or None."""
         with self._lock:
-            return not self._closing and self._queued < self.limit
+            if self._closing:
+                return RESTARTING
+            return BUSY if self._queued >= self.limit else None
 
     def _take_slot(self, pool: str) -> str | None:
         """Admit one job to ``pool``, or return the words that turn it away."""
@@ -173,13 +179,17 @@ class WorkQueue:
             else:
                 self._quick_queued -= 1
 
-    def submit(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
-        """Run ``job`` on the pool; its failures are told to the user behind ``respond``."""
+    def submit(self, respond: Respond | None, job: Callable[[], None], what: str) -> bool:
+        """Run ``job`` on the pool; its failures are told to the user behind ``respond``.
+
+        Returns False when it was turned away (and the user told so).
+        """
         refusal = self._take_slot("work")
         if refusal is not None:
             self._refuse(respond, refusal, what)
-            return
+            return False
         self._pool.submit(self._run, respond, job, what, "work")
+        return True
 
     def soon(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
         """Run a short job right away on its own small pool, never behind Sarv work."""
