@@ -140,3 +140,18 @@ class AuditEventRow(Base):
         Index("ix_audit_events_at", "at"),
         Index("ix_audit_events_target_at", "target", "at"),
     )
+
+
+class SeenRequestRow(Base):
+    """A signed request (or Slack event) already let in, kept until a replay would be refused.
+
+    ``key`` is a digest of what identifies the request, so its primary key is the
+    exactly-once gate: of any number of processes inserting the same key, one succeeds.
+    """
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_seen_requests_expires_at", "expires_at"),)
