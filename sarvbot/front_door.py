@@ -3,7 +3,7 @@
 In order, and answering without reading further at the first failure:
 
 1. a body over :data:`MAX_BODY_BYTES` gets 413, from its Content-Length before any of it
-   is read; a chunked body is read only up to the cap;
+   is read, and at most Content-Length bytes are ever read; a chunked body gets 411 unread;
 2. a request not signed with the signing secret within Slack's five minutes gets 401;
 3. a signed body Bolt could not take (not UTF-8, not a form or a JSON object, absurdly
    nested) gets 400;
@@ -64,6 +64,10 @@ class _Malformed(Exception):
     pass
 
 
+class _LengthRequired(Exception):
+    pass
+
+
 class FrontDoor:
     """A WSGI app that checks a request to Slack's endpoint and hands it to Bolt."""
 
@@ -90,6 +94,9 @@ class FrontDoor:
         except _Malformed:
             logger.info("refused a request: unreadable Content-Length")
             return _answer(start_response, 400, {"error": "bad request"})
+        except _LengthRequired:
+            logger.info("refused a request: body without Content-Length")
+            return _answer(start_response, 411, {"error": "length required"})
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -135,11 +142,10 @@ class FrontDoor:
             if length > self._max_body_bytes:
                 raise _TooLarge
             return _read_up_to(stream, length)
-        if "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
-            body = _read_up_to(stream, self._max_body_bytes + 1)
-            if len(body) > self._max_body_bytes:
-                raise _TooLarge
-            return body
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            # Slack always sends a length. A chunked body is left unread, so a client
+            # sending one slowly holds no thread past the server's drain deadline.
+            raise _LengthRequired
         return b""
 
     def _signed(self, text: str, timestamp: str, signature: str) -> bool:

@@ -50,12 +50,16 @@ def make_wsgi_app(app: SlackApp, *, signing_secret: str, seen: SeenRequests) -> 
 def gunicorn_settings(
     *, host: str, port: int, workers: int, threads: int, log_level: str = "info"
 ) -> dict[str, Any]:
-    """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too)."""
+    """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too).
+
+    The worker class is gthread that waits for each request in its event loop, so slow
+    or stalled clients hold no thread (see :mod:`sarvbot.web_worker`).
+    """
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "sarvbot.web_worker.BufferingThreadWorker",
         "timeout": 60,
         # Work queued after acks finishes before a worker exits (at most 8 x 32 jobs).
         "graceful_timeout": 30,
