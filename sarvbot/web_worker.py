@@ -11,6 +11,7 @@ connection for a thread. A request that has not arrived within
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 import selectors
@@ -93,9 +94,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         conn.timeout = time.monotonic() + REQUEST_ARRIVAL_TIMEOUT
         conn.sock.setblocking(False)
         self.pending_conns.append(conn)
-        self.poller.register(
-            conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn)
-        )
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
 
     def _on_request_bytes(self, conn: Any, client: Any) -> None:
         if conn not in self.pending_conns:
@@ -120,7 +119,5 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def _forget_pending(self, conn: Any) -> None:
         self.pending_conns.remove(conn)
-        try:
+        with contextlib.suppress(OSError, KeyError, ValueError):  # already unregistered
             self.poller.unregister(conn.sock)
-        except (OSError, KeyError, ValueError):
-            pass  # already unregistered

@@ -52,10 +52,17 @@ class SeenRequests:
         ]
         if self._prune_due():
             self.prune(now)
+        statement = (
+            self._insert()
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["key"])
+            # The rows inserted, counted from RETURNING: a multi-row insert reports no
+            # row count on PostgreSQL.
+            .returning(SeenRequestRow.key)
+        )
         with self._db.session() as session:
-            statement = self._insert().values(rows).on_conflict_do_nothing(index_elements=["key"])
-            result = cast(CursorResult[object], session.execute(statement))
-            return result.rowcount == len(rows)
+            inserted = session.execute(statement).scalars().all()
+            return len(inserted) == len(rows)
 
     def prune(self, now: datetime) -> int:
         """Forget every key whose expiry has passed; returns how many were forgotten."""
