@@ -20,6 +20,7 @@ import requests
 from sqlalchemy import Engine
 
 from sarvbot.standin.requests import SlackAppClient, sign, slash_command_body
+from sarvbot.standin.slack_api import ApiCall
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from tests.db_fixtures import _fresh_postgres_database
 from tests.support import free_port, wait_healthy
@@ -170,10 +171,15 @@ def test_replay_to_the_other_process_runs_once(
     for thread in threads:
         thread.join(timeout=20)
     assert [a.status_code for a in answers] == [200, 200]
-    workspace.slack.wait_for(
-        lambda c: c.method == "chat.postEphemeral" and "Password" in str(c.args.get("blocks")),
-        timeout=20,
-    )
+
+    def password(call: ApiCall) -> bool:
+        return call.method == "chat.postEphemeral" and "Password" in str(call.args.get("blocks"))
+
+    first = workspace.slack.wait_for(password, timeout=20)
+    # Had the other process run the replay too, its password would follow within moments;
+    # a second one never arriving cannot be awaited, so the wait is bounded.
+    with pytest.raises(AssertionError, match="no matching Slack API call"):
+        workspace.slack.wait_for(lambda c: password(c) and c is not first, timeout=3)
     assert resets(workspace) == 1
 
 
