@@ -1,4 +1,4 @@
-"""HTTP serving: the Bolt app behind Bolt's WSGI adapter, a health check, and gunicorn."""
+"""HTTP serving: the Bolt app behind the front door, a health check, and gunicorn."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-
+from sarvbot.front_door import FrontDoor
 from sarvbot.slack import SlackApp
 from sarvbot.slack.work import DRAIN_SECONDS
+from sarvbot.store import Database, SeenRequests
 
 __all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", "serve"]
 
@@ -26,9 +26,14 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(app: SlackApp) -> WSGIApp:
-    """``POST /slack/events`` goes to Bolt; ``GET /healthz`` answers without Slack or Sarv."""
-    bolt_handler = SlackRequestHandler(app.bolt, path=EVENTS_PATH)
+def make_wsgi_app(app: SlackApp, *, signing_secret: str, seen: SeenRequests) -> WSGIApp:
+    """``POST /slack/events`` goes through the front door to Bolt; ``GET /healthz`` answers
+    without Slack or Sarv; anything else is 404.
+
+    ``seen`` is where every process records the requests it let in (see
+    :class:`~sarvbot.front_door.FrontDoor`).
+    """
+    front_door = FrontDoor(app.bolt, signing_secret=signing_secret, seen=seen)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -39,11 +44,13 @@ def make_wsgi_app(app: SlackApp) -> WSGIApp:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        if path == EVENTS_PATH and environ.get("REQUEST_METHOD") != "POST":
+        if path != EVENTS_PATH:
+            start_response("404 Not Found", [("Content-Type", "text/plain;charset=utf-8")])
+            return [b"Not Found"]
+        if environ.get("REQUEST_METHOD") != "POST":
             start_response("405 Method Not Allowed", [("Allow", "POST")])
             return [b""]
-        result: Iterable[bytes] = bolt_handler(environ, start_response)
-        return result
+        return front_door(environ, start_response)
 
     return wsgi
 
@@ -51,12 +58,16 @@ def make_wsgi_app(app: SlackApp) -> WSGIApp:
 def gunicorn_settings(
     *, host: str, port: int, workers: int, threads: int, log_level: str = "info"
 ) -> dict[str, Any]:
-    """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too)."""
+    """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too).
+
+    The worker class is gthread that waits for each request in its event loop, so slow
+    or stalled clients hold no thread (see :mod:`sarvbot.web_worker`).
+    """
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "sarvbot.web_worker.BufferingThreadWorker",
         "timeout": 60,
         # Work admitted after acks finishes before a worker exits (see GRACEFUL_SECONDS).
         "graceful_timeout": GRACEFUL_SECONDS,
@@ -71,9 +82,9 @@ def gunicorn_settings(
 class _ServedApp:
     """The WSGI app of one worker, keeping the SlackApp for the shutdown hooks."""
 
-    def __init__(self, app: SlackApp) -> None:
+    def __init__(self, app: SlackApp, *, signing_secret: str, seen: SeenRequests) -> None:
         self.slack_app = app
-        self._wsgi = make_wsgi_app(app)
+        self._wsgi = make_wsgi_app(app, signing_secret=signing_secret, seen=seen)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._wsgi(environ, start_response)
@@ -130,14 +141,21 @@ def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
 def serve(
     factory: Callable[[], SlackApp],
     *,
+    signing_secret: str,
+    database_url: str,
     host: str,
     port: int,
     workers: int,
     threads: int,
     log_level: str = "info",
 ) -> None:
-    """Serve with gunicorn's threaded workers; each worker builds its own app after the fork."""
+    """Serve with gunicorn; each worker builds its own app and database engine after the fork."""
     settings = gunicorn_settings(
         host=host, port=port, workers=workers, threads=threads, log_level=log_level
     )
-    run_gunicorn(lambda: _ServedApp(factory()), settings)
+
+    def load() -> WSGIApp:
+        seen = SeenRequests(Database(database_url))
+        return _ServedApp(factory(), signing_secret=signing_secret, seen=seen)
+
+    run_gunicorn(load, settings)

@@ -1,4 +1,4 @@
-"""The database layer: audit log and approval requests, on SQLite or PostgreSQL.
+"""The database layer: audit log, approval requests and seen requests, on SQLite or PostgreSQL.
 
 Nothing happens at import time: build a :class:`Database` from a URL, bring its schema
 up to date with :meth:`Database.upgrade`, and hand it to the repositories.
@@ -9,6 +9,7 @@ from sarvbot.store.audit import AuditEntry, AuditLog
 from sarvbot.store.database import Database
 from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable, StoreError
 from sarvbot.store.receipts import Receipt, ReceiptStore
+from sarvbot.store.replays import SeenRequests
 from sarvbot.store.states import TERMINAL_STATES, RequestState
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "Receipt",
     "ReceiptStore",
     "RequestState",
+    "SeenRequests",
     "StoreError",
 ]

@@ -171,3 +171,18 @@ class ChangeReceiptRow(Base):
         ),
         Index("ix_change_receipts_state_lease_until", "state", "lease_until"),
     )
+
+
+class SeenRequestRow(Base):
+    """A signed request (or Slack event) already let in, kept until a replay would be refused.
+
+    ``key`` is a digest of what identifies the request, so its primary key is the
+    exactly-once gate: of any number of processes inserting the same key, one succeeds.
+    """
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_seen_requests_expires_at", "expires_at"),)
