@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
 
 from sarvbot.store.database import Database
 from sarvbot.store.models import ChangeReceiptRow, as_utc
@@ -20,6 +20,8 @@ from sarvbot.store.models import ChangeReceiptRow, as_utc
 __all__ = ["Receipt", "ReceiptStore"]
 
 OPEN_STATES = ("queued", "running")
+# Built once: the ack path runs it for every change, and building costs more than running.
+_ACKNOWLEDGE = insert(ChangeReceiptRow).returning(ChangeReceiptRow.id)
 CLAIMABLE_STATES = ("queued", "running", "reporting")
 
 
@@ -60,22 +62,20 @@ class ReceiptStore:
         now: datetime,
     ) -> int:
         """Record an acknowledged change; returns its receipt id."""
-        row = ChangeReceiptRow(
-            created_at=as_utc(now),
-            updated_at=as_utc(now),
-            user_id=user_id,
-            channel_id=channel_id,
-            action=action,
-            target=target,
-            state="queued",
-            owner=owner,
-            lease_until=as_utc(lease_until),
-        )
+        values = {
+            "created_at": as_utc(now),
+            "updated_at": as_utc(now),
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "action": action,
+            "target": target,
+            "state": "queued",
+            "owner": owner,
+            "lease_until": as_utc(lease_until),
+        }
         # Written before the ack: a locked database must not hold the ack past Slack's 3 s.
-        with self._db.session(quick=True) as session:
-            session.add(row)
-            session.flush()
-            return row.id
+        with self._db.transaction(quick=True) as connection:
+            return int(connection.execute(_ACKNOWLEDGE, values).scalar_one())
 
     def start(self, receipt_id: int, *, owner: str, now: datetime) -> bool:
         """Queued to running, if it is still queued and ``owner``'s: the work may run once."""
