@@ -163,7 +163,6 @@ def _serve(args: argparse.Namespace) -> int:
     serve(
         lambda: _running_app(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        database_url=settings.database_url.get_secret_value(),
         host=args.host,
         port=port,
         workers=workers,

@@ -30,7 +30,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
-from sarvbot.store import DatabaseUnavailable, SeenRequests
+from sarvbot.slack.work import handling_request
 
 __all__ = ["MAX_BODY_BYTES", "FrontDoor", "quiet_bolt_logs"]
 
@@ -76,12 +76,10 @@ class FrontDoor:
         bolt: App,
         *,
         signing_secret: str,
-        seen: SeenRequests,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
-        self._seen = seen
         self._max_body_bytes = max_body_bytes
         quiet_bolt_logs(bolt)
 
@@ -112,17 +110,9 @@ class FrontDoor:
         if request is None:
             logger.info("refused a signed request: body is not a Slack payload")
             return _answer(start_response, 400, {"error": "bad request"})
-        try:
-            first = self._seen.first_sight(_replay_keys(request.body, timestamp, signature))
-        except DatabaseUnavailable:
-            # Let it in: nothing can change without the database either, and the app's
-            # own answer tells the user that the database is unavailable.
-            logger.warning("could not check a request for replays: the database is unavailable")
-            first = True
-        if not first:
-            logger.info("ignored a request already let in (a replay or a Slack retry)")
-            return _answer(start_response, 200, None)
-        response = self._bolt.dispatch(request)
+        # Acknowledged either way; the work it queues runs only on its first sight.
+        with handling_request(_replay_keys(request.body, timestamp, signature)):
+            response = self._bolt.dispatch(request)
         wsgi_response = WsgiHttpResponse(
             status=response.status, headers=response.headers, body=response.body
         )

@@ -9,7 +9,7 @@ from sarvbot.core import SmtpService, WorkLedger
 from sarvbot.policy import Policy, load_policy
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp, SlackDirectory, build_web_client, create_slack_app
-from sarvbot.store import ApprovalStore, AuditLog, Database, ReceiptStore
+from sarvbot.store import ApprovalStore, AuditLog, Database, ReceiptStore, SeenRequests
 
 __all__ = ["create_app"]
 
@@ -51,7 +51,9 @@ def create_app(
         approvals=ApprovalStore(database),
         directory=directory,
         ledger=WorkLedger(
-            ReceiptStore(database), lease=timedelta(seconds=settings.sarvbot_lease_seconds)
+            ReceiptStore(database),
+            seen=SeenRequests(database),
+            lease=timedelta(seconds=settings.sarvbot_lease_seconds),
         ),
     )
     return create_slack_app(

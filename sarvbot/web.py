@@ -13,7 +13,6 @@ from typing import Any
 from sarvbot.front_door import FrontDoor
 from sarvbot.slack import SlackApp
 from sarvbot.slack.work import DRAIN_SECONDS
-from sarvbot.store import Database, SeenRequests
 
 __all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", "serve"]
 
@@ -26,14 +25,11 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(app: SlackApp, *, signing_secret: str, seen: SeenRequests) -> WSGIApp:
+def make_wsgi_app(app: SlackApp, *, signing_secret: str) -> WSGIApp:
     """``POST /slack/events`` goes through the front door to Bolt; ``GET /healthz`` answers
     without Slack or Sarv; anything else is 404.
-
-    ``seen`` is where every process records the requests it let in (see
-    :class:`~sarvbot.front_door.FrontDoor`).
     """
-    front_door = FrontDoor(app.bolt, signing_secret=signing_secret, seen=seen)
+    front_door = FrontDoor(app.bolt, signing_secret=signing_secret)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -82,9 +78,9 @@ def gunicorn_settings(
 class _ServedApp:
     """The WSGI app of one worker, keeping the SlackApp for the shutdown hooks."""
 
-    def __init__(self, app: SlackApp, *, signing_secret: str, seen: SeenRequests) -> None:
+    def __init__(self, app: SlackApp, *, signing_secret: str) -> None:
         self.slack_app = app
-        self._wsgi = make_wsgi_app(app, signing_secret=signing_secret, seen=seen)
+        self._wsgi = make_wsgi_app(app, signing_secret=signing_secret)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._wsgi(environ, start_response)
@@ -142,20 +138,18 @@ def serve(
     factory: Callable[[], SlackApp],
     *,
     signing_secret: str,
-    database_url: str,
     host: str,
     port: int,
     workers: int,
     threads: int,
     log_level: str = "info",
 ) -> None:
-    """Serve with gunicorn; each worker builds its own app and database engine after the fork."""
+    """Serve with gunicorn; each worker builds its own app after the fork."""
     settings = gunicorn_settings(
         host=host, port=port, workers=workers, threads=threads, log_level=log_level
     )
 
     def load() -> WSGIApp:
-        seen = SeenRequests(Database(database_url))
-        return _ServedApp(factory(), signing_secret=signing_secret, seen=seen)
+        return _ServedApp(factory(), signing_secret=signing_secret)
 
     run_gunicorn(load, settings)

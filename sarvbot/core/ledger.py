@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store import Receipt, ReceiptStore
+from sarvbot.store import DatabaseUnavailable, Receipt, ReceiptStore, SeenRequests
 
 __all__ = ["LostWork", "WorkLedger"]
 
@@ -63,10 +63,12 @@ class WorkLedger:
         self,
         receipts: ReceiptStore,
         *,
+        seen: SeenRequests | None = None,
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._receipts = receipts
+        self._seen = seen
         self.lease = lease
         self._clock = clock
         # One identity per process (and per app built in it), never reused.
@@ -84,6 +86,21 @@ class WorkLedger:
             lease_until=now + self.lease,
             now=now,
         )
+
+    def first_sight(self, keys: Mapping[str, datetime]) -> bool:
+        """Record a request's identities; False if any was seen before (a replay).
+
+        Shared by every process through the database. When it cannot be reached the
+        request goes on: nothing can change without the database either, and the work
+        tells its person so.
+        """
+        if self._seen is None or not keys:
+            return True
+        try:
+            return self._seen.first_sight(keys)
+        except DatabaseUnavailable:
+            logger.warning("could not check a request for replays: the database is unavailable")
+            return True
 
     def start(self, receipt_id: int) -> bool:
         """True if the work may run: the receipt was still queued and still ours."""

@@ -365,7 +365,7 @@ def create_slack_app(
         service=service,
         directory=directory,
         messenger=messenger,
-        work=WorkQueue(tracker, workers=workers, tell=messenger.tell),
+        work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=ledger),
         client=client,
         ledger=ledger,
     )

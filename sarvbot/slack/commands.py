@@ -83,13 +83,12 @@ class CommandListeners:
                 ack(response_type="ephemeral", **blocks.text_message(DATABASE_DOWN))
                 return
         ack()
-        admitted = self.ctx.work.submit(
+        self.ctx.work.submit(
             respond,
-            self._held(receipt, lambda: self._run(command, user_id, channel_id, respond, receipt)),
+            lambda: self._run(command, user_id, channel_id, respond, receipt),
             f"/smtp {command.action}",
+            receipt=receipt,
         )
-        if not admitted and receipt is not None:
-            self.ctx.ledger.end(receipt)  # turned away, and told so: nothing to report
 
     def _receipt(
         self, user_id: str, channel_id: str, action: str, target: str | None
@@ -100,24 +99,6 @@ class CommandListeners:
         except DatabaseUnavailable:
             logger.error("database unavailable: %s turned away at the ack", action)
             return None
-
-    def _held(self, receipt: int | None, job: Callable[[], None]) -> Callable[[], None]:
-        """``job`` run under its receipt: at most once, and ended once its person is answered."""
-        if receipt is None:
-            return job
-        ledger = self.ctx.ledger
-
-        def run() -> None:
-            if not ledger.start(receipt):
-                # Its lease lapsed and another process told the person it did not run.
-                logger.warning("receipt %s was claimed elsewhere; not running it", receipt)
-                return
-            try:
-                job()
-            finally:
-                ledger.end(receipt)
-
-        return run
 
     def _run(
         self,
@@ -328,8 +309,7 @@ class CommandListeners:
             verdict = self.service.authorize(actor, meta.channel_id, change.action, change.target)
             self._change(actor, meta.channel_id, change, verdict, reason, respond, receipt)
 
-        if not self.ctx.work.submit(respond, self._held(receipt, job), f"{change.action} form"):
-            self.ctx.ledger.end(receipt)  # turned away, and told so: nothing to report
+        self.ctx.work.submit(respond, job, f"{change.action} form", receipt=receipt)
 
     # Buttons
 

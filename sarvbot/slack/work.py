@@ -5,14 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.context.respond import Respond
 
 from sarvbot import sarv
-from sarvbot.core import CommandError, Refused, UnknownSmtpUser, describe_sarv_error
+from sarvbot.core import (
+    CommandError,
+    Refused,
+    UnknownSmtpUser,
+    WorkLedger,
+    describe_sarv_error,
+)
 from sarvbot.store import DatabaseUnavailable
 
 from .mrkdwn import code, escape
@@ -26,6 +35,7 @@ __all__ = [
     "TrackedExecutor",
     "WorkQueue",
     "WorkTracker",
+    "handling_request",
     "usage_text",
 ]
 
@@ -101,6 +111,27 @@ class TrackedExecutor(ThreadPoolExecutor):
             raise
 
 
+# What identifies the Slack request being handled in this thread, set by the front door
+# for HTTP requests: the work queued while handling it is run only on its first sight.
+_REPLAY_KEYS: ContextVar[Mapping[str, datetime] | None] = ContextVar(
+    "sarvbot_replay_keys", default=None
+)
+
+
+@contextmanager
+def handling_request(keys: Mapping[str, datetime]) -> Iterator[None]:
+    """Work queued inside this block belongs to the request ``keys`` identifies.
+
+    Listeners run in the request's own thread, so the queue reads the keys when a job is
+    submitted and checks them (through the ledger, in every process) before it runs.
+    """
+    token = _REPLAY_KEYS.set(keys)
+    try:
+        yield
+    finally:
+        _REPLAY_KEYS.reset(token)
+
+
 def usage_text(exc: CommandError) -> str:
     """A command mistake and the right form, for mrkdwn."""
     text = escape(exc.message)
@@ -118,8 +149,11 @@ class WorkQueue:
     (a shutdown) every new job is turned away with :data:`RESTARTING`.
     """
 
-    def __init__(self, tracker: WorkTracker, *, workers: int, tell: Tell) -> None:
+    def __init__(
+        self, tracker: WorkTracker, *, workers: int, tell: Tell, ledger: WorkLedger | None = None
+    ) -> None:
         self.tracker = tracker
+        self._ledger = ledger
         self.limit = workers * QUEUE_ROUNDS
         self._tell = tell
         self._lock = threading.Lock()
@@ -179,16 +213,29 @@ class WorkQueue:
             else:
                 self._quick_queued -= 1
 
-    def submit(self, respond: Respond | None, job: Callable[[], None], what: str) -> bool:
+    def submit(
+        self,
+        respond: Respond | None,
+        job: Callable[[], None],
+        what: str,
+        *,
+        receipt: int | None = None,
+    ) -> bool:
         """Run ``job`` on the pool; its failures are told to the user behind ``respond``.
 
-        Returns False when it was turned away (and the user told so).
+        ``receipt`` is the change's receipt (see WorkLedger): the job runs only if it can
+        start it, and ends it once done. A job for a request already seen (a replay,
+        see :func:`handling_request`) is not run. Returns False when it was turned away
+        (and the user told so).
         """
         refusal = self._take_slot("work")
         if refusal is not None:
             self._refuse(respond, refusal, what)
+            if receipt is not None and self._ledger is not None:
+                self._ledger.end(receipt)  # turned away, and told so: nothing to report
             return False
-        self._pool.submit(self._run, respond, job, what, "work")
+        keys = _REPLAY_KEYS.get()
+        self._pool.submit(self._run, respond, job, what, "work", keys, receipt)
         return True
 
     def soon(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
@@ -197,7 +244,7 @@ class WorkQueue:
         if refusal is not None:
             self._refuse(respond, refusal, what)
             return
-        self._quick.submit(self._run, respond, job, what, "quick")
+        self._quick.submit(self._run, respond, job, what, "quick", _REPLAY_KEYS.get())
 
     def _refuse(self, respond: Respond | None, text: str, what: str) -> None:
         logger.warning("%s turned away: %s", what, "restarting" if text == RESTARTING else "busy")
@@ -220,9 +267,26 @@ class WorkQueue:
             with self._lock:
                 self._refusals_queued -= 1
 
-    def _run(self, respond: Respond | None, job: Callable[[], None], what: str, pool: str) -> None:
+    def _run(
+        self,
+        respond: Respond | None,
+        job: Callable[[], None],
+        what: str,
+        pool: str,
+        keys: Mapping[str, datetime] | None = None,
+        receipt: int | None = None,
+    ) -> None:
         ref = uuid.uuid4().hex[:8]
+        ledger = self._ledger
         try:
+            if receipt is not None and ledger is not None and not ledger.start(receipt):
+                # Its lease lapsed and another process told the person it did not run.
+                logger.warning("%s: its receipt was claimed elsewhere; not run", what)
+                receipt = None
+                return
+            if keys and ledger is not None and not ledger.first_sight(keys):
+                logger.info("%s: a request already handled (a replay or a retry); not run", what)
+                return
             job()
         except Refused as exc:
             logger.info("refused ref=%s %s rule=%s", ref, what, exc.rule)
@@ -245,6 +309,8 @@ class WorkQueue:
             logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
             self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
         finally:
+            if receipt is not None and ledger is not None:
+                ledger.end(receipt)
             self._free_slot(pool)
 
     def shutdown(self) -> None:

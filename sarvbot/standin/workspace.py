@@ -21,7 +21,7 @@ from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
-from sarvbot.store import Database, SeenRequests
+from sarvbot.store import Database
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
 
 __all__ = ["DEMO_POLICY", "LocalWorkspace", "demo_people"]
@@ -126,9 +126,7 @@ class LocalWorkspace:
         self._server = make_server(
             "127.0.0.1",
             0,
-            make_wsgi_app(
-                self.app, signing_secret=self.signing_secret, seen=SeenRequests(self.database)
-            ),
+            make_wsgi_app(self.app, signing_secret=self.signing_secret),
             server_class=_ThreadingServer,
             handler_class=_QuietHandler,
         )
