@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -73,9 +74,26 @@ class WorkLedger:
         self._clock = clock
         # One identity per process (and per app built in it), never reused.
         self.owner = uuid.uuid4().hex
+        # Receipts are written in order by one thread of their own, right after the ack:
+        # the ack never waits for the database (SQLite lets one writer in at a time).
+        self._journal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarvbot-receipts")
+
+    def acknowledge_soon(
+        self, user_id: str, channel_id: str, action: str, target: str | None
+    ) -> Future[int]:
+        """A receipt for a change being acknowledged, written at once on the journal thread.
+
+        Its work must wait for the future (DatabaseUnavailable if it could not be written)
+        before it runs, so nothing runs without its receipt.
+        """
+        return self._journal.submit(self.acknowledge, user_id, channel_id, action, target)
+
+    def close(self) -> None:
+        """Write the receipts still queued and stop the journal thread."""
+        self._journal.shutdown(wait=True)
 
     def acknowledge(self, user_id: str, channel_id: str, action: str, target: str | None) -> int:
-        """A receipt for a change about to be acknowledged. DatabaseUnavailable propagates."""
+        """A receipt for a change, written now. DatabaseUnavailable propagates."""
         now = self._clock()
         return self._receipts.acknowledge(
             user_id=user_id,

@@ -323,6 +323,7 @@ class SlackApp:
         """Take no new work, finish admitted work and stop the worker threads."""
         self._stopping.set()
         self.context.work.shutdown()
+        self.context.ledger.close()
 
 
 def create_slack_app(

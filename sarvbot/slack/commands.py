@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from slack_bolt import App
@@ -25,7 +26,6 @@ from sarvbot.core import (
 )
 from sarvbot.policy import Decision, Verdict
 from sarvbot.sarv import UserStatus
-from sarvbot.store import DatabaseUnavailable
 
 from . import blocks
 from .blocks import Message
@@ -40,7 +40,6 @@ logger = logging.getLogger("sarvbot.slack")
 
 # Commands that may change something at Sarv: each gets a receipt when it is acknowledged.
 CHANGES = frozenset({"add", "edit", "enable", "disable", "reset"})
-DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was done. Try again in a minute."
 
 
 class CommandListeners:
@@ -78,10 +77,9 @@ class CommandListeners:
             return
         receipt = None
         if command.action in CHANGES:
-            receipt = self._receipt(user_id, channel_id, command.action, command.user)
-            if receipt is None:
-                ack(response_type="ephemeral", **blocks.text_message(DATABASE_DOWN))
-                return
+            receipt = self.ctx.ledger.acknowledge_soon(
+                user_id, channel_id, command.action, command.user
+            )
         ack()
         self.ctx.work.submit(
             respond,
@@ -90,23 +88,13 @@ class CommandListeners:
             receipt=receipt,
         )
 
-    def _receipt(
-        self, user_id: str, channel_id: str, action: str, target: str | None
-    ) -> int | None:
-        """A receipt for a change about to be acknowledged; None if it cannot be written."""
-        try:
-            return self.ctx.ledger.acknowledge(user_id, channel_id, action, target)
-        except DatabaseUnavailable:
-            logger.error("database unavailable: %s turned away at the ack", action)
-            return None
-
     def _run(
         self,
         command: Command,
         user_id: str,
         channel_id: str,
         respond: Respond,
-        receipt: int | None = None,
+        receipt: Future[int] | None = None,
     ) -> None:
         actor = self.ctx.actor(user_id)
         action = command.action
@@ -162,8 +150,10 @@ class CommandListeners:
         verdict: Verdict,
         reason: str,
         respond: Respond | None,
-        receipt: int | None = None,
+        written: Future[int] | None = None,
     ) -> None:
+        # The work queue resolved the receipt before this job started.
+        receipt = written.result() if written is not None else None
         if verdict.decision is Decision.REQUEST:
             request = self.service.request_change(
                 actor, channel_id, change, reason, rule=verdict.rule, receipt=receipt
@@ -267,10 +257,9 @@ class CommandListeners:
             ack(response_action="errors", errors=form.errors)
             return
         user_id = str(body["user"]["id"])
-        receipt = self._receipt(user_id, form.meta.channel_id, "edit", form.meta.user)
-        if receipt is None:
-            ack(response_action="errors", errors={"total_limit": DATABASE_DOWN})
-            return
+        receipt = self.ctx.ledger.acknowledge_soon(
+            user_id, form.meta.channel_id, "edit", form.meta.user
+        )
         ack()
         change = Change(
             "edit",
@@ -290,16 +279,13 @@ class CommandListeners:
             ack(response_action="errors", errors=form.errors)
             return
         user_id = str(body["user"]["id"])
-        receipt = self._receipt(user_id, form.meta.channel_id, "add", None)
-        if receipt is None:
-            ack(response_action="errors", errors={"total_limit": DATABASE_DOWN})
-            return
+        receipt = self.ctx.ledger.acknowledge_soon(user_id, form.meta.channel_id, "add", None)
         ack()
         change = Change("add", None, total_limit=form.total, hourly_limit=form.hourly)
         self._submit_form(user_id, form.meta, change, form.reason, receipt)
 
     def _submit_form(
-        self, user_id: str, meta: FormMeta, change: Change, reason: str, receipt: int
+        self, user_id: str, meta: FormMeta, change: Change, reason: str, receipt: Future[int]
     ) -> None:
         respond = meta.respond()
 

@@ -56,9 +56,10 @@ DRAIN_SECONDS = QUEUE_ROUNDS * JOB_SECONDS
 QUICK_WORKERS = 8
 QUICK_LIMIT = QUICK_WORKERS * 4
 # Refusals ("busy", "restarting") are one response_url post each, on a pool of their own so
-# that they never wait behind work; past this bound they are dropped and logged.
-REFUSAL_WORKERS = 2
-REFUSAL_LIMIT = 64
+# that they never wait behind work. The bound is only against an unbounded flood (each is a
+# signed request from Slack): past it a refusal is dropped and logged.
+REFUSAL_WORKERS = 4
+REFUSAL_LIMIT = 4096
 
 Tell = Callable[[Respond | None, str], None]
 
@@ -109,6 +110,12 @@ class TrackedExecutor(ThreadPoolExecutor):
         except BaseException:
             self._tracker.end()
             raise
+
+
+def _end_written(ledger: WorkLedger, written: Future[int]) -> None:
+    """End a receipt once written, if it was (a job turned away has nothing to report)."""
+    if written.exception() is None:
+        ledger.end(written.result())
 
 
 # What identifies the Slack request being handled in this thread, set by the front door
@@ -219,7 +226,7 @@ class WorkQueue:
         job: Callable[[], None],
         what: str,
         *,
-        receipt: int | None = None,
+        receipt: Future[int] | None = None,
     ) -> bool:
         """Run ``job`` on the pool; its failures are told to the user behind ``respond``.
 
@@ -232,7 +239,8 @@ class WorkQueue:
         if refusal is not None:
             self._refuse(respond, refusal, what)
             if receipt is not None and self._ledger is not None:
-                self._ledger.end(receipt)  # turned away, and told so: nothing to report
+                ledger = self._ledger  # turned away, and told so: nothing to report
+                receipt.add_done_callback(lambda done: _end_written(ledger, done))
             return False
         keys = _REPLAY_KEYS.get()
         self._pool.submit(self._run, respond, job, what, "work", keys, receipt)
@@ -274,16 +282,19 @@ class WorkQueue:
         what: str,
         pool: str,
         keys: Mapping[str, datetime] | None = None,
-        receipt: int | None = None,
+        written: Future[int] | None = None,
     ) -> None:
         ref = uuid.uuid4().hex[:8]
         ledger = self._ledger
+        receipt: int | None = None
         try:
-            if receipt is not None and ledger is not None and not ledger.start(receipt):
-                # Its lease lapsed and another process told the person it did not run.
-                logger.warning("%s: its receipt was claimed elsewhere; not run", what)
-                receipt = None
-                return
+            if written is not None and ledger is not None:
+                started = ledger.start(written.result())  # no receipt, no work
+                if not started:
+                    # Its lease lapsed and another process told the person it did not run.
+                    logger.warning("%s: its receipt was claimed elsewhere; not run", what)
+                    return
+                receipt = written.result()
             if keys and ledger is not None and not ledger.first_sight(keys):
                 logger.info("%s: a request already handled (a replay or a retry); not run", what)
                 return

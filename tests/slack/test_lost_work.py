@@ -12,11 +12,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sarvbot.core import LostWork
 from sarvbot.slack import blocks
@@ -56,6 +58,18 @@ def start_server(workspace: LocalWorkspace, tmp_path: Path) -> tuple[subprocess.
     return process, f"http://127.0.0.1:{port}/slack/events"
 
 
+def wait_for_receipts(database: Database, count: int, timeout: float = 10.0) -> bool:
+    """Wait until ``count`` receipts are in the database (written by another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with database.engine.connect() as connection:
+            found = connection.execute(text("SELECT count(*) FROM change_receipts")).scalar()
+        if found == count:
+            return True
+        time.sleep(0.05)  # another process writes it: there is nothing here to wait on
+    return False
+
+
 def dms_to(workspace: LocalWorkspace, user_id: str) -> list[str]:
     return [
         str(call.args.get("text"))
@@ -75,6 +89,8 @@ def test_changes_acked_by_a_killed_process_are_reported_once_and_never_rerun(
         assert workspace.sandbox.wait_for_call(RESET, timeout=10)
         assert client.command("/smtp", "disable smtp50002", user_id=CAROL, channel_id=OPS).ok
         client.close()
+        # The receipt is written just after the ack, by the server: wait for it (bounded).
+        assert wait_for_receipts(workspace.database, 2)
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # master and worker: no chance to answer
         process.wait(timeout=10)
