@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 
 import requests
@@ -30,3 +31,11 @@ def wait_healthy(process: subprocess.Popen[str], url: str, timeout: float = 30.0
         except requests.ConnectionError:
             time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
     raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def serve_argv(port: int, *, workers: int = 1, threads: int = 32) -> list[str]:
+    """The command line of a ``sarvbot serve`` on 127.0.0.1:``port``, run by this Python."""
+    return [
+        *(sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1"),
+        *("--port", str(port), "--workers", str(workers), "--threads", str(threads)),
+    ]

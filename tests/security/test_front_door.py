@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from sarvbot.standin.requests import SlackAppClient, sign, slash_command_body
 from sarvbot.standin.slack_api import ApiCall
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from tests.db_fixtures import _fresh_postgres_database
-from tests.support import free_port, wait_healthy
+from tests.support import free_port, serve_argv, wait_healthy
 
 from .conftest import Witness, log_text
 
@@ -323,20 +322,7 @@ def start_serve(env: dict[str, str], *, threads: int) -> tuple[subprocess.Popen[
     """``sarvbot serve`` with one worker of ``threads`` threads; returns it and its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sarvbot.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--threads",
-            str(threads),
-        ],
+        serve_argv(port, threads=threads),
         env=env,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from sarvbot.slack import blocks
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.workspace import BOB, CAROL, DEMO_POLICY, OPS, LocalWorkspace
 from sarvbot.store import Database, ReceiptStore
-from tests.support import free_port, wait_healthy
+from tests.support import free_port, serve_argv, wait_healthy
 
 RESET = "settings/resetSmtpPassword"
 EDIT = "settings/editSmtp"
@@ -49,10 +48,12 @@ def start_server(workspace: LocalWorkspace, tmp_path: Path) -> tuple[subprocess.
         "SARVBOT_WORKERS": "1",  # the second change waits behind the first
     }
     port = free_port()
-    command = [sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1", "--threads", "4"]
     process = subprocess.Popen(
-        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        serve_argv(port, threads=4),
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
     return process, f"http://127.0.0.1:{port}/slack/events"

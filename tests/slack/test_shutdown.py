@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +14,7 @@ from sarvbot.slack.work import RESTARTING, WorkQueue, WorkTracker
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from sarvbot.web import gunicorn_settings
-from tests.support import free_port, wait_healthy
+from tests.support import free_port, serve_argv, wait_healthy
 
 RESETS = 8
 SARVBOT_WORKERS = 2
@@ -43,9 +42,8 @@ def test_sigterm_with_a_backlog_finishes_every_acked_reset_and_tells_its_user(
         env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
         port = free_port()
         log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
-        command = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "sarvbot.cli", *command, "--threads", "8"],
+            serve_argv(port, threads=8),
             env=env,
             stderr=log,
             text=True,

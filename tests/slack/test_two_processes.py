@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import ApiCall, ResponsePost
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore, RequestState
-from tests.support import free_port, wait_healthy
+from tests.support import free_port, serve_argv, wait_healthy
 
 pytestmark = pytest.mark.postgres
 
@@ -31,20 +30,7 @@ def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, 
             for _ in range(2):
                 port = free_port()
                 process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "sarvbot.cli",
-                        "serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--workers",
-                        "1",
-                        "--threads",
-                        "32",
-                    ],
+                    serve_argv(port, threads=32),
                     env=env,
                     stderr=subprocess.PIPE,
                     text=True,
