@@ -8,8 +8,9 @@ In order, and answering without reading further at the first failure:
 3. a signed body Bolt could not take (not UTF-8, not a form or a JSON object, absurdly
    nested) gets 400;
 4. a request already let in (same timestamp and signature, or a retry of the same Slack
-   event) gets 200 with an empty body and does not run again, in any app process (when
-   the database cannot be reached the request goes on: nothing can change without it);
+   event) gets 200 with an empty body and does not run again, in any app process (the
+   work it queues checks that before it runs, and does not run when the database cannot
+   say);
 5. the rest goes to Bolt.
 
 Nothing here logs a request body, a header value or anything else the sender chose: each

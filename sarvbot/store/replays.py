@@ -36,7 +36,7 @@ class SeenRequests:
         self._prune_every = prune_every
         self._lock = threading.Lock()
         self._next_prune = 0.0
-        # Built once: it runs before every ack, and building costs more than running.
+        # Built once: it runs for every request, and building costs more than running.
         self._statement = (
             self._insert()
             .on_conflict_do_nothing(index_elements=["key"])
@@ -60,8 +60,8 @@ class SeenRequests:
         ]
         if self._prune_due():
             self.prune(now)
-        # Checked before the ack: a locked database must not hold it past Slack's 3 s.
-        with self._db.transaction(quick=True) as connection:
+        # Checked by the work after the ack, so it may wait for a lock as long as any write.
+        with self._db.transaction() as connection:
             inserted = connection.execute(self._statement, rows).scalars().all()
             return len(inserted) == len(rows)
 
