@@ -31,7 +31,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
-from sarvbot.slack.work import handling_request
+from sarvbot.slack.work import DRAIN_SECONDS, handling_request
 
 __all__ = ["MAX_BODY_BYTES", "FrontDoor", "quiet_bolt_logs"]
 
@@ -48,6 +48,13 @@ MAX_NESTING = 64
 SIGNATURE_WINDOW = timedelta(minutes=5)
 #: Kept a little longer than the window, for clocks that disagree between processes.
 REPLAY_MARGIN = timedelta(minutes=1)
+#: How long a signed request is remembered from its timestamp. A replay acknowledged at
+#: the end of the window checks for itself only when its work starts, after a queue of up
+#: to DRAIN_SECONDS and whatever slow Slack calls the jobs before it made: the original
+#: must still be remembered then, so the memory is far longer than the window.
+REQUEST_MEMORY = max(
+    SIGNATURE_WINDOW + REPLAY_MARGIN + timedelta(seconds=4 * DRAIN_SECONDS), timedelta(hours=1)
+)
 #: Slack retries an event for about six minutes (at once, after 1 and after 5 minutes).
 EVENT_MEMORY = timedelta(hours=1)
 
@@ -190,7 +197,7 @@ def _deeper_than(value: object, limit: int) -> bool:
 def _replay_keys(body: dict[str, Any], timestamp: str, signature: str) -> dict[str, datetime]:
     """What identifies this request, each with how long a repeat of it must be refused."""
     signed_at = datetime.fromtimestamp(int(timestamp), UTC)
-    keys = {f"request:{timestamp}:{signature}": signed_at + SIGNATURE_WINDOW + REPLAY_MARGIN}
+    keys = {f"request:{timestamp}:{signature}": signed_at + REQUEST_MEMORY}
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         # A retry (X-Slack-Retry-Num) is signed anew but carries the same event_id.

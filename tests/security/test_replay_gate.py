@@ -12,14 +12,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
 from sarvbot.slack import blocks
+from sarvbot.standin.requests import sign
 from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEV
+from sarvbot.store import SeenRequests
 
 from .conftest import Witness
+from .test_front_door import reset_body, resets
 
 NAME = "smtp70001"
 EDIT = "settings/editSmtp"
@@ -128,3 +132,24 @@ def test_replay_gate_fails_closed_when_the_database_stays_unavailable(
     assert time.monotonic() - started < 20
     assert edits(witness) == 0
     assert any("database is unavailable" in reply for reply in witness.replies())
+
+
+def test_replay_late_in_the_window_whose_work_waits_in_the_queue_runs_once(
+    witness: Witness,
+) -> None:
+    body = reset_body(witness)
+    signed_at = int(time.time()) - 280  # still inside Slack's five minutes, just
+    headers = sign(witness.workspace.signing_secret, body, signed_at)
+    first = requests.post(witness.workspace.app_url, data=body, headers=headers, timeout=10)
+    witness.workspace.drain()
+    assert first.status_code == 200
+    assert resets(witness.workspace) == 1
+    # The replay is acknowledged inside the window, but its work may wait behind a full
+    # queue (up to DRAIN_SECONDS) before it checks for replays; by then the check itself
+    # forgets what has expired. Here, what it would forget two minutes after the window.
+    later = datetime.fromtimestamp(signed_at, UTC) + timedelta(minutes=7)
+    SeenRequests(witness.workspace.database).prune(later)
+    again = requests.post(witness.workspace.app_url, data=body, headers=headers, timeout=10)
+    witness.workspace.drain()
+    assert again.status_code == 200
+    assert resets(witness.workspace) == 1
