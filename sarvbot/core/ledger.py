@@ -116,6 +116,19 @@ class WorkLedger:
             return True
         return self._seen.first_sight(keys)
 
+    def seen_before(self, keys: Mapping[str, datetime]) -> bool:
+        """Whether a request was let in before (so this one is a replay). Records nothing.
+
+        False when it cannot be told: the caller then answers as for a new request.
+        """
+        if self._seen is None or not keys:
+            return False
+        try:
+            return self._seen.seen(keys)
+        except Exception as exc:
+            logger.warning("could not look a request up among those seen: %s", type(exc).__name__)
+            return False
+
     def start(self, receipt_id: int) -> bool:
         """True if the work may run: the receipt was still queued and still ours."""
         return self._receipts.start(receipt_id, owner=self.owner, now=self._clock())

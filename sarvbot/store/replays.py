@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sarvbot.store.database import Database
@@ -64,6 +64,23 @@ class SeenRequests:
         with self._db.transaction() as connection:
             inserted = connection.execute(self._statement, rows).scalars().all()
             return len(inserted) == len(rows)
+
+    def seen(self, keys: Mapping[str, datetime], *, now: datetime | None = None) -> bool:
+        """Whether any of ``keys`` was let in before and is still remembered. Records nothing.
+
+        A read: on SQLite it starts without waiting for the write lock.
+        """
+        now = as_utc(now) if now is not None else datetime.now(UTC)
+        digests = [_digest(key) for key in keys]
+        if not digests:
+            return False
+        with self._db.session(readonly=True) as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(SeenRequestRow)
+                .where(SeenRequestRow.key.in_(digests), SeenRequestRow.expires_at >= now)
+            )
+            return bool(found)
 
     def prune(self, now: datetime) -> int:
         """Forget every key whose expiry has passed; returns how many were forgotten."""
