@@ -8,8 +8,9 @@ In order, and answering without reading further at the first failure:
 3. a signed body Bolt could not take (not UTF-8, not a form or a JSON object, absurdly
    nested) gets 400;
 4. a request already let in (same timestamp and signature, or a retry of the same Slack
-   event) gets 200 with an empty body and does not run again, in any app process (when
-   the database cannot be reached the request goes on: nothing can change without it);
+   event) gets 200 with an empty body and does not run again, in any app process (the
+   work it queues checks that before it runs, and does not run when the database cannot
+   say);
 5. the rest goes to Bolt.
 
 Nothing here logs a request body, a header value or anything else the sender chose: each
@@ -30,7 +31,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
-from sarvbot.slack.work import handling_request
+from sarvbot.slack.work import DRAIN_SECONDS, handling_request
 
 __all__ = ["MAX_BODY_BYTES", "FrontDoor", "quiet_bolt_logs"]
 
@@ -47,6 +48,13 @@ MAX_NESTING = 64
 SIGNATURE_WINDOW = timedelta(minutes=5)
 #: Kept a little longer than the window, for clocks that disagree between processes.
 REPLAY_MARGIN = timedelta(minutes=1)
+#: How long a signed request is remembered from its timestamp. A replay acknowledged at
+#: the end of the window checks for itself only when its work starts, after a queue of up
+#: to DRAIN_SECONDS and whatever slow Slack calls the jobs before it made: the original
+#: must still be remembered then, so the memory is far longer than the window.
+REQUEST_MEMORY = max(
+    SIGNATURE_WINDOW + REPLAY_MARGIN + timedelta(seconds=4 * DRAIN_SECONDS), timedelta(hours=1)
+)
 #: Slack retries an event for about six minutes (at once, after 1 and after 5 minutes).
 EVENT_MEMORY = timedelta(hours=1)
 
@@ -189,7 +197,7 @@ def _deeper_than(value: object, limit: int) -> bool:
 def _replay_keys(body: dict[str, Any], timestamp: str, signature: str) -> dict[str, datetime]:
     """What identifies this request, each with how long a repeat of it must be refused."""
     signed_at = datetime.fromtimestamp(int(timestamp), UTC)
-    keys = {f"request:{timestamp}:{signature}": signed_at + SIGNATURE_WINDOW + REPLAY_MARGIN}
+    keys = {f"request:{timestamp}:{signature}": signed_at + REQUEST_MEMORY}
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         # A retry (X-Slack-Retry-Num) is signed anew but carries the same event_id.

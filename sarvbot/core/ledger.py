@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store import DatabaseUnavailable, Receipt, ReceiptStore, SeenRequests
+from sarvbot.store import Receipt, ReceiptStore, SeenRequests
 
 __all__ = ["LostWork", "WorkLedger"]
 
@@ -108,17 +108,26 @@ class WorkLedger:
     def first_sight(self, keys: Mapping[str, datetime]) -> bool:
         """Record a request's identities; False if any was seen before (a replay).
 
-        Shared by every process through the database. When it cannot be reached the
-        request goes on: nothing can change without the database either, and the work
-        tells its person so.
+        Shared by every process through the database. When it cannot be reached,
+        DatabaseUnavailable propagates and the work does not run: a busy moment passes
+        while a replay's work would still be waiting, so letting it in could run it twice.
         """
         if self._seen is None or not keys:
             return True
+        return self._seen.first_sight(keys)
+
+    def seen_before(self, keys: Mapping[str, datetime]) -> bool:
+        """Whether a request was let in before (so this one is a replay). Records nothing.
+
+        False when it cannot be told: the caller then answers as for a new request.
+        """
+        if self._seen is None or not keys:
+            return False
         try:
-            return self._seen.first_sight(keys)
-        except DatabaseUnavailable:
-            logger.warning("could not check a request for replays: the database is unavailable")
-            return True
+            return self._seen.seen(keys)
+        except Exception as exc:
+            logger.warning("could not look a request up among those seen: %s", type(exc).__name__)
+            return False
 
     def start(self, receipt_id: int) -> bool:
         """True if the work may run: the receipt was still queued and still ours."""

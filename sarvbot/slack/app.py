@@ -264,11 +264,14 @@ class SlackApp:
         """Tell, by DM, the people whose acknowledged changes a dead process never answered.
 
         Each is claimed by exactly one process and never run again. Returns those told.
+        One whose DM Slack did not take stays claimed until its lease lapses, and is then
+        claimed (by any process) and told again.
         """
         ledger = self.context.ledger
         told = []
         for lost in ledger.claim_lost(now):
-            self.context.messenger.direct_message(lost.user_id, blocks.lost_work_text(lost))
+            if not self.context.messenger.direct_message(lost.user_id, blocks.lost_work_text(lost)):
+                continue
             ledger.reported(lost)
             told.append(lost)
         if told:

@@ -262,14 +262,25 @@ class WorkQueue:
                 return
             self._refusals_queued += 1
         try:
-            self._refusals.submit(self._send_refusal, respond, text)
+            self._refusals.submit(self._send_refusal, respond, text, what, _REPLAY_KEYS.get())
         except RuntimeError:  # the pools are already shut down: the process is exiting
             with self._lock:
                 self._refusals_queued -= 1
             logger.warning("%s: turned away after shutdown; no answer sent", what)
 
-    def _send_refusal(self, respond: Respond | None, text: str) -> None:
+    def _send_refusal(
+        self,
+        respond: Respond | None,
+        text: str,
+        what: str,
+        keys: Mapping[str, datetime] | None = None,
+    ) -> None:
         try:
+            if keys and self._ledger is not None and self._ledger.seen_before(keys):
+                # A replay of a request already let in: its response_url is the original's,
+                # and "nothing was done" would tell its person something false.
+                logger.info("%s: a replay turned away; no answer sent", what)
+                return
             self._tell(respond, text)
         finally:
             with self._lock:

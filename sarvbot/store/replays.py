@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sarvbot.store.database import Database
@@ -36,7 +36,7 @@ class SeenRequests:
         self._prune_every = prune_every
         self._lock = threading.Lock()
         self._next_prune = 0.0
-        # Built once: it runs before every ack, and building costs more than running.
+        # Built once: it runs for every request, and building costs more than running.
         self._statement = (
             self._insert()
             .on_conflict_do_nothing(index_elements=["key"])
@@ -60,10 +60,27 @@ class SeenRequests:
         ]
         if self._prune_due():
             self.prune(now)
-        # Checked before the ack: a locked database must not hold it past Slack's 3 s.
-        with self._db.transaction(quick=True) as connection:
+        # Checked by the work after the ack, so it may wait for a lock as long as any write.
+        with self._db.transaction() as connection:
             inserted = connection.execute(self._statement, rows).scalars().all()
             return len(inserted) == len(rows)
+
+    def seen(self, keys: Mapping[str, datetime], *, now: datetime | None = None) -> bool:
+        """Whether any of ``keys`` was let in before and is still remembered. Records nothing.
+
+        A read: on SQLite it starts without waiting for the write lock.
+        """
+        now = as_utc(now) if now is not None else datetime.now(UTC)
+        digests = [_digest(key) for key in keys]
+        if not digests:
+            return False
+        with self._db.session(readonly=True) as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(SeenRequestRow)
+                .where(SeenRequestRow.key.in_(digests), SeenRequestRow.expires_at >= now)
+            )
+            return bool(found)
 
     def prune(self, now: datetime) -> int:
         """Forget every key whose expiry has passed; returns how many were forgotten."""

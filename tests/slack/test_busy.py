@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from sarvbot.slack import blocks
 from sarvbot.slack.work import BUSY, QUEUE_ROUNDS, QUICK_LIMIT, QUICK_WORKERS
@@ -101,3 +104,56 @@ def test_forms_beyond_the_form_pool_bound_are_turned_away_at_once(
     finally:
         release.set()
         unsubscribe()
+
+
+class _Noticed(logging.Handler):
+    """Sets ``seen`` when the app logs a line holding ``words``."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.seen.set()
+
+
+def test_replayed_approval_turned_away_while_busy_does_not_say_nothing_was_done(
+    small: tuple[LocalWorkspace, SlackAppClient],
+) -> None:
+    workspace, slack = small
+    for number in range(1, 2 + QUEUE_ROUNDS * WORKERS):
+        workspace.sandbox.add_user(name=f"smtp6100{number}")
+    slack.command("/smtp", "reset smtp61001 leaked key", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    (posted,) = workspace.slack.calls_to("chat.postMessage")
+    message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
+    sent: list[tuple[bytes, dict[str, str]]] = []
+    send = slack.session.post
+
+    def keep(url: str, *, data: bytes, headers: dict[str, str], **kw: Any) -> Any:
+        sent.append((data, dict(headers)))
+        return send(url, data=data, headers=headers, **kw)
+
+    slack.session.post = keep  # type: ignore[method-assign,assignment]
+    slack.click(blocks.ACTION_APPROVE, user_id=BOB, message=message, channel_id=APPROVALS)
+    workspace.drain()
+    assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
+    body, headers = sent[-1]
+    workspace.slack.clear()
+
+    workspace.sandbox.fail_next("hang", times=100, path="settings/resetSmtpPassword")
+    for number in range(2, 2 + QUEUE_ROUNDS * WORKERS):
+        assert slack.command("/smtp", f"reset smtp6100{number}", user_id=BOB, channel_id=OPS).ok
+    noticed = _Noticed("a replay turned away")
+    logging.getLogger("sarvbot").addHandler(noticed)
+    try:
+        # The captured Approve click, sent again while the queue is full.
+        replay = requests.post(workspace.app_url, data=body, headers=headers, timeout=10)
+        assert replay.status_code == 200
+        noticed.seen.wait(timeout=5)
+    finally:
+        logging.getLogger("sarvbot").removeHandler(noticed)
+    # The approval was done: its clicker must not hear that nothing was.
+    assert [p for p in workspace.slack.posts if is_busy(p)] == []

@@ -162,3 +162,32 @@ def test_a_lapsed_receipt_is_claimed_by_one_process_only(database_url: str) -> N
         thread.join()
     database.dispose()
     assert sorted(claimed) == [1, 2, 3, 4, 5]
+
+
+def test_lost_work_is_reported_again_when_its_dm_fails(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    workspace.sandbox.fail_next("hang", path=RESET, after_apply=True)
+    process, url = start_server(workspace, tmp_path)
+    try:
+        client = SlackAppClient(url, workspace.signing_secret, slack=workspace.slack)
+        assert client.command("/smtp", "reset smtp50001", user_id=BOB, channel_id=OPS).ok
+        assert workspace.sandbox.wait_for_call(RESET, timeout=10)
+        client.close()
+        assert wait_for_receipts(workspace.database, 1)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    assert workspace.app is not None
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    # Slack fails the DM: bob has not been told, so the receipt is not done with.
+    workspace.slack.fail_next("chat.postMessage", "fatal_error", match={"channel": BOB})
+    assert workspace.app.report_lost_work(now=later) == []
+    assert dms_to(workspace, BOB) == []
+    # Once the claim lapses, the next round tells him.
+    told = workspace.app.report_lost_work(now=later + timedelta(minutes=5))
+    assert [lost.user_id for lost in told] == [BOB]
+    (to_bob,) = dms_to(workspace, BOB)
+    assert "unknown whether it was done" in to_bob
+    assert workspace.app.report_lost_work(now=later + timedelta(minutes=10)) == []
+    assert len(workspace.sandbox.calls_to(RESET)) == 1

@@ -27,6 +27,15 @@ def test_a_repeat_under_any_of_its_keys_is_a_repeat(database: Database) -> None:
     assert not seen.first_sight({"request:2:v0=b": LATER, "event:Ev1": LATER}, now=NOW)
 
 
+def test_looking_a_key_up_records_nothing_and_sees_only_live_keys(database: Database) -> None:
+    seen = SeenRequests(database)
+    assert not seen.seen({"request:1:v0=a": LATER}, now=NOW)
+    assert seen.first_sight({"request:1:v0=a": LATER}, now=NOW)
+    assert seen.seen({"request:9:v0=z": LATER, "request:1:v0=a": LATER}, now=NOW)
+    assert not seen.seen({"request:1:v0=a": LATER}, now=LATER + timedelta(seconds=1))
+    assert seen.first_sight({"request:9:v0=z": LATER}, now=NOW)
+
+
 def test_expired_keys_are_pruned_and_live_ones_kept(database: Database) -> None:
     seen = SeenRequests(database)
     seen.first_sight({"old": NOW + timedelta(minutes=1), "live": LATER}, now=NOW)
