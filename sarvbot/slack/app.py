@@ -279,21 +279,28 @@ class SlackApp:
         return told
 
     def start_housekeeping(self, interval: float | None = None) -> None:
-        """Keep this process's receipts leased and report other processes' lost work.
+        """Keep this process's receipts leased, report other processes' lost work, and do
+        what ``sarvbot expire`` does (overdue requests, requests left running).
 
         Runs on a daemon thread until :meth:`close`; ``interval`` defaults to a third of
-        the lease, so a live process never lets its lease lapse.
+        the lease, so a live process never lets its lease lapse. Every step is a
+        conditional UPDATE, so several processes doing it at once do each item once.
         """
         ledger = self.context.ledger
         every = interval if interval is not None else ledger.lease.total_seconds() / 3
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("renew", ledger.renew),
+            ("lost work", self.report_lost_work),
+            ("expiry", self.expire_requests),
+        ]
 
         def loop() -> None:
             while not self._stopping.wait(every):
-                try:
-                    ledger.renew()
-                    self.report_lost_work()
-                except Exception as exc:  # the next round tries again
-                    logger.warning("housekeeping failed: %s", type(exc).__name__)
+                for name, step in steps:
+                    try:
+                        step()
+                    except Exception as exc:  # the next round tries again
+                        logger.warning("housekeeping (%s) failed: %s", name, type(exc).__name__)
 
         threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True).start()
 

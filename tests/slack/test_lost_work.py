@@ -22,8 +22,8 @@ from sqlalchemy import text
 from sarvbot.core import LostWork
 from sarvbot.slack import blocks
 from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.workspace import BOB, CAROL, DEMO_POLICY, OPS, LocalWorkspace
-from sarvbot.store import Database, ReceiptStore
+from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.store import ApprovalStore, Database, ReceiptStore, RequestState
 from tests.support import free_port, serve_argv, wait_healthy
 
 RESET = "settings/resetSmtpPassword"
@@ -191,3 +191,32 @@ def test_lost_work_is_reported_again_when_its_dm_fails(
     assert "unknown whether it was done" in to_bob
     assert workspace.app.report_lost_work(now=later + timedelta(minutes=10)) == []
     assert len(workspace.sandbox.calls_to(RESET)) == 1
+
+
+def test_housekeeping_marks_a_request_left_running_unknown_and_tells_the_requester(
+    workspace: LocalWorkspace,
+) -> None:
+    """What `sarvbot expire` does, a serving process does by itself."""
+    client = workspace.client()
+    client.command("/smtp", "reset smtp50001 key leaked", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    client.close()
+    store = ApprovalStore(workspace.database)
+    (request,) = store.pending()
+    # A process claimed it long ago, then died before recording the outcome.
+    assert store.claim(request.id, decided_by=BOB, now=datetime.now(UTC) - timedelta(hours=1))
+    assert workspace.app is not None
+    workspace.app.start_housekeeping(interval=0.05)
+    told = workspace.slack.wait_for(
+        lambda call: (
+            call.method == "chat.postEphemeral"
+            and call.args.get("user") == ALICE
+            and "unknown whether it was done" in str(call.args.get("text"))
+        ),
+        timeout=10,
+    )
+    assert told.ok
+    final = store.get(request.id)
+    assert final is not None
+    assert final.state is RequestState.UNKNOWN
+    assert workspace.sandbox.calls_to(RESET) == []
