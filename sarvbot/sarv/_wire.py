@@ -20,7 +20,10 @@ MAX_LIMIT = 2_147_483_647
 MAX_NAME_LENGTH = 64
 EXCERPT_LENGTH = 160
 
-_SECRET_VALUE = re.compile(r'("?(?:smtp_)?password"?\s*[:=]\s*)("[^"]*"?|[^\s,}]*)', re.IGNORECASE)
+# A password's value: a JSON string (escaped quotes and all, even cut short) or a bare word.
+_SECRET_VALUE = re.compile(
+    r'("?(?:smtp_)?password"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"?|[^\s,}]*)', re.IGNORECASE
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 

@@ -178,6 +178,17 @@ def test_password_straddling_the_cut_is_still_masked(
     assert '"smtp_password": ***' in caught.value.excerpt
 
 
+def test_password_with_escaped_quotes_is_masked_whole(
+    proxy: EchoingProxy, client: SarvClient
+) -> None:
+    echo = json.dumps({"smtp_password": 'qx"mid\\"tail9'})
+    proxy.page = lambda request: (502, f"<pre>{echo}</pre>".encode())
+    with pytest.raises(sarv.BadResponseError) as caught:
+        client.reset_password("smtp1")
+    for part in ("qx", "mid", "tail9"):
+        assert part not in error_text(caught.value)
+
+
 def test_excerpt_of_a_huge_page_is_short_and_redacted(
     proxy: EchoingProxy, client: SarvClient
 ) -> None:
