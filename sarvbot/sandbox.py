@@ -476,6 +476,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            # Say so, as a server that closes after answering does: a client must not
+            # send its next request (a retry) on this connection.
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
 
