@@ -320,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command != "db" and not args.verbose:
+        # Alembic talks at INFO as it loads and whenever the schema revision is checked,
+        # which is every start; only `sarvbot db` has migrations worth naming.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

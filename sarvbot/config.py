@@ -21,8 +21,14 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything sarvbot reads from its environment (see ``.env.example``)."""
 
+    # An empty variable is an unset one, in the environment and in .env alike:
+    # .env.example leaves the optional ones empty, and platforms often do too.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     slack_bot_token: SecretStr = Field(description="the bot token, xoxb-...")

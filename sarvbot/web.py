@@ -72,6 +72,9 @@ def gunicorn_settings(
         "loglevel": log_level,
         "accesslog": None,
         "backlog": 256,
+        # gunicorn 25+ opens a control socket, by default in $HOME/.gunicorn/, and leaves it
+        # there; sarvbot has no use for it (GUNICORN_CMD_ARGS can name one if wanted).
+        "control_socket_disable": True,
     }
 
 
@@ -120,13 +123,29 @@ def _close_on_exit(server: Any, worker: Any) -> None:
 
 
 def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
-    """Run gunicorn in this process; ``load`` builds the WSGI app in each worker."""
-    from gunicorn.app.base import BaseApplication
+    """Run gunicorn in this process; ``load`` builds the WSGI app in each worker.
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    ``settings`` are sarvbot's defaults. On top of them, as for the ``gunicorn`` command,
+    come a config file (``--config`` in ``GUNICORN_CMD_ARGS``, else ``./gunicorn.conf.py``)
+    and then ``GUNICORN_CMD_ARGS`` itself. Settings this gunicorn does not know are skipped.
+    """
+    from gunicorn.app.base import Application
+    from gunicorn.config import get_default_config_file
+
+    class _Gunicorn(Application):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in settings.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+            # Application.load_config would parse sys.argv, which is sarvbot's command line;
+            # only the environment's arguments are gunicorn's here.
+            env_args = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+            config_file = env_args.config or get_default_config_file()
+            if config_file:
+                self.load_config_from_file(config_file)
+            for key, value in vars(env_args).items():
+                if value is not None and key != "args":
+                    self.cfg.set(key.lower(), value)
 
         def load(self) -> WSGIApp:
             return load()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sarvbot.config import ConfigError, load_settings
+from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
+from tests.support import free_port, serve_argv, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-123-secret",
@@ -64,3 +71,59 @@ def test_a_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     (tmp_path / ".env").write_text("\n".join([*lines, "SARV_OWNER_ID=from-dotenv"]) + "\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().sarv_owner_id == "from-dotenv"
+
+
+# The variables .env.example leaves empty, saying they may stay so.
+_LEFT_EMPTY = ("SLACK_APP_TOKEN", "SLACK_API_URL", "SARV_API_URL")
+
+
+def test_a_copy_of_env_example_is_accepted_with_its_empty_variables_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in _LEFT_EMPTY:
+        assert f"\n{name}=\n" in example
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.slack_app_token is None
+    assert settings.slack_api_url is None
+    assert settings.sarv_api_url is None
+    assert settings.sarv_app_domain == "your-app-domain.example.com"
+
+
+def test_empty_environment_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    for name in _LEFT_EMPTY:
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("DATABASE_URL", "")
+    settings = load_settings()
+    assert settings.slack_app_token is None
+    assert settings.database_url.get_secret_value() == "sqlite:///sarvbot.db"
+
+
+def test_serve_starts_from_a_copy_of_env_example(tmp_path: Path) -> None:
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    (tmp_path / "sarvbot.toml").write_text(DEMO_POLICY, encoding="utf-8")
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace:
+        # The stand-ins replace Slack's and Sarv's addresses; the rest comes from .env, and
+        # what .env.example leaves empty stays empty.
+        stand_ins = {
+            key: value
+            for key, value in workspace.environ().items()
+            if key not in ("SARVBOT_WORKERS", "SARV_OWNER_ID")
+        }
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SARV", "SLACK_"))},
+            **stand_ins,
+        }
+        port = free_port()
+        process = subprocess.Popen(
+            serve_argv(port, threads=4), cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+        finally:
+            process.terminate()
+            process.communicate(timeout=60)

@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 import sarvbot
-from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable, DatabaseUrlError
+from sarvbot.store.errors import (
+    DatabaseBehind,
+    DatabaseUnavailable,
+    DatabaseUrlError,
+    StoreError,
+)
 
 __all__ = ["Database", "migrations_dir", "parse_database_url"]
 
@@ -101,8 +106,25 @@ def _secrets(url: URL) -> tuple[str, ...]:
 
 
 def migrations_dir() -> Path:
-    """The Alembic script directory shipped beside the package."""
-    return Path(sarvbot.__file__).resolve().parents[1] / "migrations"
+    """The Alembic script directory: inside the installed package, or the checkout's.
+
+    A wheel carries the repository's top-level ``migrations/`` as ``sarvbot/migrations``
+    (see pyproject.toml); a checkout, editable install or not, has it beside the package.
+    Alembic needs a real directory, so this is a path, not an importlib resource.
+    """
+    package = Path(sarvbot.__file__).resolve().parent
+    installed = package / "migrations"
+    if (installed / "env.py").is_file():
+        return installed
+    # A checkout: alembic.ini beside it tells it from some other site-packages/migrations.
+    checkout = package.parent / "migrations"
+    if (checkout / "env.py").is_file() and (package.parent / "alembic.ini").is_file():
+        return checkout
+    # A broken install: StoreError, so the commands say it in one line.
+    raise StoreError(
+        f"sarvbot's migrations are missing: neither {package / 'migrations'} nor "
+        f"{package.parent / 'migrations'} holds env.py; reinstall sarvbot"
+    )
 
 
 class Database:
