@@ -129,8 +129,32 @@ def _check_slack(settings: Settings) -> None:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(
-            f"could not reach Slack's Web API at {client.base_url}: {type(exc).__name__}"
+            f"could not reach Slack's Web API at {client.base_url}: {_network_reason(exc)}"
         ) from None
+
+
+def _network_reason(exc: BaseException) -> str:
+    """Why a connection failed, in words an operator can act on (DNS, refused, TLS, ...)."""
+    import socket
+    import ssl
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "the host name does not resolve (DNS)"
+        if isinstance(current, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return "its TLS certificate was not accepted"
+        if isinstance(current, ssl.SSLError):
+            return "the TLS handshake failed"
+        if isinstance(current, TimeoutError):
+            return "it did not answer in time"
+        reason = getattr(current, "reason", None)  # urllib's URLError wraps the cause
+        current = reason if isinstance(reason, BaseException) else current.__cause__
+    return type(exc).__name__
 
 
 def _create_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:

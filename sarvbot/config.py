@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATABASE_URL", "ConfigError", "Settings", "load_settings"]
@@ -41,8 +41,12 @@ class Settings(BaseSettings):
     )
     sarv_owner_id: str = Field(description="the Sarv owner id")
     sarv_token: SecretStr = Field(description="the Sarv API token")
-    sarv_app_domain: str | None = Field(default=None, description="the Sarv TES app domain")
     sarv_api_url: str | None = Field(default=None, description="the whole Sarv API base URL")
+    # Checked even when unset (validate_default), so that its absence is listed with the
+    # other problems rather than only once every field is valid.
+    sarv_app_domain: str | None = Field(
+        default=None, validate_default=True, description="the Sarv TES app domain"
+    )
     sarvbot_policy: Path = Field(default=Path("sarvbot.toml"), description="permissions file")
     database_url: SecretStr = Field(
         default=SecretStr(DEFAULT_DATABASE_URL), description="SQLAlchemy database URL"
@@ -93,11 +97,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value or None
 
-    @model_validator(mode="after")
-    def _sarv_location(self) -> Settings:
-        if not self.sarv_app_domain and not self.sarv_api_url:
-            raise ValueError("set SARV_APP_DOMAIN (or the whole SARV_API_URL)")
-        return self
+    @field_validator("sarv_app_domain")
+    @classmethod
+    def _sarv_location(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and not info.data.get("sarv_api_url"):
+            raise ValueError("is missing (or set the whole SARV_API_URL)")
+        return value or None
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.model_fields}

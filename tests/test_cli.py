@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import text
 
@@ -43,8 +44,40 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 def test_serve_without_config_lists_every_missing_variable(tmp_path: Path) -> None:
     result = _run(["serve"], {}, tmp_path)
     assert result.returncode == 2
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SARV_OWNER_ID", "SARV_TOKEN"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SARV_OWNER_ID",
+        "SARV_TOKEN",
+        "SARV_APP_DOMAIN",
+    ):
         assert f"{name}: is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("slack_url", "words"),
+    [
+        pytest.param("http://127.0.0.1:{closed}/api/", "the connection was refused", id="refused"),
+        pytest.param(
+            "http://sarvbot-no-such-host.invalid/api/",
+            "the host name does not resolve (DNS)",
+            id="dns",
+        ),
+        pytest.param("https://127.0.0.1:{plain}/api/", "the TLS handshake failed", id="tls"),
+    ],
+)
+def test_serve_with_slack_unreachable_says_why(tmp_path: Path, slack_url: str, words: str) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        policy = tmp_path / "sarvbot.toml"
+        policy.write_text(DEMO_POLICY)
+        plain = workspace.slack.base_url.rsplit(":", 1)[1]  # a server that speaks no TLS
+        url = slack_url.format(closed=free_port(), plain=plain)
+        env = {**workspace.environ(), "SARVBOT_POLICY": str(policy), "SLACK_API_URL": url}
+        result = _run(["serve"], env, tmp_path)
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if "Slack" in line]
+    assert line.endswith(f": {words}"), result.stderr
     assert "Traceback" not in result.stderr
 
 
