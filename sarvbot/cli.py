@@ -178,8 +178,10 @@ def _running_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .config import load_log_settings
     from .web import serve
 
+    logs = load_log_settings()
     settings = _settings()
     _checked(settings)
     port = args.port if args.port is not None else int(os.environ.get("PORT", "3000"))
@@ -191,7 +193,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         threads=args.threads,
-        log_level="debug" if args.verbose else "info",
+        log_level="debug" if args.verbose else logs.log_level.lower(),
+        log_format=logs.log_format,
     )
     return 0
 
@@ -338,12 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sarvbot`` console script."""
+    from .config import load_log_settings
+    from .logs import configure_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs = load_log_settings()
+    configure_logging("DEBUG" if args.verbose else logs.log_level, logs.log_format)
     if args.command != "db" and not args.verbose:
         # Alembic talks at INFO as it loads and whenever the schema revision is checked,
         # which is every start; only `sarvbot db` has migrations worth naming.

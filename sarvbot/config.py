@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ConfigError",
+    "LogSettings",
+    "Settings",
+    "load_log_settings",
+    "load_settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///sarvbot.db"
 
@@ -103,6 +111,39 @@ class Settings(BaseSettings):
         if not value and not info.data.get("sarv_api_url"):
             raise ValueError("is missing (or set the whole SARV_API_URL)")
         return value or None
+
+
+class LogSettings(BaseSettings):
+    """How sarvbot logs (``LOG_LEVEL``, ``LOG_FORMAT``); read before anything else."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def load_log_settings() -> LogSettings:
+    """The logging settings; invalid values fall back to the defaults, and say so."""
+    try:
+        return LogSettings()
+    except ValidationError:
+        logging.getLogger("sarvbot").warning(
+            "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR and LOG_FORMAT text or json;"
+            " using INFO and text"
+        )
+        return LogSettings.model_construct()
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.model_fields}

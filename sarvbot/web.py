@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Any
 
 from sarvbot.front_door import FrontDoor
+from sarvbot.logs import LogFormat, logging_config
 from sarvbot.slack import SlackApp
 from sarvbot.slack.work import DRAIN_SECONDS
 
@@ -52,7 +53,13 @@ def make_wsgi_app(app: SlackApp, *, signing_secret: str) -> WSGIApp:
 
 
 def gunicorn_settings(
-    *, host: str, port: int, workers: int, threads: int, log_level: str = "info"
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log_level: str = "info",
+    log_format: LogFormat = "text",
 ) -> dict[str, Any]:
     """How sarvbot is served: gunicorn's threaded workers (the benchmark's bare app too).
 
@@ -70,6 +77,8 @@ def gunicorn_settings(
         "post_worker_init": _drain_on_sigterm,
         "worker_exit": _close_on_exit,
         "loglevel": log_level,
+        # gunicorn's own lines in sarvbot's format (LOG_FORMAT), set up in every worker.
+        "logconfig_dict": logging_config(log_level.upper(), log_format),
         "accesslog": None,
         "backlog": 256,
         # gunicorn 25+ opens a control socket, by default in $HOME/.gunicorn/, and leaves it
@@ -162,10 +171,16 @@ def serve(
     workers: int,
     threads: int,
     log_level: str = "info",
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve with gunicorn; each worker builds its own app after the fork."""
     settings = gunicorn_settings(
-        host=host, port=port, workers=workers, threads=threads, log_level=log_level
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        log_level=log_level,
+        log_format=log_format,
     )
 
     def load() -> WSGIApp:

@@ -17,6 +17,7 @@ from . import blocks
 from .context import SlackContext
 from .mrkdwn import escape
 from .payloads import FormMeta, click_place, clicked_request, state_text, state_values
+from .work import Handled
 
 __all__ = ["ApprovalListeners"]
 
@@ -96,7 +97,7 @@ class ApprovalListeners:
             lambda: self._decide(
                 user_id, channel_id, request_id, respond, approve=False, reason=reason
             ),
-            "deny form",
+            Handled("form", "deny", user_id, channel_id, f"#{request_id}"),
         )
 
     def _queue_decision(
@@ -112,7 +113,13 @@ class ApprovalListeners:
             lambda: self._decide(
                 user_id, channel_id, request_id, respond, approve=approve, retry=retry
             ),
-            "decision",
+            Handled(
+                "click",
+                "retry" if retry else "approve" if approve else "deny",
+                user_id,
+                channel_id,
+                f"#{request_id}",
+            ),
         )
 
     def _decide(

@@ -32,7 +32,7 @@ from .blocks import Message
 from .context import SlackContext
 from .mrkdwn import code, escape
 from .payloads import FormMeta, SubmittedForm, click_place, clicked_value, state_choice
-from .work import usage_text
+from .work import Handled, usage_text
 
 __all__ = ["CommandListeners"]
 
@@ -73,7 +73,11 @@ class CommandListeners:
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         if command.wants_modal:
             ack()
-            self.ctx.work.soon(respond, lambda: self._open_form(command, body, respond), "form")
+            self.ctx.work.soon(
+                respond,
+                lambda: self._open_form(command, body, respond),
+                Handled("command", command.action, user_id, channel_id, command.user),
+            )
             return
         receipt = None
         if command.action in CHANGES:
@@ -84,7 +88,7 @@ class CommandListeners:
         self.ctx.work.submit(
             respond,
             lambda: self._run(command, user_id, channel_id, respond, receipt),
-            f"/smtp {command.action}",
+            Handled("command", command.action, user_id, channel_id, command.user),
             receipt=receipt,
         )
 
@@ -295,7 +299,8 @@ class CommandListeners:
             verdict = self.service.authorize(actor, meta.channel_id, change.action, change.target)
             self._change(actor, meta.channel_id, change, verdict, reason, respond, receipt)
 
-        self.ctx.work.submit(respond, job, f"{change.action} form", receipt=receipt)
+        label = Handled("form", change.action, user_id, meta.channel_id, change.target)
+        self.ctx.work.submit(respond, job, label, receipt=receipt)
 
     # Buttons
 
@@ -325,7 +330,7 @@ class CommandListeners:
                 return
             self.say.reply(respond, blocks.user_list_message(users, text, page), replace=True)
 
-        self.ctx.work.submit(respond, job, "list page")
+        self.ctx.work.submit(respond, job, Handled("click", "list", user_id, channel_id))
 
     def on_remove_secret(self, ack: Callable[..., None], respond: Respond) -> None:
         """The DM's Remove button deletes the ephemeral message that holds the password."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from sarvbot.core import (
     WorkLedger,
     describe_sarv_error,
 )
+from sarvbot.logs import safe_field
 from sarvbot.store import DatabaseUnavailable
 
 from .mrkdwn import code, escape
@@ -110,6 +113,39 @@ class TrackedExecutor(ThreadPoolExecutor):
         except BaseException:
             self._tracker.end()
             raise
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a queued job answers (a command, a click, a form), for its one log line."""
+
+    kind: str
+    action: str
+    user_id: str
+    channel_id: str
+    target: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.action}"
+
+    def log(self, outcome: str, *, ref: str, seconds: float) -> None:
+        """One line once it has ended: who, where, what, how it ended, how long it took."""
+        fields = {
+            "request_id": ref,
+            "kind": self.kind,
+            "action": safe_field(self.action),
+            "user": safe_field(self.user_id),
+            "channel": safe_field(self.channel_id),
+            "target": safe_field(self.target),
+            "outcome": outcome,
+            "duration_ms": round(seconds * 1000),
+        }
+        _handled_log.info(" ".join(f"{key}={value}" for key, value in fields.items()), extra=fields)
+
+
+# The one line per command, click and form submission: its own logger, so that it can be
+# routed or filtered on its own.
+_handled_log = logging.getLogger("sarvbot.requests")
 
 
 def _end_written(ledger: WorkLedger, written: Future[int]) -> None:
@@ -224,7 +260,7 @@ class WorkQueue:
         self,
         respond: Respond | None,
         job: Callable[[], None],
-        what: str,
+        what: str | Handled,
         *,
         receipt: Future[int] | None = None,
     ) -> bool:
@@ -246,7 +282,7 @@ class WorkQueue:
         self._pool.submit(self._run, respond, job, what, "work", keys, receipt)
         return True
 
-    def soon(self, respond: Respond | None, job: Callable[[], None], what: str) -> None:
+    def soon(self, respond: Respond | None, job: Callable[[], None], what: str | Handled) -> None:
         """Run a short job right away on its own small pool, never behind Sarv work."""
         refusal = self._take_slot("quick")
         if refusal is not None:
@@ -254,7 +290,7 @@ class WorkQueue:
             return
         self._quick.submit(self._run, respond, job, what, "quick", _REPLAY_KEYS.get())
 
-    def _refuse(self, respond: Respond | None, text: str, what: str) -> None:
+    def _refuse(self, respond: Respond | None, text: str, what: str | Handled) -> None:
         logger.warning("%s turned away: %s", what, "restarting" if text == RESTARTING else "busy")
         with self._lock:
             if self._refusals_queued >= REFUSAL_LIMIT:
@@ -290,12 +326,14 @@ class WorkQueue:
         self,
         respond: Respond | None,
         job: Callable[[], None],
-        what: str,
+        what: str | Handled,
         pool: str,
         keys: Mapping[str, datetime] | None = None,
         written: Future[int] | None = None,
     ) -> None:
         ref = uuid.uuid4().hex[:8]
+        began = time.monotonic()
+        outcome = "ok"
         ledger = self._ledger
         receipt: int | None = None
         try:
@@ -304,23 +342,30 @@ class WorkQueue:
                 if not started:
                     # Its lease lapsed and another process told the person it did not run.
                     logger.warning("%s: its receipt was claimed elsewhere; not run", what)
+                    outcome = "claimed-elsewhere"
                     return
                 receipt = written.result()
             if keys and ledger is not None and not ledger.first_sight(keys):
                 logger.info("%s: a request already handled (a replay or a retry); not run", what)
+                outcome = "replay"
                 return
             job()
         except Refused as exc:
+            outcome = "refused"
             logger.info("refused ref=%s %s rule=%s", ref, what, exc.rule)
             self._tell(respond, escape(exc.message))
         except CommandError as exc:
+            outcome = "usage"
             self._tell(respond, usage_text(exc))
         except UnknownSmtpUser as exc:
+            outcome = "unknown-user"
             self._tell(respond, f"Sarv has no SMTP user named {code(exc.name)}.")
         except sarv.Error as exc:
+            outcome = "sarv-error"
             logger.warning("sarv failed ref=%s %s: %s", ref, what, exc.name)
             self._tell(respond, escape(describe_sarv_error(exc)) + f" (ref `{ref}`)")
         except DatabaseUnavailable:
+            outcome = "database-unavailable"
             logger.error("database unavailable ref=%s %s", ref, what)
             self._tell(
                 respond,
@@ -328,12 +373,15 @@ class WorkQueue:
                 f"Try again in a minute (ref `{ref}`).",
             )
         except Exception as exc:
+            outcome = "error"
             logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
             self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
         finally:
             if receipt is not None and ledger is not None:
                 ledger.end(receipt)
             self._free_slot(pool)
+            if isinstance(what, Handled):
+                what.log(outcome, ref=ref, seconds=time.monotonic() - began)
 
     def shutdown(self) -> None:
         """Take no new work, finish what was admitted, and stop the threads."""

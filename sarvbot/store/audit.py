@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from sarvbot.logs import safe_field
 from sarvbot.store.database import Database
 from sarvbot.store.models import AuditEventRow, as_utc
 
@@ -42,6 +44,27 @@ class AuditEntry:
             request_id=row.request_id,
             detail=row.detail,
         )
+
+
+# Every audit row is also a structured log event, for a log shipper to feed a SIEM.
+_audit_log = logging.getLogger("sarvbot.audit")
+
+
+def _log_entry(entry: AuditEntry) -> None:
+    fields = {
+        "audit_id": entry.id,
+        "actor": safe_field(entry.actor_id),
+        "channel": safe_field(entry.channel_id),
+        "action": safe_field(entry.action),
+        "outcome": safe_field(entry.outcome),
+        "target": safe_field(entry.target),
+        "rule": safe_field(entry.rule),
+        "request": entry.request_id,
+    }
+    # What people typed (a reason) and error texts go only into the structured fields:
+    # the JSON format escapes them, the text line carries no free text at all.
+    extra = {**fields, "error": entry.error, "detail": entry.detail}
+    _audit_log.info(" ".join(f"{key}={value}" for key, value in fields.items()), extra=extra)
 
 
 class AuditLog:
@@ -80,7 +103,9 @@ class AuditLog:
         with self._db.session() as session:
             session.add(row)
             session.flush()
-            return AuditEntry._from_row(row)
+            entry = AuditEntry._from_row(row)
+        _log_entry(entry)
+        return entry
 
     def latest(self, *, target: str | None = None, limit: int = 20) -> list[AuditEntry]:
         """The newest ``limit`` events, newest first, optionally for one SMTP user."""
