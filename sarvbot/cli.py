@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -254,6 +255,48 @@ def _db(args: argparse.Namespace) -> int:
     return 0 if current == head else 1
 
 
+def _audit_export(args: argparse.Namespace) -> int:
+    """``sarvbot audit export``: the audit log as JSON lines or CSV on standard output."""
+    import csv
+    import dataclasses
+    import json
+
+    from .config import DEFAULT_DATABASE_URL
+    from .store import AuditEntry, AuditLog, StoreError
+
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    database = _database(url)
+    columns = [field.name for field in dataclasses.fields(AuditEntry)]
+    out = sys.stdout
+    writer = csv.DictWriter(out, fieldnames=columns) if args.format == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    try:
+        for entry in AuditLog(database).stream(since=args.since):
+            row = dataclasses.asdict(entry)
+            row["at"] = entry.at.isoformat()
+            if writer is not None:
+                writer.writerow(row)
+            else:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        database.dispose()
+    return 0
+
+
+def _since(text: str) -> datetime:
+    """``--since``: a date or an ISO date and time, UTC unless it says otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _expire(args: argparse.Namespace) -> int:
     settings = _settings()
     _checked(settings)
@@ -325,6 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the database schema")
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(run=_db)
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser(
+        "export", help="write the audit log to standard output, oldest first, streamed"
+    )
+    export.add_argument("--since", type=_since, metavar="DATE", help="from this date on")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.set_defaults(run=_audit_export)
 
     expire = commands.add_parser(
         "expire", help="expire overdue approval requests (run it from a scheduler)"

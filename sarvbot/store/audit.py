@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -106,6 +107,25 @@ class AuditLog:
             entry = AuditEntry._from_row(row)
         _log_entry(entry)
         return entry
+
+    def stream(self, *, since: datetime | None = None, batch: int = 1000) -> Iterator[AuditEntry]:
+        """Every event (from ``since`` on), oldest first, read ``batch`` rows at a time.
+
+        Memory stays constant however long the log: each batch starts after the last id
+        read, in its own short transaction, so a long export never holds a lock.
+        """
+        after = 0
+        while True:
+            query = select(AuditEventRow).where(AuditEventRow.id > after)
+            if since is not None:
+                query = query.where(AuditEventRow.at >= as_utc(since))
+            query = query.order_by(AuditEventRow.id).limit(batch)
+            with self._db.session(readonly=True) as session:
+                entries = [AuditEntry._from_row(row) for row in session.scalars(query)]
+            yield from entries
+            if len(entries) < batch:
+                return
+            after = entries[-1].id
 
     def latest(self, *, target: str | None = None, limit: int = 20) -> list[AuditEntry]:
         """The newest ``limit`` events, newest first, optionally for one SMTP user."""
