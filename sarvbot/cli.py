@@ -178,12 +178,38 @@ def _running_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
     return app
 
 
+def _share_metrics() -> None:
+    """Let every gunicorn worker write its metrics where any worker can sum them.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is imported, so this runs
+    before anything imports it; a directory of the operator's own is kept (and not emptied).
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="sarvbot-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    master = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == master:  # workers exit too; only the master's exit removes it
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .config import load_log_settings
-    from .web import serve
 
     logs = load_log_settings()
     settings = _settings()
+    if settings.sarvbot_metrics:
+        _share_metrics()
+    from .web import serve
+
     _checked(settings)
     port = args.port if args.port is not None else int(os.environ.get("PORT", "3000"))
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -196,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         log_level="debug" if args.verbose else logs.log_level.lower(),
         log_format=logs.log_format,
+        metrics=settings.sarvbot_metrics,
     )
     return 0
 

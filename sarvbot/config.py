@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     sarvbot_workers: int = Field(
         default=32, ge=1, le=512, description="threads per process doing Sarv work after acks"
     )
+    sarvbot_metrics: bool = Field(
+        default=False, description="serve Prometheus metrics at GET /metrics"
+    )
     sarvbot_lease_seconds: int = Field(
         default=60,
         ge=3,

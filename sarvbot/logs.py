@@ -41,7 +41,9 @@ def logging_config(level: str = "INFO", log_format: LogFormat = "text") -> dict[
         "loggers": {
             # gunicorn's own lines, in the same format (it applies this in every worker).
             "gunicorn.error": {"level": level, "handlers": ["sarvbot"], "propagate": False},
-            "gunicorn.access": {"level": level, "handlers": ["sarvbot"], "propagate": False},
+            # Its access lines only when asked for (GUNICORN_CMD_ARGS=--access-logfile -):
+            # sarvbot.requests already has a line per request, with what it was.
+            "gunicorn.access": {"level": "WARNING", "handlers": ["sarvbot"], "propagate": False},
         },
     }
 

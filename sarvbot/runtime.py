@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sarvbot import metrics
 from sarvbot.config import Settings
 from sarvbot.core import SmtpService, WorkLedger
 from sarvbot.policy import Policy, load_policy
@@ -40,6 +41,7 @@ def create_app(
             settings.sarv_app_domain,
             base_url=settings.sarv_api_url,
             pool_size=settings.sarvbot_workers,
+            on_call=metrics.observe_sarv_call,
         )
     token = settings.slack_bot_token.get_secret_value()
     client = build_web_client(token, settings.slack_api_url)

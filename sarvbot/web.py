@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import threading
@@ -17,6 +18,8 @@ from sarvbot.slack.work import DRAIN_SECONDS
 
 __all__ = ["EVENTS_PATH", "gunicorn_settings", "make_wsgi_app", "run_gunicorn", "serve"]
 
+logger = logging.getLogger("sarvbot.web")
+
 EVENTS_PATH = "/slack/events"
 # The master waits this long for a worker after SIGTERM before it kills it: the worker's
 # drain of a full queue (DRAIN_SECONDS) and a little for its last requests and exit.
@@ -26,14 +29,17 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi_app(app: SlackApp, *, signing_secret: str) -> WSGIApp:
+def make_wsgi_app(app: SlackApp, *, signing_secret: str, metrics: bool = False) -> WSGIApp:
     """``POST /slack/events`` goes through the front door to Bolt; ``GET /healthz`` answers
-    without Slack or Sarv; anything else is 404.
+    without Slack or Sarv; ``GET /metrics`` (when ``metrics``) is Prometheus's text;
+    anything else is 404.
     """
     front_door = FrontDoor(app.bolt, signing_secret=signing_secret)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/metrics" and metrics:
+            return _metrics(app, start_response)
         if path == "/healthz":
             body = json.dumps({"ok": True}).encode()
             start_response(
@@ -50,6 +56,21 @@ def make_wsgi_app(app: SlackApp, *, signing_secret: str) -> WSGIApp:
         return front_door(environ, start_response)
 
     return wsgi
+
+
+def _metrics(app: SlackApp, start_response: StartResponse) -> Iterable[bytes]:
+    from sarvbot import metrics
+
+    try:
+        body = metrics.scrape(app.service.request_counts)
+    except Exception as exc:  # the database: the scrape fails, the app goes on
+        logger.warning("metrics scrape failed: %s", type(exc).__name__)
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"metrics unavailable\n"]
+    start_response(
+        "200 OK", [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))]
+    )
+    return [body]
 
 
 def gunicorn_settings(
@@ -76,6 +97,7 @@ def gunicorn_settings(
         "graceful_timeout": GRACEFUL_SECONDS,
         "post_worker_init": _drain_on_sigterm,
         "worker_exit": _close_on_exit,
+        "child_exit": _forget_worker,
         "loglevel": log_level,
         # gunicorn's own lines in sarvbot's format (LOG_FORMAT), set up in every worker.
         "logconfig_dict": logging_config(log_level.upper(), log_format),
@@ -90,12 +112,19 @@ def gunicorn_settings(
 class _ServedApp:
     """The WSGI app of one worker, keeping the SlackApp for the shutdown hooks."""
 
-    def __init__(self, app: SlackApp, *, signing_secret: str) -> None:
+    def __init__(self, app: SlackApp, *, signing_secret: str, metrics: bool = False) -> None:
         self.slack_app = app
-        self._wsgi = make_wsgi_app(app, signing_secret=signing_secret)
+        self._wsgi = make_wsgi_app(app, signing_secret=signing_secret, metrics=metrics)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._wsgi(environ, start_response)
+
+
+def _forget_worker(server: Any, worker: Any) -> None:
+    """gunicorn's child_exit (in the master): a dead worker's live metrics stop counting."""
+    from sarvbot import metrics
+
+    metrics.process_exited(int(worker.pid))
 
 
 def _drain_on_sigterm(worker: Any) -> None:
@@ -172,6 +201,7 @@ def serve(
     threads: int,
     log_level: str = "info",
     log_format: LogFormat = "text",
+    metrics: bool = False,
 ) -> None:
     """Serve with gunicorn; each worker builds its own app after the fork."""
     settings = gunicorn_settings(
@@ -184,6 +214,6 @@ def serve(
     )
 
     def load() -> WSGIApp:
-        return _ServedApp(factory(), signing_secret=signing_secret)
+        return _ServedApp(factory(), signing_secret=signing_secret, metrics=metrics)
 
     run_gunicorn(load, settings)

@@ -703,6 +703,10 @@ class SmtpService:
                 changed.append(marked)
         return changed
 
+    def request_counts(self) -> dict[str, int]:
+        """Approval requests by state."""
+        return self.approvals.count_by_state()
+
     def pending_requests(self) -> list[ApprovalRequest]:
         """Pending requests, oldest first."""
         return self.approvals.pending()

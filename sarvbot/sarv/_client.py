@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from ._errors import BadResponseError, TransportError, ValidationError
+from ._errors import BadResponseError, Error, TransportError, ValidationError
 from ._models import Credentials, SmtpUser, UserStatus
 from ._wire import (
     check_limit,
@@ -57,6 +57,7 @@ class SarvClient:
         list_retries: int = 2,
         retry_backoff: float = 0.3,
         pool_size: int = 10,
+        on_call: Callable[[str, str, float], None] | None = None,
     ) -> None:
         if not isinstance(owner_id, str) or not owner_id:
             raise ValidationError("owner_id must be non-empty text", field="owner_id")
@@ -90,6 +91,8 @@ class SarvClient:
             HTTPAdapter(max_retries=Retry(total=0, read=False), pool_maxsize=pool_size),
         )
         self.settings = VendorSettings(self)
+        # Told of every call once it ends: its path, "ok" or the error's class, seconds.
+        self.on_call = on_call
 
     @staticmethod
     def _adapter(retries: int, backoff: float, pool_size: int) -> HTTPAdapter:
@@ -167,6 +170,19 @@ class SarvClient:
         return data
 
     def _request(self, path: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+        if self.on_call is None:
+            return self._send(path, params)
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return self._send(path, params)
+        except Error as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            self.on_call(path, outcome, time.monotonic() - started)
+
+    def _send(self, path: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
         url = self.base_url + path
         payload = {"owner_id": self.owner_id, "token": self._token, **params}
         host = urlsplit(url).netloc

@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
+from sarvbot import metrics
 from sarvbot.core import LostWork, SmtpService
 from sarvbot.store import ApprovalRequest, AuditLog
 
@@ -296,6 +297,7 @@ class SlackApp:
 
         def loop() -> None:
             while not self._stopping.wait(every):
+                metrics.HOUSEKEEPING.set_to_current_time()
                 for name, step in steps:
                     try:
                         step()

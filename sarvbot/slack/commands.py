@@ -12,7 +12,7 @@ from slack_bolt import App
 from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
-from sarvbot import sarv
+from sarvbot import metrics, sarv
 from sarvbot.core import (
     Actor,
     Change,
@@ -32,7 +32,7 @@ from .blocks import Message
 from .context import SlackContext
 from .mrkdwn import code, escape
 from .payloads import FormMeta, SubmittedForm, click_place, clicked_value, state_choice
-from .work import Handled, usage_text
+from .work import RESTARTING, Handled, usage_text
 
 __all__ = ["CommandListeners"]
 
@@ -69,6 +69,7 @@ class CommandListeners:
         if refusal is not None:
             # Turned away in the ack itself: no extra call to Slack while overloaded.
             ack(response_type="ephemeral", **blocks.text_message(refusal))
+            metrics.REFUSALS.labels("restarting" if refusal == RESTARTING else "busy").inc()
             return
         user_id, channel_id = str(body.get("user_id")), str(body.get("channel_id"))
         if command.wants_modal:

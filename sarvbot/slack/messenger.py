@@ -9,6 +9,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from sarvbot import metrics
 from sarvbot.policy import Policy
 from sarvbot.sarv import Credentials
 from sarvbot.store import ApprovalRequest, ApprovalStore
@@ -104,6 +105,7 @@ class Messenger:
         ``respond``, or ``notify``), without the password; returns whether it was sent.
         """
         problem = self._send_secret(user_id, credentials, title)
+        metrics.DELIVERIES.labels("delivered" if problem is None else "undelivered").inc()
         if problem is None:
             self.tell(
                 respond, f"The password of {code(credentials.name)} is in your DM with sarvbot."

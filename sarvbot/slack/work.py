@@ -16,7 +16,7 @@ from typing import Any
 
 from slack_bolt.context.respond import Respond
 
-from sarvbot import sarv
+from sarvbot import metrics, sarv
 from sarvbot.core import (
     CommandError,
     Refused,
@@ -141,6 +141,7 @@ class Handled:
             "duration_ms": round(seconds * 1000),
         }
         _handled_log.info(" ".join(f"{key}={value}" for key, value in fields.items()), extra=fields)
+        metrics.REQUESTS.labels(self.kind, str(fields["action"]), outcome).inc()
 
 
 # The one line per command, click and form submission: its own logger, so that it can be
@@ -243,6 +244,7 @@ class WorkQueue:
                 if self._queued >= self.limit:
                     return BUSY
                 self._queued += 1
+                metrics.QUEUE_DEPTH.inc()
             else:
                 if self._quick_queued >= QUICK_LIMIT:
                     return BUSY
@@ -253,6 +255,7 @@ class WorkQueue:
         with self._lock:
             if pool == "work":
                 self._queued -= 1
+                metrics.QUEUE_DEPTH.dec()
             else:
                 self._quick_queued -= 1
 
@@ -291,7 +294,9 @@ class WorkQueue:
         self._quick.submit(self._run, respond, job, what, "quick", _REPLAY_KEYS.get())
 
     def _refuse(self, respond: Respond | None, text: str, what: str | Handled) -> None:
-        logger.warning("%s turned away: %s", what, "restarting" if text == RESTARTING else "busy")
+        reason = "restarting" if text == RESTARTING else "busy"
+        logger.warning("%s turned away: %s", what, reason)
+        metrics.REFUSALS.labels(reason).inc()
         with self._lock:
             if self._refusals_queued >= REFUSAL_LIMIT:
                 logger.warning("%s: too many refusals waiting; this one is not sent", what)

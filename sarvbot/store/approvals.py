@@ -115,6 +115,12 @@ class ApprovalStore:
         with self._db.session(readonly=True) as session:
             return _load(session, session.scalars(query).all())
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many requests are in each state (for metrics)."""
+        query = select(ApprovalRequestRow.state, func.count()).group_by(ApprovalRequestRow.state)
+        with self._db.session(readonly=True) as session:
+            return {str(state): int(count) for state, count in session.execute(query)}
+
     def add_vote(self, request_id: int, approver_id: str, now: datetime) -> int:
         """Record ``approver_id``'s approval if the request is pending.
 
