@@ -252,11 +252,11 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _expire(args: argparse.Namespace) -> int:
+    from .core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
+
     settings = _settings()
     _checked(settings)
     app = _create_app(settings)
-    from .core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
-
     try:
         # The same due jobs a serving process runs, all brought forward to now.
         ran = app.run_schedule(everything_now=True)
