@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 
@@ -325,18 +325,27 @@ def _since(text: str) -> datetime:
 
 
 def _expire(args: argparse.Namespace) -> int:
+    from .core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
+
     settings = _settings()
     _checked(settings)
     app = _create_app(settings)
     try:
-        changed = app.expire_requests()
-        lost = app.report_lost_work()
+        # The same due jobs a serving process runs, all brought forward to now.
+        ran = app.run_schedule(everything_now=True)
     finally:
         app.close()
+    changed: list[Any] = []
+    lost = 0
+    for run in ran:
+        if run.job.kind == EXPIRE_REQUESTS and isinstance(run.result, list):
+            changed.extend(run.result)
+        elif run.job.kind == REPORT_LOST_WORK and isinstance(run.result, list):
+            lost += len(run.result)
     for request in changed:
         print(f"request #{request.id}: {request.state.value}")
     print(f"{len(changed)} request(s) changed")
-    print(f"{len(lost)} person(s) told of a change lost to a restart")
+    print(f"{lost} person(s) told of a change lost to a restart")
     return 0
 
 

@@ -10,7 +10,14 @@ from sarvbot.core import SmtpService, WorkLedger
 from sarvbot.policy import Policy, load_policy
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp, SlackDirectory, build_web_client, create_slack_app
-from sarvbot.store import ApprovalStore, AuditLog, Database, ReceiptStore, SeenRequests
+from sarvbot.store import (
+    ApprovalStore,
+    AuditLog,
+    Database,
+    JobStore,
+    ReceiptStore,
+    SeenRequests,
+)
 
 __all__ = ["create_app"]
 
@@ -64,6 +71,7 @@ def create_app(
         secret_client=build_web_client(token, settings.slack_api_url, silent=True),
         directory=directory,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
+        jobs=JobStore(database),
         workers=settings.sarvbot_workers,
         socket_mode=socket_mode,
     )

@@ -33,15 +33,16 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Loc
         if enabled:
             env["SARVBOT_METRICS"] = "true"
         port = free_port()
-        process = subprocess.Popen(
-            serve_argv(port, workers=2, threads=4), env=env, stderr=open(tmp_path / "serve.log", "w"), text=True
-        )
-        try:
-            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-            yield workspace, f"http://127.0.0.1:{port}"
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+        with (tmp_path / "serve.log").open("w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                serve_argv(port, workers=2, threads=4), env=env, stderr=log, text=True
+            )
+            try:
+                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+                yield workspace, f"http://127.0.0.1:{port}"
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
 
 
 def samples(base: str) -> dict[Sample, float]:

@@ -1,12 +1,14 @@
-"""The core: policy checks, changes at Sarv, approvals and the audit log, without Slack."""
+"""The core: policy, changes at Sarv, approvals, the audit log and the schedule, no Slack."""
 
 from .commands import USAGE, Command, CommandError, parse_command
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .ledger import LostWork, WorkLedger
 from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
+from .schedule import JOB_KINDS, JobKind, Ran, Scheduler
 from .service import Decided, DecisionKind, Executed, SmtpService, utcnow
 
 __all__ = [
+    "JOB_KINDS",
     "USAGE",
     "Actor",
     "Change",
@@ -17,8 +19,11 @@ __all__ = [
     "DecisionKind",
     "Directory",
     "Executed",
+    "JobKind",
     "LostWork",
+    "Ran",
     "Refused",
+    "Scheduler",
     "SmtpService",
     "UnknownSmtpUser",
     "WorkLedger",

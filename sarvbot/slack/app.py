@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -26,8 +26,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from sarvbot import metrics
-from sarvbot.core import LostWork, SmtpService
-from sarvbot.store import ApprovalRequest, AuditLog
+from sarvbot.core import LostWork, Ran, Scheduler, SmtpService
+from sarvbot.core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
+from sarvbot.store import REQUEST_ENDED, ApprovalRequest, AuditLog, DueJob, JobStore
 
 from . import blocks
 from .approvals import ApprovalListeners
@@ -241,6 +242,7 @@ class SlackApp:
         context: SlackContext,
         tracker: WorkTracker,
         installed: InstalledApp,
+        jobs: JobStore,
     ) -> None:
         self.bolt = bolt
         self.context = context
@@ -256,10 +258,46 @@ class SlackApp:
         self.commands.register(bolt)
         self.approvals.register(bolt)
         bolt.error(_on_error)
+        ledger = context.ledger
+        self.scheduler = Scheduler(
+            jobs,
+            {
+                EXPIRE_REQUESTS: lambda job, now: self.service.expire(),
+                REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
+                REQUEST_ENDED: self._request_ended,
+            },
+            owner=ledger.owner,
+            lease=ledger.lease,
+            every=ledger.lease / 3,
+        )
 
     def expire_requests(self) -> list[ApprovalRequest]:
-        """Expire overdue requests and show it on their messages (``sarvbot expire``)."""
-        return self.approvals.expire()
+        """Expire overdue requests, mark those left running unknown, and tell their people.
+
+        Returns the requests this call changed. The notices are due jobs committed with
+        each change, so any that this process does not get to are sent by another.
+        """
+        changed = self.service.expire()
+        self.scheduler.run_due(kinds=(REQUEST_ENDED,))
+        return changed
+
+    def run_schedule(self, *, everything_now: bool = False) -> list[Ran]:
+        """Run the timed work that is due; ``everything_now`` brings periodic work forward.
+
+        ``sarvbot expire`` runs it once with ``everything_now``; serving processes run it
+        from :meth:`start_housekeeping`.
+        """
+        if everything_now:
+            self.scheduler.start_periodic(bring_forward=True)
+        return self.scheduler.run_due()
+
+    def _request_ended(self, job: DueJob, now: datetime) -> None:
+        request = self.service.approvals.get(int(job.payload["request_id"]))
+        if request is None:
+            return
+        if not self.approvals.tell_request_ended(request):
+            # Raised so the job is tried again later; the message update is safe to repeat.
+            raise RuntimeError("Slack did not take the notice to the requester")
 
     def report_lost_work(self, now: datetime | None = None) -> list[LostWork]:
         """Tell, by DM, the people whose acknowledged changes a dead process never answered.
@@ -280,23 +318,26 @@ class SlackApp:
         return told
 
     def start_housekeeping(self, interval: float | None = None) -> None:
-        """Keep this process's receipts leased, report other processes' lost work, and do
-        what ``sarvbot expire`` does (overdue requests, requests left running).
+        """Keep this process's receipts leased and run the timed work that is due.
 
         Runs on a daemon thread until :meth:`close`; ``interval`` defaults to a third of
-        the lease, so a live process never lets its lease lapse. Every step is a
-        conditional UPDATE, so several processes doing it at once do each item once.
+        the lease, so a live process never lets its lease lapse, and periodic work (expiry,
+        requests left running, lost work) comes round at the same pace. Each due job is
+        claimed by one process, so several processes doing this at once do each item once.
         """
         ledger = self.context.ledger
         every = interval if interval is not None else ledger.lease.total_seconds() / 3
+        self.scheduler.every = timedelta(seconds=every)
         steps: list[tuple[str, Callable[[], object]]] = [
             ("renew", ledger.renew),
-            ("lost work", self.report_lost_work),
-            ("expiry", self.expire_requests),
+            ("periodic jobs", self.scheduler.start_periodic),
+            ("schedule", self.scheduler.run_due),
         ]
 
         def loop() -> None:
-            while not self._stopping.wait(every):
+            wait = 0.0  # the first round at once: work left by a dead process waits no longer
+            while not self._stopping.wait(wait):
+                wait = every
                 metrics.HOUSEKEEPING.set_to_current_time()
                 for name, step in steps:
                     try:
@@ -345,6 +386,7 @@ def create_slack_app(
     secret_client: WebClient,
     directory: SlackDirectory,
     signing_secret: str,
+    jobs: JobStore,
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
@@ -382,4 +424,6 @@ def create_slack_app(
         client=client,
         ledger=ledger,
     )
-    return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))
+    return SlackApp(
+        bolt=bolt, context=context, tracker=tracker, installed=installed_app(client), jobs=jobs
+    )

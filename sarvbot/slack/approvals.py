@@ -192,21 +192,21 @@ class ApprovalListeners:
         )
         self.say.refresh_request(final)
 
-    def expire(self) -> list[ApprovalRequest]:
-        """Expire overdue requests and show it on their messages (``sarvbot expire``)."""
-        changed = self.service.expire()
-        for request in changed:
-            self.say.refresh_request(request)
-            if request.state is RequestState.EXPIRED:
-                self.say.tell_requester(
-                    request, f"Request #{request.id} expired without a decision."
-                )
-            elif request.state is RequestState.UNKNOWN:
-                self.say.tell_requester(
-                    request,
-                    f"Request #{request.id} ({blocks.describe_request(request)}) was approved, "
-                    "but sarvbot stopped before it recorded the outcome, so it is unknown "
-                    "whether it was done. It will not run again: check the user with "
-                    "`/smtp show` before asking again.",
-                )
-        return changed
+    def tell_request_ended(self, request: ApprovalRequest) -> bool:
+        """Show on its message how a request ended without a click (expired, outcome
+        unknown) and tell its requester. Safe to repeat; False if Slack took no notice.
+        """
+        self.say.refresh_request(request)
+        if request.state is RequestState.EXPIRED:
+            return self.say.tell_requester(
+                request, f"Request #{request.id} expired without a decision."
+            )
+        if request.state is RequestState.UNKNOWN:
+            return self.say.tell_requester(
+                request,
+                f"Request #{request.id} ({blocks.describe_request(request)}) was approved, "
+                "but sarvbot stopped before it recorded the outcome, so it is unknown "
+                "whether it was done. It will not run again: check the user with "
+                "`/smtp show` before asking again.",
+            )
+        return True

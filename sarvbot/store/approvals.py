@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sarvbot.store.database import Database
+from sarvbot.store.jobs import REQUEST_ENDED, add_job
 from sarvbot.store.models import ApprovalRequestRow, ApprovalVoteRow, as_utc
 from sarvbot.store.states import RequestState
 
@@ -264,7 +265,11 @@ class ApprovalStore:
         )
 
     def expire_due(self, now: datetime) -> list[ApprovalRequest]:
-        """Expire every pending request whose time is up; return those this call expired."""
+        """Expire every pending request whose time is up; return those this call expired.
+
+        Each expired request gets a due ``request_ended`` job, committed with the expiry,
+        to update its message and tell its requester.
+        """
         now = as_utc(now)
         due = [
             ApprovalRequestRow.state == RequestState.PENDING.value,
@@ -283,6 +288,10 @@ class ApprovalStore:
                 .values(state=RequestState.EXPIRED.value, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
+            # The notices go in the same transaction as the expiry (an outbox): a process
+            # that dies before sending them leaves due jobs that another process runs.
+            for request_id in ids_list:
+                _schedule_ended_notice(session, request_id, RequestState.EXPIRED, now)
             return _load(session, ids_list)
 
     def stale_running(self, older_than: datetime) -> list[ApprovalRequest]:
@@ -305,14 +314,29 @@ class ApprovalStore:
     def mark_unknown(
         self, request_id: int, *, error: str | None = None, now: datetime | None = None
     ) -> ApprovalRequest | None:
-        """Give up on a stuck running request: its outcome is unknown."""
-        return self._transition(
-            request_id,
-            [ApprovalRequestRow.state == RequestState.RUNNING.value],
-            state=RequestState.UNKNOWN.value,
-            error=error,
-            updated_at=as_utc(now) if now is not None else datetime.now(UTC),
-        )
+        """Give up on a stuck running request: its outcome is unknown.
+
+        Like :meth:`expire_due`, schedules the ``request_ended`` notice in the same
+        transaction. None if the request was no longer running.
+        """
+        at = as_utc(now) if now is not None else datetime.now(UTC)
+        with self._db.session() as session:
+            outcome = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(ApprovalRequestRow)
+                    .where(
+                        ApprovalRequestRow.id == request_id,
+                        ApprovalRequestRow.state == RequestState.RUNNING.value,
+                    )
+                    .values(state=RequestState.UNKNOWN.value, error=error, updated_at=at)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if outcome.rowcount != 1:
+                return None
+            _schedule_ended_notice(session, request_id, RequestState.UNKNOWN, at)
+            return _load(session, [request_id])[0]
 
     def _transition(
         self, request_id: int, conditions: Sequence[ColumnElement[bool]], **values: Any
@@ -335,6 +359,19 @@ class ApprovalStore:
         if self._db.dialect_name == "postgresql":
             return postgresql.insert(ApprovalVoteRow)
         return sqlite.insert(ApprovalVoteRow)
+
+
+def _schedule_ended_notice(
+    session: Session, request_id: int, state: RequestState, now: datetime
+) -> None:
+    add_job(
+        session,
+        kind=REQUEST_ENDED,
+        key=f"{REQUEST_ENDED}:{request_id}:{state.value}",
+        due_at=now,
+        payload={"request_id": request_id, "state": state.value},
+        now=now,
+    )
 
 
 def _load(session: Session, ids: Sequence[int]) -> list[ApprovalRequest]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -186,3 +187,32 @@ class SeenRequestRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_seen_requests_expires_at", "expires_at"),)
+
+
+class DueJobRow(Base):
+    """A piece of timed work: due at ``due_at``, done by whichever process claims it.
+
+    ``key`` names the thing the job is about, so scheduling it twice is one job. A claimer
+    holds the job under ``owner`` until ``lease_until``; one that dies lets the lease lapse
+    and another process claims the job again. ``payload`` never carries a secret.
+    """
+
+    __tablename__ = "due_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(SHORT_WORD)
+    key: Mapped[str] = mapped_column(NAME, unique=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(SHORT_WORD)
+    owner: Mapped[str | None] = mapped_column(SLACK_ID)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint("state IN ('due', 'running', 'done', 'failed')", name="state"),
+        Index("ix_due_jobs_state_due_at", "state", "due_at"),
+    )

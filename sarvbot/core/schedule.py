@@ -1,0 +1,189 @@
+"""The schedule: timed work kept as due jobs in the database, done once by any process.
+
+Every kind of timed work is one entry in :data:`JOB_KINDS`; the layer that can do it
+supplies its handler (the Slack app, for the kinds that tell people). Any number of
+processes may call :meth:`Scheduler.run_due` at once: a job is claimed by one of them
+under a lease, and a claimer that dies lets the lease lapse so another finishes the job.
+A handler may therefore run again after a crash between its work and the job's end, so
+handlers are written to be safe to repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sarvbot.store import REQUEST_ENDED, DueJob, JobStore
+
+__all__ = [
+    "EXPIRE_REQUESTS",
+    "JOB_KINDS",
+    "REPORT_LOST_WORK",
+    "REQUEST_ENDED",
+    "JobHandler",
+    "JobKind",
+    "Ran",
+    "Scheduler",
+]
+
+logger = logging.getLogger("sarvbot.core")
+
+EXPIRE_REQUESTS = "expire_requests"
+REPORT_LOST_WORK = "report_lost_work"
+
+JobHandler = Callable[[DueJob, datetime], object]
+"""Does one job at ``now``; raises to have it tried again later. Returns what it did."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of timed work. A periodic kind has one job that reschedules itself."""
+
+    name: str
+    description: str
+    periodic: bool = False
+    max_attempts: int = 5
+
+
+JOB_KINDS: Mapping[str, JobKind] = {
+    kind.name: kind
+    for kind in (
+        JobKind(
+            EXPIRE_REQUESTS,
+            "expire overdue requests and mark requests left running unknown",
+            periodic=True,
+        ),
+        JobKind(
+            REPORT_LOST_WORK,
+            "tell people of acknowledged changes a dead process never answered",
+            periodic=True,
+        ),
+        JobKind(REQUEST_ENDED, "show how a request ended on its message and tell its requester"),
+    )
+}
+
+RETRY_FIRST = timedelta(seconds=5)
+RETRY_MOST = timedelta(minutes=10)
+# One run_due does what is due now and what that schedules at once, but never spins.
+_MAX_ROUNDS = 10
+_BATCH = 20
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One job this process ran: ``outcome`` is done, again (retry or next round) or failed."""
+
+    job: DueJob
+    outcome: str
+    result: object = None
+
+
+class Scheduler:
+    """Claims due jobs and runs their handlers; each job is done by one process."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        handlers: Mapping[str, JobHandler],
+        *,
+        owner: str,
+        lease: timedelta,
+        every: timedelta,
+        kinds: Mapping[str, JobKind] = JOB_KINDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        missing = sorted(set(kinds) - set(handlers))
+        if missing:
+            raise ValueError(f"no handler for the job kinds {', '.join(missing)}")
+        self.jobs = jobs
+        self._handlers = dict(handlers)
+        self._kinds = dict(kinds)
+        self.owner = owner
+        self.lease = lease
+        self.every = every
+        self._clock = clock
+
+    def schedule(
+        self,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        payload: Mapping[str, object] | None = None,
+    ) -> bool:
+        """Schedule a job of a known kind; the same ``key`` twice is one job."""
+        if kind not in self._kinds:
+            raise ValueError(f"unknown job kind {kind!r}")
+        return self.jobs.schedule(kind, key, due_at, payload, now=self._clock())
+
+    def start_periodic(self, *, bring_forward: bool = False) -> None:
+        """Make sure every periodic kind has its job (a new one is due now).
+
+        ``bring_forward`` also makes the existing ones due now, as ``sarvbot expire`` wants.
+        """
+        now = self._clock()
+        for kind in self._kinds.values():
+            if not kind.periodic:
+                continue
+            if not self.jobs.schedule(kind.name, kind.name, now, now=now) and bring_forward:
+                self.jobs.due_now(kind.name, now=now)
+
+    def run_due(
+        self,
+        now: datetime | None = None,
+        *,
+        kinds: Collection[str] | None = None,
+        budget: float = 30.0,
+    ) -> list[Ran]:
+        """Claim and run the jobs due at ``now`` (default: the clock), and those they schedule.
+
+        Stops when nothing is left to claim, after a few rounds, or after ``budget`` seconds.
+        """
+        deadline = time.monotonic() + budget
+        ran: list[Ran] = []
+        for _ in range(_MAX_ROUNDS):
+            at = now or self._clock()
+            claimed = self.jobs.claim_due(
+                owner=self.owner, now=at, lease_until=at + self.lease, limit=_BATCH, kinds=kinds
+            )
+            if not claimed:
+                break
+            ran.extend(self._run(job, at) for job in claimed)
+            if time.monotonic() > deadline:
+                break
+        return ran
+
+    def _run(self, job: DueJob, now: datetime) -> Ran:
+        kind = self._kinds.get(job.kind)
+        if kind is None:
+            # Written by a newer version of sarvbot: leave it for one that knows it.
+            self.jobs.again(job.id, owner=self.owner, due_at=now + RETRY_MOST, now=now)
+            return Ran(job, "again")
+        try:
+            result = self._handlers[job.kind](job, now)
+        except Exception as exc:
+            error = type(exc).__name__
+            return self._after_failure(kind, job, now, error)
+        if kind.periodic:
+            self.jobs.again(
+                job.id, owner=self.owner, due_at=now + self.every, now=now, reset_attempts=True
+            )
+            return Ran(job, "again", result)
+        self.jobs.done(job.id, owner=self.owner, now=now)
+        return Ran(job, "done", result)
+
+    def _after_failure(self, kind: JobKind, job: DueJob, now: datetime, error: str) -> Ran:
+        if kind.periodic:
+            logger.warning("timed job %s failed: %s", job.kind, error)
+            self.jobs.again(job.id, owner=self.owner, due_at=now + self.every, now=now, error=error)
+            return Ran(job, "again")
+        if job.attempts >= kind.max_attempts:
+            logger.error("timed job %s gave up after %s attempts: %s", job.key, job.attempts, error)
+            self.jobs.fail(job.id, owner=self.owner, now=now, error=error)
+            return Ran(job, "failed")
+        wait = min(RETRY_FIRST * 2 ** (job.attempts - 1), RETRY_MOST)
+        logger.warning("timed job %s failed (%s), tried again in %s", job.key, error, wait)
+        self.jobs.again(job.id, owner=self.owner, due_at=now + wait, now=now, error=error)
+        return Ran(job, "again")

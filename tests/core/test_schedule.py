@@ -1,0 +1,119 @@
+"""The scheduler: each kind has its handler, failures come back later, periodic work recurs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sarvbot.core import JOB_KINDS, JobKind, Scheduler
+from sarvbot.core.schedule import JobHandler
+from sarvbot.store import Database, DueJob, JobStore
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=1)
+KINDS = {
+    "reminder": JobKind("reminder", "remind someone", max_attempts=3),
+    "tick": JobKind("tick", "a periodic round", periodic=True),
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def scheduler(
+    jobs: JobStore, handlers: Mapping[str, JobHandler], clock: Clock, owner: str
+) -> Scheduler:
+    return Scheduler(
+        jobs,
+        handlers,
+        owner=owner,
+        lease=LEASE,
+        every=timedelta(seconds=20),
+        kinds=KINDS,
+        clock=clock,
+    )
+
+
+def test_every_job_kind_of_sarvbot_has_a_description_and_a_kind_without_handler_is_refused(
+    database: Database,
+) -> None:
+    assert all(kind.description for kind in JOB_KINDS.values())
+    with pytest.raises(ValueError, match="no handler for the job kinds tick"):
+        scheduler(JobStore(database), {"reminder": print}, Clock(), "p1")
+
+
+def test_a_scheduled_job_runs_once_when_due(database: Database) -> None:
+    clock, done = Clock(), []
+    runner = scheduler(
+        JobStore(database),
+        {"reminder": lambda job, now: done.append(job.payload), "tick": lambda job, now: None},
+        clock,
+        "p1",
+    )
+    runner.schedule("reminder", "reminder:1", T0 + timedelta(minutes=1), {"request_id": 1})
+    assert runner.run_due() == []
+    clock.now = T0 + timedelta(minutes=1)
+    (ran,) = runner.run_due()
+    assert (ran.outcome, done) == ("done", [{"request_id": 1}])
+    clock.now += timedelta(hours=1)
+    assert runner.run_due() == []
+
+
+def test_a_failing_job_is_tried_again_later_and_given_up_after_its_attempts(
+    database: Database,
+) -> None:
+    clock, tries = Clock(), []
+
+    def fails(job: DueJob, now: datetime) -> None:
+        tries.append(now)
+        raise RuntimeError("Slack is down")
+
+    jobs = JobStore(database)
+    runner = scheduler(jobs, {"reminder": fails, "tick": lambda job, now: None}, clock, "p1")
+    runner.schedule("reminder", "reminder:1", T0)
+    outcomes = []
+    for _ in range(3):
+        outcomes += [r.outcome for r in runner.run_due()]
+        # Nothing more until the back-off has passed.
+        assert runner.run_due() == []
+        clock.now += timedelta(minutes=10)
+    assert outcomes == ["again", "again", "failed"]
+    assert tries[1] - tries[0] == timedelta(minutes=10)
+    failed = jobs.get("reminder:1")
+    assert failed is not None
+    assert (failed.state, failed.attempts, failed.last_error) == ("failed", 3, "RuntimeError")
+
+
+def test_a_periodic_job_reschedules_itself_and_runs_in_one_process_per_round(
+    database: Database,
+) -> None:
+    clock, rounds = Clock(), []
+    lock = threading.Lock()
+
+    def tick(job: DueJob, now: datetime) -> None:
+        with lock:
+            rounds.append(now)
+
+    jobs = JobStore(database)
+    runners = [scheduler(jobs, {"reminder": print, "tick": tick}, clock, f"p{n}") for n in range(3)]
+    for runner in runners:
+        runner.start_periodic()
+    for _ in range(3):
+        threads = [threading.Thread(target=runner.run_due) for runner in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        clock.now += timedelta(seconds=20)
+    assert rounds == [T0, T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)]
+    tick_job = jobs.get("tick")
+    assert tick_job is not None
+    assert (tick_job.state, tick_job.due_at) == ("due", T0 + timedelta(seconds=60))
