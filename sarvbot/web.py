@@ -160,6 +160,24 @@ def _close_on_exit(server: Any, worker: Any) -> None:
         app.close()
 
 
+def _let_access_lines_through(cfg: Any) -> None:
+    """Access lines are off in sarvbot's log configuration; an access log asked for (by
+    ``--access-logfile`` in ``GUNICORN_CMD_ARGS`` or a config file) turns them on again."""
+    dict_config = cfg.settings["logconfig_dict"].get() if "logconfig_dict" in cfg.settings else {}
+    access = dict_config.get("loggers", {}).get("gunicorn.access")
+    if not cfg.accesslog or access is None:
+        return
+    handler: dict[str, Any] = {"formatter": "sarvbot"}
+    if cfg.accesslog == "-":
+        handler.update({"class": "logging.StreamHandler", "stream": "ext://sys.stdout"})
+    else:
+        handler.update({"class": "logging.FileHandler", "filename": cfg.accesslog})
+    dict_config["handlers"]["sarvbot-access"] = handler
+    access.update(
+        level=dict_config.get("root", {}).get("level", "INFO"), handlers=["sarvbot-access"]
+    )
+
+
 def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
     """Run gunicorn in this process; ``load`` builds the WSGI app in each worker.
 
@@ -184,6 +202,7 @@ def run_gunicorn(load: Callable[[], WSGIApp], settings: dict[str, Any]) -> None:
             for key, value in vars(env_args).items():
                 if value is not None and key != "args":
                     self.cfg.set(key.lower(), value)
+            _let_access_lines_through(self.cfg)
 
         def load(self) -> WSGIApp:
             return load()
