@@ -25,6 +25,16 @@ logger = logging.getLogger("sarvbot")
 
 # Socket Mode stops on either: SIGTERM from a process manager, SIGINT from a terminal.
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# slack_sdk's built-in Socket Mode client notices a dead socket only when four pings in a
+# row go unanswered; at its default of 10 s a dropped connection went unnoticed for 40 s+.
+_SOCKET_PING_INTERVAL = 3.0
+
+
+class _StartRefusalFilter(logging.Filter):
+    """Drops slack_sdk's log of a refused first connection: the command says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to retrieve WSS URL")
 
 
 class UsageError(Exception):
@@ -241,8 +251,17 @@ def _socket(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     handler: SocketModeHandler | None = None
     try:
-        handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
-        handler.connect()  # type: ignore[no-untyped-call]
+        handler = SocketModeHandler(
+            app.bolt,
+            settings.slack_app_token.get_secret_value(),
+            ping_interval=_SOCKET_PING_INTERVAL,
+        )
+        quiet = _StartRefusalFilter()
+        handler.client.logger.addFilter(quiet)
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+        finally:
+            handler.client.logger.removeFilter(quiet)
         stop.wait()
         # A second signal ends the process the usual way, without waiting for the work.
         for sig, before in previous.items():

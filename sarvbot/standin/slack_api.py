@@ -263,6 +263,9 @@ class FakeSlackApi:
         self._serial = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # App-level tokens (xapp-) and where apps.connections.open gets a websocket URL.
+        self._app_tokens: set[str] = set()
+        self._open_socket: Callable[[], str] | None = None
 
         self.add_user(SlackUser(bot_user_id, bot_name, team_id=team_id, is_bot=True))
         for user in users:
@@ -385,6 +388,19 @@ class FakeSlackApi:
             key = secrets.token_urlsafe(12)
             self._response_urls[key] = _ResponseUrl(self._clock(), source)
         return f"{self.base_url}/response/{key}"
+
+    # -- Socket Mode -------------------------------------------------------------------
+
+    def enable_socket_mode(self, app_token: str, open_connection: Callable[[], str]) -> None:
+        """Accept ``app_token`` for ``apps.connections.open``, answered with a fresh URL.
+
+        ``open_connection`` mints the URL, e.g. ``FakeSocketMode.open_connection_url``.
+        """
+        if not app_token.startswith("xapp-"):
+            raise ValueError("an app-level token starts with xapp-")
+        with self._lock:
+            self._app_tokens.add(app_token)
+            self._open_socket = open_connection
 
     # -- fault injection and observers -------------------------------------------------
 
@@ -524,10 +540,7 @@ class FakeSlackApi:
             token = bearer or args.pop("token", None)
             args.pop("token", None)
             try:
-                if not token:
-                    raise ApiError("not_authed")
-                if token != self.bot_token:
-                    raise ApiError("invalid_auth")
+                _check_token(self, method, token)
                 fault = self._take_fault(method, args)
                 if fault is not None:
                     status, headers = fault.status, fault.headers
@@ -547,6 +560,11 @@ class FakeSlackApi:
         if fault is not None and fault.delay:
             time.sleep(fault.delay)  # the client has given up by now: this is its timeout
         return status, headers, reply
+
+    def _socket_url(self) -> str:
+        if self._open_socket is None:
+            raise ApiError("invalid_auth")
+        return self._open_socket()
 
     def _handle_response_post(self, key: str, body: dict[str, Any]) -> tuple[int, str]:
         with self._lock:
@@ -722,6 +740,28 @@ class FakeSlackApi:
 
 
 # -- Web API methods ------------------------------------------------------------------
+
+
+def _check_token(fake: FakeSlackApi, method: str, token: str | None) -> None:
+    """Raise the error Slack gives for a missing, unknown or wrong kind of token."""
+    if not token:
+        raise ApiError("not_authed")
+    # apps.connections.open takes only an app-level token; every other method, a bot token.
+    wanted, other = (
+        (fake._app_tokens, {fake.bot_token})
+        if method in _APP_TOKEN_METHODS
+        else ({fake.bot_token}, fake._app_tokens)
+    )
+    if token in other:
+        raise ApiError("not_allowed_token_type")
+    if token not in wanted:
+        raise ApiError("invalid_auth")
+
+
+def _apps_connections_open(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
+    return {"url": fake._socket_url()}
+
+
 # Each takes the fake (lock held) and the call's arguments, and returns the reply's fields
 # besides "ok", or raises ApiError.
 
@@ -953,7 +993,9 @@ _METHODS: dict[str, Callable[[FakeSlackApi, dict[str, Any]], dict[str, Any]]] = 
     "views.open": _views_open,
     "views.push": _views_push,
     "views.update": _views_update,
+    "apps.connections.open": _apps_connections_open,
 }
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 # -- argument helpers -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
+from sarvbot.standin.socket_mode import FakeSocketMode
 from sarvbot.store import Database
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
 
@@ -82,6 +83,8 @@ class LocalWorkspace:
     users: list[SlackUser] = field(default_factory=list)
     channels: list[SlackChannel] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # Also serve Slack's Socket Mode side, for a ``sarvbot socket`` given ``environ()``.
+    socket_mode: bool = False
 
     def __post_init__(self) -> None:
         if not self.users and not self.channels:
@@ -93,14 +96,18 @@ class LocalWorkspace:
         self.slack = FakeSlackApi(
             self.bot_token, users=self.users, channels=self.channels, usergroups=self.usergroups
         )
+        self.app_token = "xapp-1-" + self.slack.app_id + "-" + secrets.token_hex(8)
+        self.socket = FakeSocketMode(app_id=self.slack.app_id) if self.socket_mode else None
         self.sandbox = Sandbox("owner-1", self.sarv_token, latency=self.sandbox_latency)
         self.database = Database(self.database_url)
         self._server: _ThreadingServer | None = None
         self.app: SlackApp | None = None
 
     def environ(self) -> dict[str, str]:
-        """The environment a separate ``sarvbot serve`` process would need."""
+        """The environment a separate ``sarvbot serve`` (or ``socket``) process would need."""
+        socket_mode = {"SLACK_APP_TOKEN": self.app_token} if self.socket is not None else {}
         return {
+            **socket_mode,
             "SLACK_BOT_TOKEN": self.bot_token,
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_API_URL": self.slack.api_url,
@@ -114,6 +121,9 @@ class LocalWorkspace:
     def start(self) -> LocalWorkspace:
         """Start Slack's stand-in, the sandbox, the database schema and the app."""
         self.slack.start()
+        if self.socket is not None:
+            self.socket.start()
+            self.slack.enable_socket_mode(self.app_token, self.socket.open_connection_url)
         self.sandbox.start()
         self.database.upgrade()
         settings = load_settings(self.environ())
@@ -160,6 +170,8 @@ class LocalWorkspace:
         if self.app is not None:
             self.app.close()
         self.sandbox.stop()
+        if self.socket is not None:
+            self.socket.stop()
         self.slack.stop()
         self.database.dispose()
 

@@ -1,0 +1,171 @@
+"""The Socket Mode stand-in speaks Slack's protocol to slack_sdk's own Socket Mode client."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from sarvbot.standin.requests import slash_command_body
+from sarvbot.standin.slack_api import FakeSlackApi
+from sarvbot.standin.socket_mode import FakeSocketMode, envelope_from_body
+
+BOT_TOKEN = "xoxb-test-bot"
+APP_TOKEN = "xapp-1-A0SARVBOT-test"
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[FakeSlackApi, FakeSocketMode]]:
+    with FakeSlackApi(BOT_TOKEN) as api, FakeSocketMode(app_id=api.app_id) as socket_mode:
+        api.enable_socket_mode(APP_TOKEN, socket_mode.open_connection_url)
+        yield api, socket_mode
+
+
+def _client(api: FakeSlackApi, seen: queue.Queue[dict[str, Any]]) -> SocketModeClient:
+    """slack_sdk's client, acking every request with a payload naming its envelope."""
+
+    def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
+        seen.put({**request.to_dict(), "accepts": request.accepts_response_payload})
+        client.send_socket_mode_response(
+            SocketModeResponse(request.envelope_id, payload={"text": request.envelope_id})
+        )
+
+    client = SocketModeClient(
+        APP_TOKEN,
+        web_client=WebClient(token=BOT_TOKEN, base_url=api.api_url),
+        ping_interval=1,
+    )
+    client.socket_mode_request_listeners.append(on_request)
+    return client
+
+
+def test_connections_open_gives_a_websocket_url_for_a_known_app_token(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, socket_mode = slack
+    reply = WebClient(base_url=api.api_url).apps_connections_open(app_token=APP_TOKEN)
+    assert reply["url"].startswith(f"ws://127.0.0.1:{socket_mode.port}/link/?ticket=")
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [("xapp-1-unknown", "invalid_auth"), (BOT_TOKEN, "not_allowed_token_type")],
+)
+def test_connections_open_refuses_other_tokens(
+    slack: tuple[FakeSlackApi, FakeSocketMode], token: str, error: str
+) -> None:
+    api, _ = slack
+    with pytest.raises(SlackApiError) as raised:
+        WebClient(base_url=api.api_url).apps_connections_open(app_token=token)
+    assert raised.value.response["error"] == error
+
+
+def test_an_app_token_is_refused_by_bot_methods(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, _ = slack
+    with pytest.raises(SlackApiError) as raised:
+        WebClient(token=APP_TOKEN, base_url=api.api_url).auth_test()
+    assert raised.value.response["error"] == "not_allowed_token_type"
+
+
+def test_a_connection_url_is_good_for_one_connection(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, _ = slack
+    url = WebClient(base_url=api.api_url).apps_connections_open(app_token=APP_TOKEN)["url"]
+    with connect(url, open_timeout=3) as first:
+        hello = json.loads(first.recv(timeout=3))
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=3)
+    assert refused.value.response.status_code == 401
+    assert hello["type"] == "hello"
+    assert hello["num_connections"] == 1
+    assert hello["connection_info"] == {"app_id": api.app_id}
+    assert "approximate_connection_time" in hello["debug_info"]
+
+
+def test_envelopes_are_acked_and_pings_answered_by_slack_sdk(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, socket_mode = slack
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
+    client = _client(api, seen)
+    try:
+        client.connect()
+        kind, payload = envelope_from_body(
+            slash_command_body(
+                command="/sarv",
+                text="list",
+                user_id="U1",
+                user_name="alice",
+                channel_id="C1",
+                channel_name="ops",
+                team_id="T0SARV",
+                response_url="http://127.0.0.1:1/response/x",
+                trigger_id="1.2.3",
+            )
+        )
+        envelope, ack = socket_mode.deliver(kind, payload)
+        received = seen.get(timeout=3)
+        pong_after = socket_mode.ping()
+    finally:
+        client.close()
+    assert envelope.type == "slash_commands"
+    assert received["envelope_id"] == envelope.envelope_id
+    assert received["payload"]["command"] == "/sarv"
+    assert received["accepts"] is True
+    assert ack.payload == {"text": envelope.envelope_id}
+    assert pong_after < 3
+
+
+def test_a_refresh_request_makes_slack_sdk_open_a_new_connection(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, socket_mode = slack
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
+    client = _client(api, seen)
+    try:
+        client.connect()
+        first = socket_mode.wait_for_connection()
+        told = socket_mode.request_disconnect("refresh_requested")
+        second = socket_mode.wait_for_connection(after=first)
+        socket_mode.wait_until_closed(told)
+        envelope, _ = socket_mode.deliver("events_api", {"event": {"type": "app_mention"}})
+    finally:
+        client.close()
+    assert told == first
+    assert envelope.connection_id == second
+    assert len(api.calls_to("apps.connections.open")) == 2
+    assert seen.get(timeout=3)["envelope_id"] == envelope.envelope_id
+
+
+def test_an_envelope_sent_while_no_connection_is_open_waits_for_one(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, socket_mode = slack
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
+    client = _client(api, seen)
+    sent: list[str] = []
+    sender = threading.Thread(
+        target=lambda: sent.append(socket_mode.deliver("events_api", {})[0].envelope_id)
+    )
+    try:
+        sender.start()
+        client.connect()
+        sender.join(timeout=10)
+    finally:
+        client.close()
+    assert sent
+    assert seen.get(timeout=3)["envelope_id"] == sent[0]
