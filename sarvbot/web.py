@@ -31,7 +31,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def make_wsgi_app(app: SlackApp, *, signing_secret: str, metrics: bool = False) -> WSGIApp:
     """``POST /slack/events`` goes through the front door to Bolt; ``GET /healthz`` answers
-    without Slack or Sarv; ``GET /metrics`` (when ``metrics``) is Prometheus's text;
+    without Slack, Sarv or the database (liveness); ``GET /readyz`` checks the database and
+    the schedule (readiness); ``GET /metrics`` (when ``metrics``) is Prometheus's text;
     anything else is 404.
     """
     front_door = FrontDoor(app.bolt, signing_secret=signing_secret)
@@ -40,6 +41,18 @@ def make_wsgi_app(app: SlackApp, *, signing_secret: str, metrics: bool = False) 
         path = environ.get("PATH_INFO", "")
         if path == "/metrics" and metrics:
             return _metrics(app, start_response)
+        if path == "/readyz":
+            report = app.readiness()
+            ready = report["database"] == "ok" and report["schedule"] in (
+                "ok",
+                "not run by this process",
+            )
+            body = json.dumps({"ok": ready, **report}).encode()
+            start_response(
+                "200 OK" if ready else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
         if path == "/healthz":
             body = json.dumps({"ok": True}).encode()
             start_response(

@@ -703,6 +703,10 @@ class SmtpService:
                 changed.append(marked)
         return changed
 
+    def check_database(self) -> None:
+        """Raise DatabaseUnavailable unless the database answers now."""
+        self.approvals.ping()
+
     def request_counts(self) -> dict[str, int]:
         """Approval requests by state."""
         return self.approvals.count_by_state()

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -249,6 +250,8 @@ class SlackApp:
         self.service = context.service
         self.tracker = tracker
         self._stopping = threading.Event()
+        self._round_every: float | None = None
+        self._last_round = 0.0
         self.installed = installed
         self.commands = CommandListeners(context)
         self.approvals = ApprovalListeners(context)
@@ -339,13 +342,35 @@ class SlackApp:
             while not self._stopping.wait(wait):
                 wait = every
                 metrics.HOUSEKEEPING.set_to_current_time()
+                done = True
                 for name, step in steps:
                     try:
                         step()
                     except Exception as exc:  # the next round tries again
+                        done = False
                         logger.warning("housekeeping (%s) failed: %s", name, type(exc).__name__)
+                if done:
+                    self._last_round = time.monotonic()
 
+        self._round_every = every
+        self._last_round = time.monotonic()
         threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True).start()
+
+    def readiness(self) -> dict[str, str]:
+        """What ``GET /readyz`` reports: the database, and the schedule when it runs here.
+
+        Each value is ``ok`` or a few words on what is wrong, never a secret.
+        """
+        report = {"database": "ok", "schedule": "ok"}
+        try:
+            self.service.check_database()
+        except Exception as exc:
+            report["database"] = f"unavailable ({type(exc).__name__})"
+        if self._round_every is None:
+            report["schedule"] = "not run by this process"
+        elif time.monotonic() - self._last_round > 3 * self._round_every:
+            report["schedule"] = "late: no complete round in three intervals"
+        return report
 
     def drain(self, timeout: float = 30.0) -> None:
         """Wait until every listener and every piece of work after an ack has finished."""

@@ -116,6 +116,11 @@ class ApprovalStore:
         with self._db.session(readonly=True) as session:
             return _load(session, session.scalars(query).all())
 
+    def ping(self) -> None:
+        """One trivial read: DatabaseUnavailable if the database does not answer."""
+        with self._db.session(readonly=True) as session:
+            session.execute(select(func.count()).select_from(ApprovalRequestRow).limit(1))
+
     def count_by_state(self) -> dict[str, int]:
         """How many requests are in each state (for metrics)."""
         query = select(ApprovalRequestRow.state, func.count()).group_by(ApprovalRequestRow.state)
