@@ -459,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Alembic talks at INFO as it loads and whenever the schema revision is checked,
         # which is every start; only `sarvbot db` has migrations worth naming.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    elif not args.verbose:
+        # Even there, the list of plugins it sets up on import says nothing to an operator.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

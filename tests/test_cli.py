@@ -217,3 +217,10 @@ def test_version(tmp_path: Path) -> None:
     result = _run(["--version"], {}, tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == "sarvbot 0.1.0"
+
+
+def test_db_upgrade_names_its_migrations_and_nothing_else_of_alembic(tmp_path: Path) -> None:
+    result = _run(["db", "upgrade"], {"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade  -> 0001" in result.stderr
+    assert "setup plugin" not in result.stderr
