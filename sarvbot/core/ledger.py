@@ -142,10 +142,17 @@ class WorkLedger:
         except Exception as exc:
             logger.warning("could not record receipt %s: %s", receipt_id, type(exc).__name__)
 
-    def end(self, receipt_id: int) -> None:
-        """The person has been answered. Best effort: if this fails, they may hear twice."""
+    def end(self, receipt_id: int, *, told: bool = True) -> None:
+        """The work is over. ``told``: its person heard how it ended; if not, the receipt
+        is handed over at once to be reported by DM (``claim_lost``), by any process.
+
+        Best effort: if this fails, they may hear twice.
+        """
         try:
-            self._receipts.end(receipt_id, now=self._clock())
+            if told:
+                self._receipts.end(receipt_id, now=self._clock())
+            else:
+                self._receipts.hand_over(receipt_id, now=self._clock())
         except Exception as exc:
             logger.warning("could not end receipt %s: %s", receipt_id, type(exc).__name__)
 

@@ -350,7 +350,10 @@ def describe_request(request: ApprovalRequest) -> str:
 
 
 def lost_work_text(lost: LostWork) -> str:
-    """What became of a change whose answer was lost when sarvbot restarted (no secret)."""
+    """What became of a change whose answer never reached its person (no secret).
+
+    Either the process that ran it died, or Slack did not take the answer at the time.
+    """
     what = f"`/smtp {escape(lost.action)}{' ' + escape(lost.target) if lost.target else ''}`"
     where = f" in <#{lost.channel_id}>"
     if not lost.started:
@@ -359,22 +362,24 @@ def lost_work_text(lost: LostWork) -> str:
             "Run it again if you still need it."
         )
     if lost.outcome == "done":
-        text = f"Your {what}{where} was done, but sarvbot restarted before it could tell you."
+        text = f"Your {what}{where} was done, but sarvbot could not tell you at the time."
         if lost.action in ("add", "reset"):
             text += (
-                " Its password could not be delivered: get it with `/smtp reveal` where "
-                "reveal is allowed, or reset it again."
+                " If its password did not reach your DM with sarvbot, get it with "
+                "`/smtp reveal` where reveal is allowed, or reset it again."
             )
         return text
     if lost.outcome == "requested":
         return (
-            f"Your {what}{where} was sent for approval ({escape(lost.error or 'a request')}); "
-            "sarvbot restarted before it could tell you. See `/smtp requests`."
+            f"Your {what}{where} was sent for approval ({escape(lost.error or 'a request')}), "
+            "but sarvbot could not tell you at the time. See `/smtp requests`."
         )
+    if lost.outcome == "refused" and lost.error:
+        return f"Your {what}{where} was not run: {escape(lost.error)}"
     if lost.outcome in ("failed", "unknown") and lost.error:
         return f"Your {what}{where} did not go through: {escape(lost.error)}"
     return (
-        f"sarvbot restarted while it ran your {what}{where}, so it is unknown whether it was "
+        f"sarvbot stopped while it ran your {what}{where}, so it is unknown whether it was "
         "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
         "before running it again."
     )

@@ -17,6 +17,7 @@ from sarvbot.store import ApprovalRequest, ApprovalStore
 from . import blocks
 from .blocks import Message
 from .mrkdwn import code, escape
+from .work import note_unanswered
 
 __all__ = ["Messenger"]
 
@@ -53,18 +54,29 @@ class Messenger:
 
     # Answers to the person who acted
 
-    def tell(self, respond: Respond | None, text: str) -> None:
-        """An ephemeral answer of mrkdwn ``text`` (already escaped)."""
-        self.reply(respond, blocks.text_message(text))
+    def tell(self, respond: Respond | None, text: str) -> bool:
+        """An ephemeral answer of mrkdwn ``text`` (already escaped); False if it failed."""
+        return self.reply(respond, blocks.text_message(text))
 
-    def reply(self, respond: Respond | None, message: Message, *, replace: bool = False) -> None:
-        """An ephemeral answer through the response_url."""
+    def reply(self, respond: Respond | None, message: Message, *, replace: bool = False) -> bool:
+        """An ephemeral answer through the response_url; False if Slack did not take it.
+
+        A failure is also noted for the job being run (see :func:`work.note_unanswered`),
+        so that its receipt is left for a DM instead of ending unheard.
+        """
         if respond is None:
-            return
+            return True
         try:
-            respond(response_type="ephemeral", replace_original=replace, **message)
+            answer = respond(response_type="ephemeral", replace_original=replace, **message)
+            status = int(getattr(answer, "status_code", 200))
+            if status < 400:
+                return True
+            problem = f"HTTP {status}"  # expired (404) or refused: Slack raises nothing
         except Exception as exc:
-            logger.warning("could not answer through response_url: %s", type(exc).__name__)
+            problem = type(exc).__name__
+        logger.warning("could not answer through response_url: %s", problem)
+        note_unanswered()
+        return False
 
     def announce(self, channel_id: str, message: Message, respond: Respond | None) -> bool:
         """A change's note in its channel; through response_url if sarvbot is not in it.

@@ -64,7 +64,7 @@ QUICK_LIMIT = QUICK_WORKERS * 4
 REFUSAL_WORKERS = 4
 REFUSAL_LIMIT = 4096
 
-Tell = Callable[[Respond | None, str], None]
+Tell = Callable[[Respond | None, str], object]
 
 
 class WorkTracker:
@@ -147,6 +147,15 @@ class Handled:
 # The one line per command, click and form submission: its own logger, so that it can be
 # routed or filtered on its own.
 _handled_log = logging.getLogger("sarvbot.requests")
+
+
+# Whether the job running in this thread failed to answer its person through Slack.
+_answers = threading.local()
+
+
+def note_unanswered() -> None:
+    """An answer of the job running in this thread did not reach its person."""
+    _answers.failed = True
 
 
 def _end_written(ledger: WorkLedger, written: Future[int]) -> None:
@@ -341,6 +350,7 @@ class WorkQueue:
         outcome = "ok"
         ledger = self._ledger
         receipt: int | None = None
+        _answers.failed = False
         try:
             if written is not None and ledger is not None:
                 started = ledger.start(written.result())  # no receipt, no work
@@ -358,12 +368,15 @@ class WorkQueue:
         except Refused as exc:
             outcome = "refused"
             logger.info("refused ref=%s %s rule=%s", ref, what, exc.rule)
+            self._record(receipt, "refused", exc.message)
             self._tell(respond, escape(exc.message))
         except CommandError as exc:
             outcome = "usage"
+            self._record(receipt, "refused", exc.message)
             self._tell(respond, usage_text(exc))
         except UnknownSmtpUser as exc:
             outcome = "unknown-user"
+            self._record(receipt, "failed", f"Sarv has no SMTP user named {exc.name}.")
             self._tell(respond, f"Sarv has no SMTP user named {code(exc.name)}.")
         except sarv.Error as exc:
             outcome = "sarv-error"
@@ -383,10 +396,15 @@ class WorkQueue:
             self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
         finally:
             if receipt is not None and ledger is not None:
-                ledger.end(receipt)
+                # Unheard: left for a DM (report_lost_work) instead of ending in silence.
+                ledger.end(receipt, told=not getattr(_answers, "failed", False))
             self._free_slot(pool)
             if isinstance(what, Handled):
                 what.log(outcome, ref=ref, seconds=time.monotonic() - began)
+
+    def _record(self, receipt: int | None, outcome: str, words: str) -> None:
+        if receipt is not None and self._ledger is not None:
+            self._ledger.record(receipt, outcome, words)
 
     def shutdown(self) -> None:
         """Take no new work, finish what was admitted, and stop the threads."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, select, update
@@ -104,6 +104,17 @@ class ReceiptStore:
             receipt_id,
             [ChangeReceiptRow.state.in_(OPEN_STATES)],
             state="ended",
+            updated_at=as_utc(now),
+        )
+
+    def hand_over(self, receipt_id: int, *, now: datetime) -> bool:
+        """Its work is over but its person did not hear: claimable by anyone, now."""
+        return self._move(
+            receipt_id,
+            [ChangeReceiptRow.state.in_(OPEN_STATES)],
+            state="running",
+            owner="",
+            lease_until=as_utc(now) - timedelta(seconds=1),
             updated_at=as_utc(now),
         )
 

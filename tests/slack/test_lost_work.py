@@ -220,3 +220,29 @@ def test_housekeeping_marks_a_request_left_running_unknown_and_tells_the_request
     assert final is not None
     assert final.state is RequestState.UNKNOWN
     assert workspace.sandbox.calls_to(RESET) == []
+
+
+def test_an_answer_slack_did_not_take_is_sent_by_dm_instead(workspace: LocalWorkspace) -> None:
+    """Every acknowledged change ends with its person told, even when response_url fails."""
+    client = workspace.client()
+    workspace.slack.response_url_ttl = 0.0  # every response_url has expired by its first use
+    # Refused (the user is made up) and its answer lost: the DM says what happened.
+    client.command("/smtp", "disable smtp59999", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    client.close()
+    assert workspace.app is not None
+    told = workspace.app.report_lost_work()
+    assert [(lost.user_id, lost.action) for lost in told] == [(BOB, "disable")]
+    (to_bob,) = dms_to(workspace, BOB)
+    assert "did not go through: Sarv has no SMTP user named smtp59999" in to_bob
+    assert workspace.app.report_lost_work() == []  # told once
+
+
+def test_an_answer_slack_took_leaves_nothing_to_report(workspace: LocalWorkspace) -> None:
+    client = workspace.client()
+    client.command("/smtp", "disable smtp59999", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    client.close()
+    assert workspace.app is not None
+    assert workspace.app.report_lost_work(now=datetime.now(UTC) + timedelta(hours=1)) == []
+    assert dms_to(workspace, BOB) == []
