@@ -7,11 +7,11 @@ In order, and answering without reading further at the first failure:
 2. a request not signed with the signing secret within Slack's five minutes gets 401;
 3. a signed body Bolt could not take (not UTF-8, not a form or a JSON object, absurdly
    nested) gets 400;
-4. a request already let in (same timestamp and signature, or a retry of the same Slack
-   event) gets 200 with an empty body and does not run again, in any app process (the
-   work it queues checks that before it runs, and does not run when the database cannot
-   say);
-5. the rest goes to Bolt.
+4. the rest goes to Bolt, named by its timestamp and signature (and a Slack event by its
+   event_id): Bolt acknowledges it as usual, and the work it queues runs only if no app
+   process has seen that name before (the work queue checks it in the database before the
+   job starts, and does not run the job when the database cannot say). A replay, or
+   Slack's retry of an event, is so acknowledged and changes nothing.
 
 Nothing here logs a request body, a header value or anything else the sender chose: each
 refusal is one fixed line. :func:`quiet_bolt_logs` makes Bolt's own log lines body-free.
