@@ -211,6 +211,19 @@ def _share_metrics() -> None:
     atexit.register(remove)
 
 
+def _check_metrics_dir() -> None:
+    """A preset ``PROMETHEUS_MULTIPROC_DIR`` must be a directory sarvbot can write to.
+
+    prometheus-client writes a file there as soon as sarvbot's metrics are defined, in every
+    command that loads the app, and a missing directory would end it in a traceback.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
+        raise UsageError(
+            f"PROMETHEUS_MULTIPROC_DIR: {folder} is not a directory sarvbot can write to"
+        )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .config import load_log_settings
 
@@ -488,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
+        _check_metrics_dir()
         return run(args)
     except UsageError as exc:
         print(f"sarvbot {args.command}: {exc}", file=sys.stderr)

@@ -104,3 +104,30 @@ def test_metrics_count_commands_sarv_calls_deliveries_and_requests(
 def test_metrics_off_by_default(served: tuple[LocalWorkspace, str]) -> None:
     _, base = served
     assert requests.get(f"{base}/metrics", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["expire"]])
+def test_a_preset_metrics_directory_that_is_missing_is_one_clear_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "no-such-dir"
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        env = {
+            **os.environ,
+            **workspace.environ(),
+            "SARVBOT_METRICS": "true",
+            "PROMETHEUS_MULTIPROC_DIR": str(missing),
+        }
+        result = subprocess.run(
+            [*serve_argv(0)[:3], *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "PROMETHEUS_MULTIPROC_DIR" in line
+    assert str(missing) in line
