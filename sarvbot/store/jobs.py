@@ -236,7 +236,9 @@ def _to_job(row: DueJobRow) -> DueJob:
         kind=row.kind,
         key=row.key,
         due_at=row.due_at,
-        payload=dict(row.payload),
+        # Not an object (written by hand, or by a faulty release): its handler fails on it
+        # and the job alone gives up, instead of every claim failing on this one row.
+        payload=dict(row.payload) if isinstance(row.payload, dict) else {},
         state=row.state,
         owner=row.owner,
         attempts=row.attempts,

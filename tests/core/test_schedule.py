@@ -153,3 +153,33 @@ def test_jobs_still_waiting_in_a_batch_whose_lease_lapsed_are_each_done_by_one_p
         "b": "done",
         "c": "done",
     }
+
+
+def test_a_job_whose_payload_is_not_an_object_fails_alone_and_the_rest_still_run(
+    database: Database,
+) -> None:
+    from sqlalchemy import update
+
+    from sarvbot.store.models import DueJobRow
+
+    jobs, clock, done = JobStore(database), Clock(), []
+    runner = scheduler(
+        jobs,
+        {"reminder": lambda job, now: done.append(job.payload["who"]), "tick": lambda j, n: None},
+        clock,
+        "p1",
+    )
+    runner.schedule("reminder", "broken", T0, {"who": "nobody"})
+    runner.schedule("reminder", "fine", T0 + timedelta(seconds=1), {"who": "bob"})
+    with database.transaction() as connection:  # written by hand, or by a buggy release
+        connection.execute(
+            update(DueJobRow).where(DueJobRow.key == "broken").values(payload=["not", "an object"])
+        )
+    for _ in range(KINDS["reminder"].max_attempts):
+        clock.now += timedelta(minutes=15)
+        runner.run_due()
+    assert done == ["bob"]
+    assert {job.key: job.state for job in jobs.of_kind("reminder")} == {
+        "broken": "failed",
+        "fine": "done",
+    }
