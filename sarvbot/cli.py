@@ -211,6 +211,19 @@ def _share_metrics() -> None:
     atexit.register(remove)
 
 
+def _check_metrics_dir() -> None:
+    """A preset ``PROMETHEUS_MULTIPROC_DIR`` must be a directory sarvbot can write to.
+
+    prometheus-client writes a file there as soon as sarvbot's metrics are defined, in every
+    command that loads the app, and a missing directory would end it in a traceback.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
+        raise UsageError(
+            f"PROMETHEUS_MULTIPROC_DIR: {folder} is not a directory sarvbot can write to"
+        )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .config import load_log_settings
 
@@ -315,21 +328,40 @@ def _audit_export(args: argparse.Namespace) -> int:
     columns = [field.name for field in dataclasses.fields(AuditEntry)]
     out = sys.stdout
     writer = csv.DictWriter(out, fieldnames=columns) if args.format == "csv" else None
-    if writer is not None:
-        writer.writeheader()
     try:
+        # A database never upgraded (or a mistyped SQLite path) has no audit table.
+        database.check_current()
+        if writer is not None:
+            writer.writeheader()
         for entry in AuditLog(database).stream(since=args.since):
             row = dataclasses.asdict(entry)
             row["at"] = entry.at.isoformat()
             if writer is not None:
-                writer.writerow(row)
+                writer.writerow({key: _csv_cell(value) for key, value in row.items()})
             else:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.flush()
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's own flush of
+        # stdout at exit from failing the same way.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 1
     finally:
         database.dispose()
     return 0
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a leading ``'`` before a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _since(text: str) -> datetime:
@@ -340,7 +372,10 @@ def _since(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first day there is
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (out of range)") from None
 
 
 def _expire(args: argparse.Namespace) -> int:
@@ -427,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     export = audit_commands.add_parser(
-        "export", help="write the audit log to standard output, oldest first, streamed"
+        "export",
+        help="write the audit log to standard output, oldest first, streamed (in CSV, a"
+        " cell that would start a spreadsheet formula gets a leading ')",
     )
     export.add_argument("--since", type=_since, metavar="DATE", help="from this date on")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -464,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
+        _check_metrics_dir()
         return run(args)
     except UsageError as exc:
         print(f"sarvbot {args.command}: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ worker answers a scrape with the sum over all of them.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 
@@ -36,6 +37,8 @@ __all__ = [
     "process_exited",
     "scrape",
 ]
+
+logger = logging.getLogger("sarvbot.metrics")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -100,7 +103,14 @@ def scrape(request_counts: Callable[[], Mapping[str, int]]) -> bytes:
         samples = PROCESS_REGISTRY
     states = CollectorRegistry()
     states.register(_StateCounts(request_counts))
-    return bytes(generate_latest(samples)) + bytes(generate_latest(states))
+    try:
+        counted = bytes(generate_latest(states))
+    except Exception as exc:
+        # The database is down: the process's own samples are what an operator needs
+        # most now, so they are still answered, without the states.
+        logger.warning("metrics: approval requests not counted: %s", type(exc).__name__)
+        counted = b""
+    return bytes(generate_latest(samples)) + counted
 
 
 def process_exited(pid: int) -> None:

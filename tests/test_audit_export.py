@@ -114,3 +114,83 @@ def test_bad_since_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not a date: 'last week'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def run_export(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``sarvbot audit export`` in a process of its own, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, "-m", "sarvbot.cli", "audit", "export", *args],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_export_into_a_pipe_closed_early_ends_without_a_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    fill(url, 5_000)
+    for output in ("jsonl", "csv"):
+        # `sarvbot audit export | head -1`: the reader goes away after one line.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sarvbot.cli", "audit", "export", "--format", output],
+            env={**os.environ, "DATABASE_URL": url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+        assert stderr == "", stderr
+
+
+def test_export_of_a_database_never_upgraded_is_one_clear_line(database_url: str) -> None:
+    result = run_export(database_url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "sarvbot db upgrade" in line
+
+
+def test_since_beyond_the_calendar_is_one_clear_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    fill(url, 10)
+    for since in ("0001-01-01T00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        result = run_export(url, "--since", since)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"not a date: {since!r}" in result.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_text(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    database = Database(url)
+    database.upgrade()
+    typed = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3"]
+    with database.transaction() as connection:
+        connection.execute(
+            insert(AuditEventRow),
+            [
+                {
+                    "at": START,
+                    "actor_id": "U0BOB",
+                    "channel_id": "C0OPS",
+                    "action": "disable",
+                    "outcome": "done",
+                    "target": "smtp10001",
+                    "detail": reason,
+                }
+                for reason in typed
+            ],
+        )
+    database.dispose()
+    out, _ = export(url, "--format", "csv")
+    details = [row["detail"] for row in csv.DictReader(io.StringIO(out))]
+    assert details == ["'" + reason for reason in typed]
+    # JSON lines carry what was typed, untouched.
+    out, _ = export(url)
+    assert [json.loads(line)["detail"] for line in out.splitlines()] == typed

@@ -104,3 +104,80 @@ def test_metrics_count_commands_sarv_calls_deliveries_and_requests(
 def test_metrics_off_by_default(served: tuple[LocalWorkspace, str]) -> None:
     _, base = served
     assert requests.get(f"{base}/metrics", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["expire"]])
+def test_a_preset_metrics_directory_that_is_missing_is_one_clear_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "no-such-dir"
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
+        env = {
+            **os.environ,
+            **workspace.environ(),
+            "SARVBOT_METRICS": "true",
+            "PROMETHEUS_MULTIPROC_DIR": str(missing),
+        }
+        result = subprocess.run(
+            [*serve_argv(0)[:3], *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "PROMETHEUS_MULTIPROC_DIR" in line
+    assert str(missing) in line
+
+
+@pytest.mark.postgres
+def test_metrics_still_answer_when_the_database_is_down(
+    tmp_path: Path, postgres_admin_engine: object
+) -> None:
+    from sqlalchemy import Engine, text
+
+    from tests.db_fixtures import _fresh_postgres_database
+
+    assert isinstance(postgres_admin_engine, Engine)
+    fresh = _fresh_postgres_database(postgres_admin_engine)
+    url = next(fresh)
+    name = url.rsplit("/", 1)[-1]
+    try:
+        with LocalWorkspace(url) as workspace:
+            policy = tmp_path / "sarvbot.toml"
+            policy.write_text(DEMO_POLICY, encoding="utf-8")
+            env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            env["SARVBOT_METRICS"] = "true"
+            port = free_port()
+            process = subprocess.Popen(
+                serve_argv(port, threads=4), env=env, stderr=subprocess.DEVNULL, text=True
+            )
+            try:
+                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+                workspace.database.dispose()
+                with postgres_admin_engine.connect() as connection:
+                    connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+                    connection.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = :name"
+                        ),
+                        {"name": name},
+                    )
+                answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+                with postgres_admin_engine.connect() as connection:
+                    connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+    finally:
+        fresh.close()
+    # The counters of the process are what an operator needs most during an outage.
+    assert answer.status_code == 200
+    names = {family.name for family in text_string_to_metric_families(answer.text)}
+    assert "sarvbot_work_queue_depth" in names
+    assert "sarvbot_approval_requests" not in names

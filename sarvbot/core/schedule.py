@@ -150,7 +150,16 @@ class Scheduler:
             )
             if not claimed:
                 break
-            ran.extend(self._run(job, at) for job in claimed)
+            for job in claimed:
+                # A batch may outlast the lease it was claimed under (each job waits on
+                # Slack): each job's lease is renewed as it starts, and a job another
+                # process took over meanwhile is left to that process.
+                started = now or self._clock()
+                if not self.jobs.hold(
+                    job.id, owner=self.owner, now=started, lease_until=started + self.lease
+                ):
+                    continue
+                ran.append(self._run(job, started))
             if time.monotonic() > deadline:
                 break
         return ran

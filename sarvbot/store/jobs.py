@@ -147,6 +147,10 @@ class JobStore:
             ).all()
             return sorted((_to_job(row) for row in claimed), key=lambda job: (job.due_at, job.id))
 
+    def hold(self, job_id: int, *, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Renew ``owner``'s lease on a claimed job; False if another claimer took it over."""
+        return self._move(job_id, owner, lease_until=as_utc(lease_until), updated_at=as_utc(now))
+
     def done(self, job_id: int, *, owner: str, now: datetime) -> bool:
         """The job's work is finished; False if ``owner`` no longer held it."""
         return self._move(job_id, owner, state="done", updated_at=as_utc(now), last_error=None)
@@ -232,7 +236,9 @@ def _to_job(row: DueJobRow) -> DueJob:
         kind=row.kind,
         key=row.key,
         due_at=row.due_at,
-        payload=dict(row.payload),
+        # Not an object (written by hand, or by a faulty release): its handler fails on it
+        # and the job alone gives up, instead of every claim failing on this one row.
+        payload=dict(row.payload) if isinstance(row.payload, dict) else {},
         state=row.state,
         owner=row.owner,
         attempts=row.attempts,

@@ -117,3 +117,69 @@ def test_a_periodic_job_reschedules_itself_and_runs_in_one_process_per_round(
     tick_job = jobs.get("tick")
     assert tick_job is not None
     assert (tick_job.state, tick_job.due_at) == ("due", T0 + timedelta(seconds=60))
+
+
+def test_jobs_still_waiting_in_a_batch_whose_lease_lapsed_are_each_done_by_one_process(
+    database: Database,
+) -> None:
+    # One process claims a batch of three; each job takes two thirds of the lease (Slack
+    # rate-limiting, a slow answer), so the batch as a whole outlasts the lease it was
+    # claimed under, and another process runs the schedule meanwhile.
+    jobs, clock = JobStore(database), Clock()
+    done: list[tuple[str, str]] = []
+    other: list[Scheduler] = []
+
+    def remind(owner: str) -> JobHandler:
+        def handler(job: DueJob, now: datetime) -> None:
+            done.append((job.key, owner))
+            if owner == "p1":
+                clock.now += LEASE * 2 / 3
+                if job.key == "b":
+                    other[0].run_due()
+
+        return handler
+
+    first = scheduler(jobs, {"reminder": remind("p1"), "tick": lambda job, now: None}, clock, "p1")
+    other.append(
+        scheduler(jobs, {"reminder": remind("p2"), "tick": lambda job, now: None}, clock, "p2")
+    )
+    for second, key in enumerate("abc"):
+        first.schedule("reminder", key, T0 + timedelta(seconds=second))
+    clock.now = T0 + timedelta(seconds=5)
+    first.run_due()
+    assert sorted(key for key, _ in done) == ["a", "b", "c"], done
+    assert {job.key: job.state for job in jobs.of_kind("reminder")} == {
+        "a": "done",
+        "b": "done",
+        "c": "done",
+    }
+
+
+def test_a_job_whose_payload_is_not_an_object_fails_alone_and_the_rest_still_run(
+    database: Database,
+) -> None:
+    from sqlalchemy import update
+
+    from sarvbot.store.models import DueJobRow
+
+    jobs, clock, done = JobStore(database), Clock(), []
+    runner = scheduler(
+        jobs,
+        {"reminder": lambda job, now: done.append(job.payload["who"]), "tick": lambda j, n: None},
+        clock,
+        "p1",
+    )
+    runner.schedule("reminder", "broken", T0, {"who": "nobody"})
+    runner.schedule("reminder", "fine", T0 + timedelta(seconds=1), {"who": "bob"})
+    with database.transaction() as connection:  # written by hand, or by a buggy release
+        connection.execute(
+            update(DueJobRow).where(DueJobRow.key == "broken").values(payload=["not", "an object"])
+        )
+    for _ in range(KINDS["reminder"].max_attempts):
+        clock.now += timedelta(minutes=15)
+        runner.run_due()
+    assert done == ["bob"]
+    assert {job.key: job.state for job in jobs.of_kind("reminder")} == {
+        "broken": "failed",
+        "fine": "done",
+    }
