@@ -39,6 +39,9 @@ def logging_config(level: str = "INFO", log_format: LogFormat = "text") -> dict[
         "handlers": {"sarvbot": handler},
         "root": {"level": level, "handlers": ["sarvbot"]},
         "loggers": {
+            # slack_sdk's webhook client logs each response_url at DEBUG: a URL that lets
+            # anyone post into the channel for half an hour, so never below INFO.
+            "slack_sdk.webhook": {"level": "INFO"},
             # gunicorn's own lines, in the same format (it applies this in every worker).
             "gunicorn.error": {"level": level, "handlers": ["sarvbot"], "propagate": False},
             # Its access lines only when asked for (GUNICORN_CMD_ARGS=--access-logfile -):

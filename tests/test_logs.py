@@ -91,3 +91,12 @@ def test_text_logs_carry_the_request_line(tmp_path: Path) -> None:
     assert "outcome=ok" in line
     for secret in secrets:
         assert secret not in output
+
+
+def test_debug_logs_carry_no_response_url(tmp_path: Path) -> None:
+    """A response_url lets anyone post into the channel for half an hour: never logged."""
+    output, secrets = serve_and_reset(tmp_path, LOG_LEVEL="DEBUG")
+    assert "DEBUG" in output
+    assert "/response/" not in output
+    for secret in secrets:
+        assert secret not in output
