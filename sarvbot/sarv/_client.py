@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -41,9 +40,11 @@ LIST = "settings/listSmtp"
 class SarvClient:
     """A client for Sarv TES's SMTP-user calls.
 
-    ``base_url`` (or ``$SARV_API_URL``) replaces the default ``https://api.<domain>/v1.0/``
-    whole. Only the list call is retried: add, edit and reset are never sent twice, since a
-    second add creates a second user.
+    ``base_url`` replaces the default ``https://api.<domain>/v1.0/`` whole; nothing is read
+    from the environment. ``session`` is a ``requests.Session`` of the caller's to send
+    through, as it is; without one the client makes its own, on which only the list call
+    is retried: add, edit and reset are never sent twice, since a second add creates a
+    second user.
     """
 
     def __init__(
@@ -58,16 +59,17 @@ class SarvClient:
         retry_backoff: float = 0.3,
         pool_size: int = 10,
         on_call: Callable[[str, str, float], None] | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         if not isinstance(owner_id, str) or not owner_id:
             raise ValidationError("owner_id must be non-empty text", field="owner_id")
         if not isinstance(token, str) or not token:
             raise ValidationError("token must be non-empty text", field="token")
-        url = base_url or os.environ.get("SARV_API_URL") or ""
+        url = base_url or ""
         if not url:
             if not domain:
                 raise ValidationError(
-                    "give the Sarv app domain, or the whole API URL in SARV_API_URL",
+                    "give the Sarv app domain, or the whole API URL as base_url",
                     field="domain",
                 )
             url = f"https://api.{domain}/v1.0/"
@@ -80,16 +82,21 @@ class SarvClient:
         self._token = token
         self.base_url = url if url.endswith("/") else url + "/"
         self.timeout = timeout
-        self._session = requests.Session()
+        if session is not None:
+            # The caller's own transport (proxies, certificates, a test double) as it is:
+            # its retries are the caller's, and must never resend a change.
+            self._session = session
+        else:
+            self._session = requests.Session()
+            # Session.mount picks the longest matching prefix: only listSmtp gets retries.
+            self._session.mount(
+                self.base_url + LIST, self._adapter(list_retries, retry_backoff, pool_size)
+            )
+            self._session.mount(
+                self.base_url,
+                HTTPAdapter(max_retries=Retry(total=0, read=False), pool_maxsize=pool_size),
+            )
         self._session.headers.update({"Accept": "application/json"})
-        # Session.mount picks the longest matching prefix: only listSmtp gets retries.
-        self._session.mount(
-            self.base_url + LIST, self._adapter(list_retries, retry_backoff, pool_size)
-        )
-        self._session.mount(
-            self.base_url,
-            HTTPAdapter(max_retries=Retry(total=0, read=False), pool_maxsize=pool_size),
-        )
         self.settings = VendorSettings(self)
         # Told of every call once it ends: its path, "ok" or the error's class, seconds.
         self.on_call = on_call

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+import requests
+import requests.adapters
 import responses
 
 import sarvbot.sarv as sarv
@@ -26,10 +29,63 @@ def test_base_url_defaults_to_https_api_domain(monkeypatch: pytest.MonkeyPatch) 
     )
 
 
-def test_env_url_replaces_base_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SARV_API_URL", "http://mail.example.com:7278/v1.0")
-    assert SarvClient("o", "t", "ignored").base_url == "http://mail.example.com:7278/v1.0/"
-    assert SarvClient("o", "t", base_url="http://p/x/").base_url == "http://p/x/"
+def test_base_url_replaces_the_default_whole() -> None:
+    client = SarvClient("o", "t", "ignored", base_url="http://mail.example.com:7278/v1.0")
+    assert client.base_url == "http://mail.example.com:7278/v1.0/"
+
+
+def test_the_environment_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SARV_API_URL", "http://elsewhere.example.com/v1.0/")
+    assert SarvClient("o", "t", "mail.example.com").base_url == (
+        "https://api.mail.example.com/v1.0/"
+    )
+    with pytest.raises(sarv.ValidationError):
+        SarvClient("o", "t")
+
+
+class _CannedTransport(requests.adapters.BaseAdapter):
+    """A transport of the caller's: answers every call itself, and keeps what it was sent."""
+
+    def __init__(self, body: dict[str, object]) -> None:
+        super().__init__()
+        self.body = body
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        self.sent.append(request)
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = io.BytesIO(json.dumps(self.body).encode())
+        response.headers["Content-Type"] = "application/json"
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_injected_session_carries_every_call() -> None:
+    listed = {
+        "status": "success",
+        "smtp_list": [
+            {
+                "smtp_user_name": "smtp1",
+                "password": "pw",
+                "status": "Enable",
+                "total_limit": 10,
+                "hourly_limit": 1,
+            }
+        ],
+    }
+    transport = _CannedTransport(listed)
+    session = requests.Session()
+    session.mount("http://sarv.test/", transport)
+    client = SarvClient("o", TOKEN, base_url="http://sarv.test/v1.0/", session=session)
+    (user,) = client.list_users()
+    assert user.name == "smtp1"
+    (sent,) = transport.sent
+    assert sent.url == "http://sarv.test/v1.0/settings/listSmtp"
+    assert json.loads(sent.body or b"{}")["token"] == TOKEN
 
 
 @pytest.mark.parametrize(
