@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -149,11 +149,28 @@ def load_log_settings() -> LogSettings:
         return LogSettings.model_construct()
 
 
+class _GivenSettings(Settings):
+    """Settings from the values given and nothing else: Settings would fill the gaps from
+    the process environment and ./.env, which a caller handing a mapping did not ask for."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 _ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read the settings from ``environ`` (default: the process environment).
+    """Read the settings from ``environ``, and from nothing else; without one, from the
+    process environment and ``./.env``.
 
     Raises ConfigError listing every missing or invalid variable, never their values.
     """
@@ -165,7 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             for field, env in _ENV_NAMES.items()
             if env in environ and environ[env] != ""
         }
-        return Settings(**{**values, **overrides})
+        return _GivenSettings(**{**values, **overrides})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -127,3 +127,15 @@ def test_serve_starts_from_a_copy_of_env_example(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.communicate(timeout=60)
+
+
+def test_a_mapping_is_all_that_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Neither the process environment nor ./.env fills what the mapping lacks."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SARV_OWNER_ID=from-dotenv\n", encoding="utf-8")
+    monkeypatch.setenv("SARV_TOKEN", "from-the-environment")
+    env = {k: v for k, v in GOOD.items() if k not in ("SARV_OWNER_ID", "SARV_TOKEN")}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "SARV_OWNER_ID: is missing" in str(caught.value)
+    assert "SARV_TOKEN: is missing" in str(caught.value)
