@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from sarvbot.store.database import Database
+from sarvbot.store.database import Database, update_where
 from sarvbot.store.jobs import REQUEST_ENDED, add_job
 from sarvbot.store.models import ApprovalRequestRow, ApprovalVoteRow, as_utc
 from sarvbot.store.states import RequestState
@@ -326,19 +326,16 @@ class ApprovalStore:
         """
         at = as_utc(now) if now is not None else datetime.now(UTC)
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(ApprovalRequestRow)
-                    .where(
-                        ApprovalRequestRow.id == request_id,
-                        ApprovalRequestRow.state == RequestState.RUNNING.value,
-                    )
-                    .values(state=RequestState.UNKNOWN.value, error=error, updated_at=at)
-                    .execution_options(synchronize_session=False)
-                ),
+            moved = update_where(
+                session,
+                ApprovalRequestRow,
+                ApprovalRequestRow.id == request_id,
+                ApprovalRequestRow.state == RequestState.RUNNING.value,
+                state=RequestState.UNKNOWN.value,
+                error=error,
+                updated_at=at,
             )
-            if outcome.rowcount != 1:
+            if moved != 1:
                 return None
             _schedule_ended_notice(session, request_id, RequestState.UNKNOWN, at)
             return _load(session, [request_id])[0]
@@ -347,16 +344,14 @@ class ApprovalStore:
         self, request_id: int, conditions: Sequence[ColumnElement[bool]], **values: Any
     ) -> ApprovalRequest | None:
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(ApprovalRequestRow)
-                    .where(ApprovalRequestRow.id == request_id, *conditions)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                ),
+            moved = update_where(
+                session,
+                ApprovalRequestRow,
+                ApprovalRequestRow.id == request_id,
+                *conditions,
+                **values,
             )
-            if outcome.rowcount != 1:
+            if moved != 1:
                 return None
             return _load(session, [request_id])[0]
 

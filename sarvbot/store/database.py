@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote, quote_plus
 
 import sqlalchemy.exc
@@ -15,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
@@ -355,3 +356,21 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def update_where(session: Session, model: type[Any], *conditions: Any, **values: Any) -> int:
+    """One conditional UPDATE of ``model``'s rows; how many it changed.
+
+    The exactly-once gate of every store: the WHERE clause states the allowed starting
+    point, so of any number of concurrent callers only those that find it there change a row.
+    """
+    outcome = cast(
+        CursorResult[Any],
+        session.execute(
+            update(model)
+            .where(*conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return int(outcome.rowcount)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sarvbot.store.database import Database
+from sarvbot.store.database import Database, update_where
 from sarvbot.store.models import DueJobRow, as_utc
 
 __all__ = ["REQUEST_ENDED", "DueJob", "JobStore", "add_job"]
@@ -187,16 +187,14 @@ class JobStore:
     def due_now(self, key: str, *, now: datetime) -> bool:
         """Bring a job waiting for a later time forward to ``now`` (for ``sarvbot expire``)."""
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(DueJobRow)
-                    .where(DueJobRow.key == key, DueJobRow.state == "due")
-                    .values(due_at=as_utc(now))
-                    .execution_options(synchronize_session=False)
-                ),
+            moved = update_where(
+                session,
+                DueJobRow,
+                DueJobRow.key == key,
+                DueJobRow.state == "due",
+                due_at=as_utc(now),
             )
-            return outcome.rowcount == 1
+            return moved == 1
 
     def get(self, key: str) -> DueJob | None:
         """The job scheduled under ``key``, or None."""
@@ -214,20 +212,15 @@ class JobStore:
 
     def _move(self, job_id: int, holder: str, **values: Any) -> bool:
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(DueJobRow)
-                    .where(
-                        DueJobRow.id == job_id,
-                        DueJobRow.state == "running",
-                        DueJobRow.owner == holder,
-                    )
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                ),
+            moved = update_where(
+                session,
+                DueJobRow,
+                DueJobRow.id == job_id,
+                DueJobRow.state == "running",
+                DueJobRow.owner == holder,
+                **values,
             )
-            return outcome.rowcount == 1
+            return moved == 1
 
 
 def _to_job(row: DueJobRow) -> DueJob:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import insert, select, update
 
-from sarvbot.store.database import Database
+from sarvbot.store.database import Database, update_where
 from sarvbot.store.models import ChangeReceiptRow, as_utc
 
 __all__ = ["Receipt", "ReceiptStore"]
@@ -121,19 +121,13 @@ class ReceiptStore:
     def renew(self, owner: str, *, lease_until: datetime) -> int:
         """Extend the lease of every open receipt of ``owner`` (its process is alive)."""
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(ChangeReceiptRow)
-                    .where(
-                        ChangeReceiptRow.owner == owner,
-                        ChangeReceiptRow.state.in_(OPEN_STATES),
-                    )
-                    .values(lease_until=as_utc(lease_until))
-                    .execution_options(synchronize_session=False)
-                ),
+            return update_where(
+                session,
+                ChangeReceiptRow,
+                ChangeReceiptRow.owner == owner,
+                ChangeReceiptRow.state.in_(OPEN_STATES),
+                lease_until=as_utc(lease_until),
             )
-            return outcome.rowcount
 
     def claim_lapsed(
         self, *, owner: str, now: datetime, lease_until: datetime, limit: int = 100
@@ -191,16 +185,10 @@ class ReceiptStore:
 
     def _move(self, receipt_id: int, conditions: Sequence[Any], **values: Any) -> bool:
         with self._db.session() as session:
-            outcome = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(ChangeReceiptRow)
-                    .where(ChangeReceiptRow.id == receipt_id, *conditions)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                ),
+            moved = update_where(
+                session, ChangeReceiptRow, ChangeReceiptRow.id == receipt_id, *conditions, **values
             )
-            return outcome.rowcount == 1
+            return moved == 1
 
 
 def _to_receipt(row: ChangeReceiptRow) -> Receipt:
