@@ -321,7 +321,8 @@ def _audit_export(args: argparse.Namespace) -> int:
     import json
 
     from .config import DEFAULT_DATABASE_URL
-    from .store import AuditEntry, AuditLog, StoreError
+    from .core import AuditEntry
+    from .store import AuditLog, StoreError
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     database = _database(url)

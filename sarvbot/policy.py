@@ -28,11 +28,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sarvbot.actions import SPECS, Action, Kind
+
 __all__ = [
-    "ACTIONS",
-    "DERIVED_ACTIONS",
     "GUEST_RULE",
-    "OPEN_ACTIONS",
+    "POLICY_ACTIONS",
     "REQUESTABLE",
     "ApprovalsPolicy",
     "ChannelRule",
@@ -44,12 +44,9 @@ __all__ = [
     "parse_policy",
 ]
 
-ACTIONS = ("list", "show", "add", "edit", "enable", "disable", "reset", "reveal")
-# Anyone may run these anywhere: they touch neither Sarv nor a secret.
-OPEN_ACTIONS = ("help", "whoami")
-REQUESTABLE = ("add", "edit", "enable", "disable", "reset")
-# Listing requests, cancelling one's own and reading the audit log ride on ``list``.
-DERIVED_ACTIONS = {"requests": "list", "cancel": "list", "audit": "list"}
+# The actions a channel's allow list may name, and those its request list may name.
+POLICY_ACTIONS = tuple(a.value for a, s in SPECS.items() if s.in_policy)
+REQUESTABLE = tuple(a.value for a, s in SPECS.items() if s.requestable)
 GUEST_RULE = "allow_guests is false: guests and external users may run help and whoami"
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -125,17 +122,20 @@ class Policy:
         ``requests``, ``cancel`` and ``audit`` ride on ``list``; ``requests`` also runs in
         the approvals channel, where ops decide.
         """
-        if action in OPEN_ACTIONS:
+        if action not in SPECS:
+            return Verdict(Decision.REFUSE, f"{action!r} is not an action")
+        spec = SPECS[Action(action)]
+        if spec.kind is Kind.OPEN:
             return Verdict(Decision.ALLOW, f"{action} is open to everyone")
         if is_guest and not self.allow_guests:
             return Verdict(Decision.REFUSE, GUEST_RULE)
         if (
-            action == "requests"
+            spec.action is Action.REQUESTS
             and self.approvals is not None
             and channel_id == self.approvals.channel_id
         ):
             return Verdict(Decision.ALLOW, "approvals.channel")
-        base = DERIVED_ACTIONS.get(action, action)
+        base = (spec.governed_by or spec.action).value
         rule = self.channels.get(channel_id)
         if rule is None:
             return Verdict(Decision.REFUSE, f"channel {channel_id} is not in the policy")
@@ -147,11 +147,7 @@ class Policy:
 
     def allowed_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
         """Every action that runs in ``channel_id``, in the usual order."""
-        return [
-            a
-            for a in (*OPEN_ACTIONS, *ACTIONS, *DERIVED_ACTIONS)
-            if self.decide(channel_id, a, is_guest=is_guest).allowed
-        ]
+        return [a for a in SPECS if self.decide(channel_id, a, is_guest=is_guest).allowed]
 
     def requestable_actions(self, channel_id: str, *, is_guest: bool = False) -> list[str]:
         """Every action that may be requested in ``channel_id``."""
@@ -255,7 +251,7 @@ class _Checker:
                 raise self.fail(
                     f"[{header}] has an unknown key {key!r} (expected allow, request)", header, key
                 )
-        allow = self.actions(rule.get("allow", []), header, "allow", ACTIONS)
+        allow = self.actions(rule.get("allow", []), header, "allow", POLICY_ACTIONS)
         request = self.actions(rule.get("request", []), header, "request", REQUESTABLE)
         both = allow & request
         if both:

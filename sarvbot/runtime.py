@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sarvbot import metrics
 from sarvbot.config import Settings
-from sarvbot.core import SmtpService, WorkLedger
+from sarvbot.core import WorkLedger, build_core
 from sarvbot.policy import Policy, load_policy
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp, SlackDirectory, build_web_client, create_slack_app
@@ -53,7 +53,7 @@ def create_app(
     token = settings.slack_bot_token.get_secret_value()
     client = build_web_client(token, settings.slack_api_url)
     directory = SlackDirectory(client)
-    service = SmtpService(
+    core = build_core(
         sarv_client=sarv_client,
         policy=policy,
         audit=AuditLog(database),
@@ -66,7 +66,7 @@ def create_app(
         ),
     )
     return create_slack_app(
-        service=service,
+        core=core,
         client=client,
         secret_client=build_web_client(token, settings.slack_api_url, silent=True),
         directory=directory,

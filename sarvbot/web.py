@@ -75,7 +75,7 @@ def _metrics(app: SlackApp, start_response: StartResponse) -> Iterable[bytes]:
     from sarvbot import metrics
 
     try:
-        body = metrics.scrape(app.service.request_counts)
+        body = metrics.scrape(app.core.approvals.counts)
     except Exception as exc:  # the database: the scrape fails, the app goes on
         logger.warning("metrics scrape failed: %s", type(exc).__name__)
         start_response("503 Service Unavailable", [("Content-Type", "text/plain")])

@@ -12,9 +12,10 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from sarvbot.core import RequestState
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
-from sarvbot.store import ApprovalStore, RequestState
+from sarvbot.store import ApprovalStore
 from tests.support import free_port, wait_healthy
 
 GOOD_ENV = {

@@ -1,32 +1,59 @@
-"""The core: policy, changes at Sarv, approvals, the audit log and the schedule, no Slack."""
+"""The core: permissions, chores at Sarv, approvals, the audit trail and the schedule.
 
+It speaks in the product's words and returns data; it never builds Block Kit or calls Slack.
+"""
+
+from .approvals import ApprovalDesk, Decided, DecisionKind, Executed, utcnow
+from .chores import SmtpChores
 from .commands import USAGE, Command, CommandError, parse_command
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .ledger import LostWork, WorkLedger
-from .model import Actor, Change, ChangeResult, Directory, Refused, UnknownSmtpUser
+from .model import (
+    TERMINAL_STATES,
+    Actor,
+    ApprovalRequest,
+    AuditEntry,
+    Change,
+    ChangeResult,
+    Directory,
+    Refused,
+    RequestState,
+    UnknownSmtpUser,
+)
+from .permissions import Permissions
 from .schedule import JOB_KINDS, JobKind, Ran, Scheduler
-from .service import Decided, DecisionKind, Executed, SmtpService, utcnow
+from .trail import AuditTrail
+from .units import Core, build_core
 
 __all__ = [
     "JOB_KINDS",
+    "TERMINAL_STATES",
     "USAGE",
     "Actor",
+    "ApprovalDesk",
+    "ApprovalRequest",
+    "AuditEntry",
+    "AuditTrail",
     "Change",
     "ChangeResult",
     "Command",
     "CommandError",
+    "Core",
     "Decided",
     "DecisionKind",
     "Directory",
     "Executed",
     "JobKind",
     "LostWork",
+    "Permissions",
     "Ran",
     "Refused",
+    "RequestState",
     "Scheduler",
-    "SmtpService",
+    "SmtpChores",
     "UnknownSmtpUser",
     "WorkLedger",
+    "build_core",
     "describe_change_failure",
     "describe_sarv_error",
     "outcome_unknown",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sarvbot.actions import SPECS, Action, Takes
 from sarvbot.sarv import MAX_LIMIT, MAX_NAME_LENGTH, UserStatus
 
 __all__ = [
@@ -17,21 +19,7 @@ __all__ = [
     "whole_number",
 ]
 
-USAGE: dict[str, str] = {
-    "help": "/smtp help",
-    "whoami": "/smtp whoami",
-    "list": "/smtp list [TEXT]",
-    "show": "/smtp show USER",
-    "add": "/smtp add [TOTAL HOURLY] [reason]",
-    "edit": "/smtp edit USER [total=N] [hourly=N] [status=Enable|Disable] [reason]",
-    "enable": "/smtp enable USER [reason]",
-    "disable": "/smtp disable USER [reason]",
-    "reset": "/smtp reset USER [reason]",
-    "reveal": "/smtp reveal USER",
-    "requests": "/smtp requests",
-    "cancel": "/smtp cancel N",
-    "audit": "/smtp audit [USER]",
-}
+USAGE: dict[str, str] = {a.value: s.usage for a, s in SPECS.items()}
 
 _MAX_TEXT = 2000
 # Request numbers are the database's INTEGER primary key, 32 bits on PostgreSQL; a larger
@@ -54,7 +42,7 @@ class CommandError(Exception):
 class Command:
     """One parsed ``/smtp`` command."""
 
-    action: str
+    action: Action
     user: str | None = None
     text: str = ""
     total_limit: int | None = None
@@ -66,12 +54,13 @@ class Command:
 
     @property
     def wants_modal(self) -> bool:
-        """``add`` and ``edit`` without values open a modal."""
-        if self.action == "add":
-            return self.total_limit is None
-        if self.action == "edit":
-            return not self.changes
-        return False
+        """An action with a form (add, edit), given no values, opens a modal."""
+        return (
+            SPECS[self.action].has_form
+            and self.total_limit is None
+            and self.hourly_limit is None
+            and not self.changes
+        )
 
 
 def whole_number(text: str, most: int) -> int | None:
@@ -109,8 +98,8 @@ def _limit(word: str, what: str, usage: str) -> int:
     raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
 
 
-def _user(words: list[str], action: str) -> str:
-    usage = USAGE[action]
+def _user(words: list[str], action: Action) -> str:
+    usage = SPECS[action].usage
     if not words:
         raise CommandError(f"`{action}` needs an SMTP user name", usage)
     name = words[0]
@@ -125,52 +114,70 @@ def parse_command(text: str) -> Command:
         raise CommandError(f"the command is longer than {_MAX_TEXT} characters")
     words = text.split()
     if not words:
-        return Command("help")
-    action, rest = words[0].lower(), words[1:]
-    if action not in USAGE:
+        return Command(Action.HELP)
+    word, rest = words[0].lower(), words[1:]
+    if word not in SPECS:
         raise CommandError(f"`{words[0][:40]}` is not a command I know", USAGE["help"])
-    usage = USAGE[action]
-    if action in ("help", "whoami", "requests"):
+    action = Action(word)
+    return _PARSERS[SPECS[action].takes](action, rest, SPECS[action].usage)
+
+
+def _nothing(action: Action, rest: list[str], usage: str) -> Command:
+    return Command(action)
+
+
+def _text(action: Action, rest: list[str], usage: str) -> Command:
+    return Command(action, text=" ".join(rest)[:MAX_NAME_LENGTH])
+
+
+def _optional_user(action: Action, rest: list[str], usage: str) -> Command:
+    return Command(action, user=_user(rest, action) if rest else None)
+
+
+def _only_user(action: Action, rest: list[str], usage: str) -> Command:
+    user = _user(rest, action)
+    if rest[1:]:
+        raise CommandError(f"`{action}` takes only the user name", usage)
+    return Command(action, user=user)
+
+
+def _user_and_reason(action: Action, rest: list[str], usage: str) -> Command:
+    return Command(action, user=_user(rest, action), reason=" ".join(rest[1:]))
+
+
+def _request_number(action: Action, rest: list[str], usage: str) -> Command:
+    digits = rest[0].removeprefix("#") if len(rest) == 1 else ""
+    if not digits.isascii() or not digits.isdigit():
+        raise CommandError(f"`{action}` needs the request number", usage)
+    request_id = whole_number(digits, MAX_REQUEST_ID)
+    if request_id is None:
+        raise CommandError(f"there is no request #{_shown(digits)}", usage)
+    return Command(action, request_id=request_id)
+
+
+def _limits_and_reason(action: Action, rest: list[str], usage: str) -> Command:
+    if not rest:
         return Command(action)
-    if action == "list":
-        return Command(action, text=" ".join(rest)[:MAX_NAME_LENGTH])
-    if action == "audit":
-        return Command(action, user=_user(rest, action) if rest else None)
-    if action == "cancel":
-        digits = rest[0].removeprefix("#") if len(rest) == 1 else ""
-        if not digits.isascii() or not digits.isdigit():
-            raise CommandError("`cancel` needs the request number", usage)
-        request_id = whole_number(digits, MAX_REQUEST_ID)
-        if request_id is None:
-            raise CommandError(f"there is no request #{_shown(digits)}", usage)
-        return Command(action, request_id=request_id)
-    if action == "add":
-        if not rest:
-            return Command(action)
-        if len(rest) < 2:
-            raise CommandError("`add` needs both limits, or none to open a form", usage)
-        return Command(
-            action,
-            total_limit=_limit(rest[0], "the total limit", usage),
-            hourly_limit=_limit(rest[1], "the hourly limit", usage),
-            reason=" ".join(rest[2:]),
-        )
+    if len(rest) < 2:
+        raise CommandError(f"`{action}` needs both limits, or none to open a form", usage)
+    return Command(
+        action,
+        total_limit=_limit(rest[0], "the total limit", usage),
+        hourly_limit=_limit(rest[1], "the hourly limit", usage),
+        reason=" ".join(rest[2:]),
+    )
+
+
+def _user_and_changes(action: Action, rest: list[str], usage: str) -> Command:
     user = _user(rest, action)
     rest = rest[1:]
-    if action in ("show", "reveal"):
-        if rest:
-            raise CommandError(f"`{action}` takes only the user name", usage)
-        return Command(action, user=user)
-    if action in ("enable", "disable", "reset"):
-        return Command(action, user=user, reason=" ".join(rest))
-    # edit
     changes: dict[str, object] = {}
     index = 0
     while index < len(rest) and "=" in rest[index]:
         key, _, value = rest[index].partition("=")
         field_name = _KEYS.get(key.lower())
         if field_name is None:
-            raise CommandError(f"`{key[:40]}` is not something `edit` can change", usage)
+            raise CommandError(f"`{key[:40]}` is not something `{action}` can change", usage)
         if field_name in changes:
             raise CommandError(f"`{key}` is given twice", usage)
         if field_name == "status":
@@ -195,3 +202,15 @@ def parse_command(text: str) -> Command:
         reason=reason,
         changes=changes,
     )
+
+
+_PARSERS: dict[Takes, Callable[[Action, list[str], str], Command]] = {
+    Takes.NOTHING: _nothing,
+    Takes.TEXT: _text,
+    Takes.OPTIONAL_USER: _optional_user,
+    Takes.USER: _only_user,
+    Takes.USER_AND_REASON: _user_and_reason,
+    Takes.REQUEST_NUMBER: _request_number,
+    Takes.LIMITS_AND_REASON: _limits_and_reason,
+    Takes.USER_AND_CHANGES: _user_and_changes,
+}

@@ -16,7 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store import Receipt, ReceiptStore, SeenRequests
+from sarvbot.store.receipts import Receipt, ReceiptStore
+from sarvbot.store.replays import SeenRequests
 
 __all__ = ["LostWork", "WorkLedger"]
 

@@ -1,13 +1,27 @@
-"""The domain: who acts, what changes, and what came of it."""
+"""The domain: who acts, what changes, what came of it, and what is kept of it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
+from sarvbot.actions import SPECS, Action
 from sarvbot.sarv import Credentials, SmtpUser, UserStatus
 
-__all__ = ["Actor", "Change", "ChangeResult", "Directory", "Refused", "UnknownSmtpUser"]
+__all__ = [
+    "TERMINAL_STATES",
+    "Actor",
+    "ApprovalRequest",
+    "AuditEntry",
+    "Change",
+    "ChangeResult",
+    "Directory",
+    "Refused",
+    "RequestState",
+    "UnknownSmtpUser",
+]
 
 
 @dataclass(frozen=True)
@@ -56,9 +70,9 @@ class UnknownSmtpUser(Exception):
 
 @dataclass(frozen=True)
 class Change:
-    """One change to Sarv: add, edit, enable, disable or reset."""
+    """One change to Sarv: an action of kind CHANGE and its values."""
 
-    action: str
+    action: Action
     target: str | None = None
     total_limit: int | None = None
     hourly_limit: int | None = None
@@ -66,13 +80,13 @@ class Change:
 
     @property
     def makes_password(self) -> bool:
-        """add and reset produce a password."""
-        return self.action in ("add", "reset")
+        """True when the change produces a password (add, reset)."""
+        return SPECS[self.action].yields_password
 
     @property
     def repeatable(self) -> bool:
-        """True when running it twice does no harm (not so for add and reset)."""
-        return not self.makes_password
+        """True when running it twice does no harm (not so when it makes a password)."""
+        return SPECS[self.action].repeatable
 
     def params(self) -> dict[str, Any]:
         """The values to keep with an approval request (never a secret)."""
@@ -86,12 +100,14 @@ class Change:
         return values
 
     @classmethod
-    def from_params(cls, action: str, target: str | None, params: dict[str, Any]) -> Change:
+    def from_params(
+        cls, action: Action | str, target: str | None, params: dict[str, Any]
+    ) -> Change:
         """Rebuild a change kept with an approval request."""
         new = params.get("new", params)
         status = new.get("status")
         return cls(
-            action=action,
+            action=Action(action),
             target=target,
             total_limit=new.get("total_limit"),
             hourly_limit=new.get("hourly_limit"),
@@ -107,3 +123,82 @@ class ChangeResult:
     target: str
     before: SmtpUser | None = None
     credentials: Credentials | None = None
+
+
+class RequestState(StrEnum):
+    """Where an approval request stands.
+
+    pending → running (claimed by the approval that completed it) → done, failed or
+    unknown. pending may also end as denied, expired or cancelled. failed is not final:
+    it can be claimed again (failed → running) to retry.
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing can happen to the request any more."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {
+        RequestState.DONE,
+        RequestState.UNKNOWN,
+        RequestState.DENIED,
+        RequestState.EXPIRED,
+        RequestState.CANCELLED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A change asked for in one channel and decided in the approvals channel.
+
+    ``approvals`` holds the ids of those who approved it, in vote order.
+    """
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    requester_id: str
+    requester_channel_id: str
+    action: str
+    target: str | None
+    params: dict[str, Any]
+    reason: str
+    state: RequestState
+    decided_by: str | None
+    decided_at: datetime | None
+    deny_reason: str | None
+    error: str | None
+    result: dict[str, Any] | None
+    message_channel: str | None
+    message_ts: str | None
+    approvals: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One recorded event. ``rule`` is the policy rule that allowed or refused it."""
+
+    id: int
+    at: datetime
+    actor_id: str
+    channel_id: str
+    action: str
+    outcome: str
+    target: str | None
+    error: str | None
+    rule: str | None
+    request_id: int | None
+    detail: str | None

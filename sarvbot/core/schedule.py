@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store import REQUEST_ENDED, DueJob, JobStore
+from sarvbot.store.jobs import REQUEST_ENDED, DueJob, JobStore
 
 __all__ = [
     "EXPIRE_REQUESTS",

@@ -27,17 +27,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from sarvbot import metrics
-from sarvbot.core import LostWork, Ran, Scheduler, SmtpService
+from sarvbot.core import ApprovalRequest, AuditTrail, Core, LostWork, Ran, Scheduler
 from sarvbot.core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
-from sarvbot.store import REQUEST_ENDED, ApprovalRequest, AuditLog, DueJob, JobStore
+from sarvbot.store import REQUEST_ENDED, DueJob, JobStore
 
-from . import blocks
-from .approvals import ApprovalListeners
-from .commands import CommandListeners
-from .context import SlackContext
+from . import blocks, listeners, sentences
+from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
+from .flows import tell_request_ended
 from .messenger import Messenger
-from .work import DRAIN_SECONDS, RESTARTING, WorkQueue, WorkTracker
+from .work import DRAIN_SECONDS, WorkQueue, WorkTracker
 
 __all__ = [
     "INSTALLED_APP_RULE",
@@ -98,10 +97,6 @@ def _ignore_bots(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Bolt
 
 
 INSTALLED_APP_RULE = "installed_app"
-FOREIGN_WORDS = (
-    "This request came from another workspace or another app than the one sarvbot is "
-    "installed as, so nothing was done."
-)
 _ID = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -167,7 +162,7 @@ def _clean_id(value: object) -> str:
     return _ID.sub("", str(value))[:32] if value is not None else ""
 
 
-def _installed_app_only(installed: InstalledApp, audit: AuditLog) -> Callable[..., BoltResponse]:
+def _installed_app_only(installed: InstalledApp, trail: AuditTrail) -> Callable[..., BoltResponse]:
     """A middleware refusing requests meant for another workspace or another app."""
 
     def installed_app_only(
@@ -184,20 +179,19 @@ def _installed_app_only(installed: InstalledApp, audit: AuditLog) -> Callable[..
         team, app = _clean_id(context.team_id), _clean_id(app_id)
         kind = "command" if is_slash_command(body) else _clean_id(body.get("type")) or "request"
         logger.warning("refused a %s from %s: team=%s app=%s", kind, why, team, app)
-        try:
-            audit.append(
-                actor_id=_clean_id(context.user_id) or "unknown",
-                channel_id=_clean_id(context.channel_id) or "unknown",
-                action=kind,
-                outcome="refused",
-                rule=INSTALLED_APP_RULE,
-                error=f"a request from {why}",
-                detail=f"team {team or '-'}, app {app or '-'}",
-            )
-        except Exception as exc:  # the refusal stands even if it cannot be recorded
-            logger.error("could not audit the refused %s: %s", kind, type(exc).__name__)
+        # The refusal stands even if it cannot be recorded.
+        trail.record(
+            _clean_id(context.user_id) or "unknown",
+            _clean_id(context.channel_id) or "unknown",
+            kind,
+            "refused",
+            rule=INSTALLED_APP_RULE,
+            error=f"a request from {why}",
+            detail=f"team {team or '-'}, app {app or '-'}",
+            best_effort=True,
+        )
         if is_slash_command(body):
-            return _ephemeral_ack(FOREIGN_WORDS)
+            return _ephemeral_ack(sentences.FOREIGN)
         return BoltResponse(status=200, body="")
 
     return installed_app_only
@@ -221,10 +215,20 @@ def _refuse_while_draining(work: WorkQueue) -> Callable[..., BoltResponse]:
         body: dict[str, Any], next: Callable[[], BoltResponse]
     ) -> BoltResponse:
         if work.closing and is_slash_command(body):
-            return _ephemeral_ack(RESTARTING)
+            return _ephemeral_ack(sentences.RESTARTING)
         return next()
 
     return refuse_while_draining
+
+
+def _with_context(ours: SlackContext) -> Callable[..., BoltResponse]:
+    """A middleware that hands the listeners their SlackContext through Bolt's context."""
+
+    def with_context(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context[CONTEXT_KEY] = ours
+        return next()
+
+    return with_context
 
 
 def _on_error(error: Exception) -> BoltResponse:
@@ -247,25 +251,23 @@ class SlackApp:
     ) -> None:
         self.bolt = bolt
         self.context = context
-        self.service = context.service
+        self.core = context.core
         self.tracker = tracker
         self._stopping = threading.Event()
         self._round_every: float | None = None
         self._last_round = 0.0
         self.installed = installed
-        self.commands = CommandListeners(context)
-        self.approvals = ApprovalListeners(context)
         bolt.middleware(_ignore_bots)
-        bolt.middleware(_installed_app_only(installed, context.service.audit))
+        bolt.middleware(_installed_app_only(installed, context.core.trail))
         bolt.middleware(_refuse_while_draining(context.work))
-        self.commands.register(bolt)
-        self.approvals.register(bolt)
+        bolt.middleware(_with_context(context))
+        listeners.register(bolt)
         bolt.error(_on_error)
-        ledger = context.ledger
+        ledger = context.core.ledger
         self.scheduler = Scheduler(
             jobs,
             {
-                EXPIRE_REQUESTS: lambda job, now: self.service.expire(),
+                EXPIRE_REQUESTS: lambda job, now: self.core.approvals.expire(),
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
             },
@@ -280,7 +282,7 @@ class SlackApp:
         Returns the requests this call changed. The notices are due jobs committed with
         each change, so any that this process does not get to are sent by another.
         """
-        changed = self.service.expire()
+        changed = self.core.approvals.expire()
         self.scheduler.run_due(kinds=(REQUEST_ENDED,))
         return changed
 
@@ -295,10 +297,10 @@ class SlackApp:
         return self.scheduler.run_due()
 
     def _request_ended(self, job: DueJob, now: datetime) -> None:
-        request = self.service.approvals.get(int(job.payload["request_id"]))
+        request = self.core.approvals.get(int(job.payload["request_id"]))
         if request is None:
             return
-        if not self.approvals.tell_request_ended(request):
+        if not tell_request_ended(self.context, request):
             # Raised so the job is tried again later; the message update is safe to repeat.
             raise RuntimeError("Slack did not take the notice to the requester")
 
@@ -309,10 +311,10 @@ class SlackApp:
         One whose DM Slack did not take stays claimed until its lease lapses, and is then
         claimed (by any process) and told again.
         """
-        ledger = self.context.ledger
+        ledger = self.core.ledger
         told = []
         for lost in ledger.claim_lost(now):
-            if not self.context.messenger.direct_message(lost.user_id, blocks.lost_work_text(lost)):
+            if not self.context.messenger.direct_message(lost.user_id, sentences.lost_work(lost)):
                 continue
             ledger.reported(lost)
             told.append(lost)
@@ -328,7 +330,7 @@ class SlackApp:
         requests left running, lost work) comes round at the same pace. Each due job is
         claimed by one process, so several processes doing this at once do each item once.
         """
-        ledger = self.context.ledger
+        ledger = self.core.ledger
         every = interval if interval is not None else ledger.lease.total_seconds() / 3
         self.scheduler.every = timedelta(seconds=every)
         steps: list[tuple[str, Callable[[], object]]] = [
@@ -363,7 +365,7 @@ class SlackApp:
         """
         report = {"database": "ok", "schedule": "ok"}
         try:
-            self.service.check_database()
+            self.core.approvals.check_database()
         except Exception as exc:
             report["database"] = f"unavailable ({type(exc).__name__})"
         if self._round_every is None:
@@ -401,12 +403,12 @@ class SlackApp:
         """Take no new work, finish admitted work and stop the worker threads."""
         self._stopping.set()
         self.context.work.shutdown()
-        self.context.ledger.close()
+        self.core.ledger.close()
 
 
 def create_slack_app(
     *,
-    service: SmtpService,
+    core: Core,
     client: WebClient,
     secret_client: WebClient,
     directory: SlackDirectory,
@@ -415,14 +417,11 @@ def create_slack_app(
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
-    """Build the Bolt app around a ready service.
+    """Build the Bolt app around a ready core.
 
     Asks Slack which workspace and app the bot token belongs to (SlackSetupError if it
     will not say); requests naming any other are refused.
     """
-    ledger = service.ledger
-    if ledger is None:
-        raise ValueError("the Slack app needs a service with a work ledger")
     tracker = WorkTracker()
     bolt = App(
         client=client,
@@ -438,16 +437,15 @@ def create_slack_app(
     messenger = Messenger(
         client=client,
         secret_client=secret_client,
-        approvals=service.approvals,
-        policy=lambda: service.policy,
+        approvals=core.approvals,
+        permissions=core.permissions,
     )
     context = SlackContext(
-        service=service,
+        core=core,
         directory=directory,
         messenger=messenger,
-        work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=ledger),
+        work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger),
         client=client,
-        ledger=ledger,
     )
     return SlackApp(
         bolt=bolt, context=context, tracker=tracker, installed=installed_app(client), jobs=jobs

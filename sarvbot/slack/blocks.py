@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sarvbot.core import USAGE, LostWork
+from sarvbot.actions import SPECS, Action, Detail
+from sarvbot.core import ApprovalRequest, AuditEntry, Change, RequestState
 from sarvbot.sarv import Credentials, SmtpUser
-from sarvbot.store import ApprovalRequest, AuditEntry, RequestState
 
-from .mrkdwn import NAME_LIMIT, code, escape, mention, truncate
+from .mrkdwn import NAME_LIMIT, channel_link, code, escape, mention, truncate
 
 __all__ = [
     "PAGE_SIZE",
@@ -46,14 +46,6 @@ ACTION_RETRY = "retry_request"
 VIEW_EDIT = "smtp_edit"
 VIEW_ADD = "smtp_add"
 VIEW_DENY = "smtp_deny"
-
-_VERBS = {
-    "add": "added",
-    "edit": "edited",
-    "enable": "enabled",
-    "disable": "disabled",
-    "reset": "reset the password of",
-}
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -102,26 +94,21 @@ def _sections(lines: Iterable[str]) -> list[dict[str, Any]]:
     return blocks
 
 
-_EXAMPLES = (
-    ("list", "/smtp list billing"),
-    ("edit", "/smtp edit smtp12345 hourly=200 more mail for billing"),
-    ("reset", "/smtp reset smtp12345 key leaked in CI"),
-)
-
-
 def help_message(allowed: Sequence[str], requestable: Sequence[str]) -> Message:
     """What the caller may do in this channel, with examples."""
     lines = ["*What you can do here with /smtp*"]
-    lines += [f"• `{USAGE[a]}`" for a in allowed if a in USAGE]
+    lines += [f"• `{SPECS[Action(a)].usage}`" for a in allowed if a in SPECS]
     if requestable:
         lines.append("\n*What you can ask ops to approve here* (give a reason)")
-        lines += [f"• `{USAGE[a]}`" for a in requestable]
+        lines += [f"• `{SPECS[Action(a)].usage}`" for a in requestable]
     if len(allowed) <= 2:
         lines.append(
             "\nThis channel may run only `help` and `whoami`. An admin grants more in the "
             "permissions file, by channel ID (see `/smtp whoami`)."
         )
-    examples = [e for a, e in _EXAMPLES if a in allowed or a in requestable]
+    examples = [
+        s.example for a, s in SPECS.items() if s.example and (a in allowed or a in requestable)
+    ]
     if examples:
         lines.append("\nExamples: " + ", ".join(f"`{e}`" for e in examples))
     return {"text": "sarvbot help", "blocks": _sections(lines)}
@@ -196,12 +183,14 @@ def user_message(user: SmtpUser) -> Message:
     }
 
 
-def announcement(actor_id: str, action: str, target: str, detail: str = "") -> Message:
+def announcement(actor_id: str, change: Change, target: str) -> Message:
     """The channel's note of a change: who did what to which user, never a secret."""
-    verb = _VERBS.get(action, action)
-    text = f"{mention(actor_id)} {verb} {code(target)}"
-    if detail:
-        text += f" ({escape(detail)})"
+    spec = SPECS[change.action]
+    text = f"{mention(actor_id)} {spec.verb} {code(target)}"
+    if spec.detail is not Detail.STATUS_NOW:
+        detail = ", ".join(f"{k.replace('_limit', '')} {v}" for k, v in change.params().items())
+        if detail:
+            text += f" ({escape(detail)})"
     return text_message(text)
 
 
@@ -330,59 +319,24 @@ def deny_modal(request_id: int, meta: str) -> dict[str, Any]:
 
 def describe_request(request: ApprovalRequest) -> str:
     """What a request asks for, with old and new values for an edit."""
+    spec = SPECS[Action(request.action)]
     params = request.params
-    target = code(request.target) if request.target else ""
-    if request.action == "add":
+    target = f" {code(request.target)}" if request.target else ""
+    new, old = params.get("new", {}), params.get("old", {})
+    if spec.detail is Detail.LIMITS:
         return (
-            f"add an SMTP user (total {params.get('total_limit')}, "
+            f"{spec.request_verb}{target} (total {params.get('total_limit')}, "
             f"hourly {params.get('hourly_limit')})"
         )
-    if request.action == "reset":
-        return f"reset the password of {target}"
-    new, old = params.get("new", {}), params.get("old", {})
-    if request.action in ("enable", "disable"):
-        return f"{request.action} {target} (now {escape(str(old.get('status', '?')))})"
-    changes = [
-        f"{key.replace('_limit', '')} {escape(str(old.get(key, '?')))} → {escape(str(value))}"
-        for key, value in new.items()
-    ]
-    return f"edit {target}: " + ", ".join(changes)
-
-
-def lost_work_text(lost: LostWork) -> str:
-    """What became of a change whose answer never reached its person (no secret).
-
-    Either the process that ran it died, or Slack did not take the answer at the time.
-    """
-    what = f"`/smtp {escape(lost.action)}{' ' + escape(lost.target) if lost.target else ''}`"
-    where = f" in <#{lost.channel_id}>"
-    if not lost.started:
-        return (
-            f"sarvbot restarted before it ran your {what}{where}, so nothing was changed. "
-            "Run it again if you still need it."
-        )
-    if lost.outcome == "done":
-        text = f"Your {what}{where} was done, but sarvbot could not tell you at the time."
-        if lost.action in ("add", "reset"):
-            text += (
-                " If its password did not reach your DM with sarvbot, get it with "
-                "`/smtp reveal` where reveal is allowed, or reset it again."
-            )
-        return text
-    if lost.outcome == "requested":
-        return (
-            f"Your {what}{where} was sent for approval ({escape(lost.error or 'a request')}), "
-            "but sarvbot could not tell you at the time. See `/smtp requests`."
-        )
-    if lost.outcome == "refused" and lost.error:
-        return f"Your {what}{where} was not run: {escape(lost.error)}"
-    if lost.outcome in ("failed", "unknown") and lost.error:
-        return f"Your {what}{where} did not go through: {escape(lost.error)}"
-    return (
-        f"sarvbot stopped while it ran your {what}{where}, so it is unknown whether it was "
-        "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
-        "before running it again."
-    )
+    if spec.detail is Detail.STATUS_NOW:
+        return f"{spec.request_verb}{target} (now {escape(str(old.get('status', '?')))})"
+    if spec.detail is Detail.OLD_TO_NEW:
+        changes = [
+            f"{key.replace('_limit', '')} {escape(str(old.get(key, '?')))} → {escape(str(value))}"
+            for key, value in new.items()
+        ]
+        return f"{spec.request_verb}{target}: " + ", ".join(changes)
+    return f"{spec.request_verb}{target}"
 
 
 def _when(moment: datetime | None) -> str:
@@ -410,7 +364,7 @@ def approval_message(request: ApprovalRequest, *, required: int = 1) -> Message:
     title = f"Request #{request.id}: {describe_request(request)}"
     lines = [
         f"*{title}*",
-        f"*From:* {mention(request.requester_id)} in <#{request.requester_channel_id}>",
+        f"*From:* {mention(request.requester_id)} in {channel_link(request.requester_channel_id)}",
         f"*Why:* {escape(truncate(request.reason, REASON_LIMIT))}",
         f"*Expires:* {_when(request.expires_at)}",
     ]

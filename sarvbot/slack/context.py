@@ -1,31 +1,42 @@
-"""What every listener group shares."""
+"""What every listener shares, handed to each through Bolt's context."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from sarvbot.core import Actor, SmtpService, WorkLedger
+from sarvbot.core import Actor, Core
 
 from .directory import SlackDirectory
 from .messenger import Messenger
 from .work import WorkQueue
 
-__all__ = ["SlackContext"]
+__all__ = ["CONTEXT_KEY", "SlackContext", "sarvbot_of"]
+
+# The key under which a middleware puts the SlackContext into each request's BoltContext.
+CONTEXT_KEY = "sarvbot"
 
 
 @dataclass
 class SlackContext:
-    """The service, the people directory, the messenger, the work queue and its ledger."""
+    """The core, the people directory, the messenger and the work queue."""
 
-    service: SmtpService
+    core: Core
     directory: SlackDirectory
     messenger: Messenger
     work: WorkQueue
     client: WebClient
-    ledger: WorkLedger
 
     def actor(self, user_id: str) -> Actor:
         """The person behind a Slack user ID, with their guest status looked up."""
         return Actor(user_id, is_guest=self.directory.is_guest(user_id))
+
+
+def sarvbot_of(context: BoltContext) -> SlackContext:
+    """The SlackContext of the app a listener runs in."""
+    found = context[CONTEXT_KEY]
+    if not isinstance(found, SlackContext):
+        raise TypeError("the sarvbot middleware did not run")
+    return found

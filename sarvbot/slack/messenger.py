@@ -10,13 +10,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from sarvbot import metrics
-from sarvbot.policy import Policy
+from sarvbot.core import ApprovalDesk, ApprovalRequest, Permissions
 from sarvbot.sarv import Credentials
-from sarvbot.store import ApprovalRequest, ApprovalStore
 
-from . import blocks
+from . import blocks, sentences
 from .blocks import Message
-from .mrkdwn import code, escape
 from .work import note_unanswered
 
 __all__ = ["Messenger"]
@@ -44,13 +42,13 @@ class Messenger:
         *,
         client: WebClient,
         secret_client: WebClient,
-        approvals: ApprovalStore,
-        policy: Callable[[], Policy],
+        approvals: ApprovalDesk,
+        permissions: Permissions,
     ) -> None:
         self.client = client
         self._secret_client = secret_client
         self._approvals = approvals
-        self._policy = policy
+        self._permissions = permissions
 
     # Answers to the person who acted
 
@@ -119,17 +117,11 @@ class Messenger:
         problem = self._send_secret(user_id, credentials, title)
         metrics.DELIVERIES.labels("delivered" if problem is None else "undelivered").inc()
         if problem is None:
-            self.tell(
-                respond, f"The password of {code(credentials.name)} is in your DM with sarvbot."
-            )
+            self.tell(respond, sentences.password_in_dm(credentials.name))
             return True
         logger.warning("password delivery failed for %s: %s", user_id, problem)
         why = _UNDELIVERABLE.get(problem, f"Slack answered {problem}")
-        text = (
-            f"I could not send you the password of {code(credentials.name)}: "
-            f"{escape(why)}. Open sarvbot's Messages tab (App Home), then run "
-            f"`/smtp reveal {escape(credentials.name)}` where reveal is allowed."
-        )
+        text = sentences.password_undelivered(credentials.name, why)
         if notify is not None:
             notify(text)
         else:
@@ -160,28 +152,20 @@ class Messenger:
 
     def post_request(self, request: ApprovalRequest, respond: Respond | None) -> None:
         """Post a new request in the approvals channel and tell the requester."""
-        approvals = self._policy().approvals
-        assert approvals is not None
+        approvals = self._permissions.policy.approvals
+        if approvals is None:  # the core refuses requests without an approvals channel
+            raise ValueError("requests need an approvals channel")
         message = blocks.approval_message(request, required=approvals.required)
         try:
             posted = self.client.chat_postMessage(
                 channel=approvals.channel_id, unfurl_links=False, unfurl_media=False, **message
             )
-            self._approvals.set_message(request.id, str(posted["channel"]), str(posted["ts"]))
+            self._approvals.attach_message(request.id, str(posted["channel"]), str(posted["ts"]))
         except Exception as exc:
             logger.error("could not post request #%s: %s", request.id, _reason(exc))
-            self.tell(
-                respond,
-                f"Request #{request.id} is saved, but I could not post it to the approvals "
-                "channel. Ask an admin to invite sarvbot there; ops can see it with "
-                "`/smtp requests`.",
-            )
+            self.tell(respond, sentences.request_not_posted(request.id))
             return
-        self.tell(
-            respond,
-            f"Request #{request.id} sent for approval in <#{approvals.channel_id}>. "
-            f"Withdraw it with `/smtp cancel {request.id}`.",
-        )
+        self.tell(respond, sentences.request_sent(request.id, approvals.channel_id))
 
     def refresh_request(self, request: ApprovalRequest) -> None:
         """Show a request's current state (and only the buttons it allows) on its message.
@@ -192,7 +176,7 @@ class Messenger:
             current = self._approvals.get(request.id) or request
             if not current.message_channel or not current.message_ts:
                 return
-            approvals = self._policy().approvals
+            approvals = self._permissions.policy.approvals
             required = approvals.required if approvals else 1
             message = blocks.approval_message(current, required=required)
             self.client.chat_update(

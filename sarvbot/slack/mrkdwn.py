@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["NAME_LIMIT", "code", "escape", "mention", "truncate"]
+__all__ = ["NAME_LIMIT", "channel_link", "code", "escape", "mention", "truncate"]
 
 # Sarv's names are short; a longer one is cut, never allowed to break a message.
 NAME_LIMIT = 80
@@ -29,6 +29,13 @@ def mention(user_id: str) -> str:
     if not re.fullmatch(r"[UW][A-Z0-9]+", user_id):
         return escape(user_id)
     return f"<@{user_id}>"
+
+
+def channel_link(channel_id: str) -> str:
+    """A link to a channel ID we got from Slack or the policy (never from typed text)."""
+    if not re.fullmatch(r"[CGD][A-Z0-9]+", channel_id):
+        return escape(channel_id)
+    return f"<#{channel_id}>"
 
 
 def truncate(text: str, limit: int) -> str:

@@ -27,25 +27,20 @@ from sarvbot.core import (
 from sarvbot.logs import safe_field
 from sarvbot.store import DatabaseUnavailable
 
-from .mrkdwn import code, escape
+from . import sentences
+from .sentences import BUSY, RESTARTING
 
 __all__ = [
-    "BUSY",
     "DRAIN_SECONDS",
     "JOB_SECONDS",
     "QUEUE_ROUNDS",
-    "RESTARTING",
     "TrackedExecutor",
     "WorkQueue",
     "WorkTracker",
     "handling_request",
-    "usage_text",
 ]
 
 logger = logging.getLogger("sarvbot.slack")
-
-BUSY = "sarvbot is busy right now, so nothing was done. Try again in a minute."
-RESTARTING = "sarvbot is restarting, so nothing was done. Try again in a minute."
 
 # How long one job may take when Sarv is as slow as the client allows: a call's connect and
 # read timeouts, and a few seconds of Slack calls around it.
@@ -183,14 +178,6 @@ def handling_request(keys: Mapping[str, datetime]) -> Iterator[None]:
         yield
     finally:
         _REPLAY_KEYS.reset(token)
-
-
-def usage_text(exc: CommandError) -> str:
-    """A command mistake and the right form, for mrkdwn."""
-    text = escape(exc.message)
-    if exc.usage:
-        text += f"\nUsage: `{escape(exc.usage)}`"
-    return text
 
 
 class WorkQueue:
@@ -369,31 +356,27 @@ class WorkQueue:
             outcome = "refused"
             logger.info("refused ref=%s %s rule=%s", ref, what, exc.rule)
             self._record(receipt, "refused", exc.message)
-            self._tell(respond, escape(exc.message))
+            self._tell(respond, sentences.words(exc.message))
         except CommandError as exc:
             outcome = "usage"
             self._record(receipt, "refused", exc.message)
-            self._tell(respond, usage_text(exc))
+            self._tell(respond, sentences.usage(exc))
         except UnknownSmtpUser as exc:
             outcome = "unknown-user"
-            self._record(receipt, "failed", f"Sarv has no SMTP user named {exc.name}.")
-            self._tell(respond, f"Sarv has no SMTP user named {code(exc.name)}.")
+            self._record(receipt, "failed", str(exc) + ".")
+            self._tell(respond, sentences.no_such_user(exc.name))
         except sarv.Error as exc:
             outcome = "sarv-error"
             logger.warning("sarv failed ref=%s %s: %s", ref, what, exc.name)
-            self._tell(respond, escape(describe_sarv_error(exc)) + f" (ref `{ref}`)")
+            self._tell(respond, sentences.sarv_error(describe_sarv_error(exc), ref))
         except DatabaseUnavailable:
             outcome = "database-unavailable"
             logger.error("database unavailable ref=%s %s", ref, what)
-            self._tell(
-                respond,
-                "sarvbot's database is unavailable, so nothing was changed. "
-                f"Try again in a minute (ref `{ref}`).",
-            )
+            self._tell(respond, sentences.with_ref(sentences.DATABASE_DOWN, ref))
         except Exception as exc:
             outcome = "error"
             logger.exception("failed ref=%s %s (%s)", ref, what, type(exc).__name__)
-            self._tell(respond, f"Something went wrong on sarvbot's side (ref `{ref}`).")
+            self._tell(respond, sentences.something_went_wrong(ref))
         finally:
             if receipt is not None and ledger is not None:
                 # Unheard: left for a DM (report_lost_work) instead of ending in silence.

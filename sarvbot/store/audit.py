@@ -4,47 +4,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from sarvbot.core.model import AuditEntry
 from sarvbot.logs import safe_field
 from sarvbot.store.database import Database
 from sarvbot.store.models import AuditEventRow, as_utc
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One recorded event. ``rule`` is the policy rule that allowed or refused it."""
-
-    id: int
-    at: datetime
-    actor_id: str
-    channel_id: str
-    action: str
-    outcome: str
-    target: str | None
-    error: str | None
-    rule: str | None
-    request_id: int | None
-    detail: str | None
-
-    @classmethod
-    def _from_row(cls, row: AuditEventRow) -> AuditEntry:
-        return cls(
-            id=row.id,
-            at=row.at,
-            actor_id=row.actor_id,
-            channel_id=row.channel_id,
-            action=row.action,
-            outcome=row.outcome,
-            target=row.target,
-            error=row.error,
-            rule=row.rule,
-            request_id=row.request_id,
-            detail=row.detail,
-        )
+def _entry(row: AuditEventRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor_id=row.actor_id,
+        channel_id=row.channel_id,
+        action=row.action,
+        outcome=row.outcome,
+        target=row.target,
+        error=row.error,
+        rule=row.rule,
+        request_id=row.request_id,
+        detail=row.detail,
+    )
 
 
 # Every audit row is also a structured log event, for a log shipper to feed a SIEM.
@@ -104,7 +87,7 @@ class AuditLog:
         with self._db.session() as session:
             session.add(row)
             session.flush()
-            entry = AuditEntry._from_row(row)
+            entry = _entry(row)
         _log_entry(entry)
         return entry
 
@@ -121,7 +104,7 @@ class AuditLog:
                 query = query.where(AuditEventRow.at >= as_utc(since))
             query = query.order_by(AuditEventRow.id).limit(batch)
             with self._db.session(readonly=True) as session:
-                entries = [AuditEntry._from_row(row) for row in session.scalars(query)]
+                entries = [_entry(row) for row in session.scalars(query)]
             yield from entries
             if len(entries) < batch:
                 return
@@ -134,4 +117,4 @@ class AuditLog:
             query = query.where(AuditEventRow.target == target)
         query = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
         with self._db.session(readonly=True) as session:
-            return [AuditEntry._from_row(row) for row in session.scalars(query)]
+            return [_entry(row) for row in session.scalars(query)]

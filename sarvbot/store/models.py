@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sarvbot.store.states import RequestState
+from sarvbot.core.model import RequestState
 
 # Deterministic constraint names, so migrations can refer to them on every engine.
 NAMING_CONVENTION = {

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 import requests
 
+from sarvbot.core import ApprovalRequest, AuditEntry
 from sarvbot.sandbox import RecordedCall
 from sarvbot.slack import blocks
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import ApiCall, FakeSlackApi, ResponsePost, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, LocalWorkspace
-from sarvbot.store import ApprovalRequest, ApprovalStore, AuditEntry, AuditLog
+from sarvbot.store import ApprovalStore, AuditLog
 
 # Loggers that belong to the app and the libraries it drives (not to the stand-ins).
 APP_LOGGERS = ("sarvbot", "slack_bolt", "slack_sdk", "urllib3", "requests", "sqlalchemy")

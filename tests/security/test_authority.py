@@ -206,7 +206,7 @@ def test_edit_form_claiming_a_channel_that_may_not_edit_is_refused(witness: Witn
     meta = _meta(witness, DEV, u="smtp40004", o={"total_limit": 100})
     app = witness.workspace.app
     assert app is not None
-    smtp_user = app.service.get_user("smtp40004")
+    smtp_user = app.core.chores.get_user("smtp40004")
     view = {**blocks.edit_modal(smtp_user, meta, ask_reason=False), "id": "V0FORGED"}
     values = {
         "total_limit": {"value": "999"},

@@ -39,7 +39,7 @@ def _witness(tmp_path: Path, policy: str) -> Iterator[Witness]:
     workspace, witness = start_witness(tmp_path)
     workspace.policy = parse_policy(policy, source="policy")
     assert workspace.app is not None
-    workspace.app.service.policy = workspace.policy
+    workspace.app.core.permissions.policy = workspace.policy
     join(witness, DAVE)
     workspace.sandbox.add_user(name=NAME)
     try:
@@ -106,7 +106,9 @@ def test_vote_of_someone_no_longer_among_the_approvers_no_longer_counts(
     witness.approve(user_id=BOB)
     app = witness.workspace.app
     assert app is not None
-    app.service.policy = parse_policy(TWO_OF_THREE.replace('"U0BOB", ', ""), source="policy")
+    app.core.permissions.policy = parse_policy(
+        TWO_OF_THREE.replace('"U0BOB", ', ""), source="policy"
+    )
     witness.approve(user_id=CAROL)
     assert resets(witness) == 0
     assert witness.state_of(request.id) == "pending"

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from sarvbot.core import ApprovalRequest
 from sarvbot.sandbox import WireVariant
 from sarvbot.slack import blocks
 from sarvbot.standin.workspace import ALICE, BOB, DEV, OPS, LocalWorkspace
-from sarvbot.store import ApprovalRequest, ApprovalStore
+from sarvbot.store import ApprovalStore
 
 from .conftest import Witness, start_witness
 
@@ -29,7 +30,7 @@ def witness(tmp_path: Path) -> Iterator[Witness]:
     workspace, witness = start_witness(folder)
     app = workspace.app
     assert app is not None
-    app.service.sarv.timeout = (1.0, 0.5)
+    app.core.chores.sarv.timeout = (1.0, 0.5)
     workspace.sandbox.settings.hang_seconds = 1.5
     workspace.sandbox.add_user(name=NAME)
     try:

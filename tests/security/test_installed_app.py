@@ -7,11 +7,11 @@ signature alone does not say the request is for this installation: its team and 
 
 from __future__ import annotations
 
+from sarvbot.core import AuditEntry
 from sarvbot.slack import blocks
 from sarvbot.slack.app import INSTALLED_APP_RULE
 from sarvbot.standin.requests import SlackAppClient, slash_command_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
-from sarvbot.store import AuditEntry
 
 from .conftest import Witness
 

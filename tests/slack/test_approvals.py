@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import tenacity
 
+from sarvbot.core import RequestState
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.slack_api import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
-from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable, RequestState
+from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable
 
 
 def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
@@ -242,7 +244,7 @@ def test_policy_change_after_the_request_stops_it(
 ) -> None:
     message = _request_reset(workspace, slack, "smtp20010")
     assert workspace.app is not None
-    workspace.app.service.policy = workspace.policy.__class__(
+    workspace.app.core.permissions.policy = workspace.policy.__class__(
         channels={}, approvals=workspace.policy.approvals
     )
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
@@ -273,8 +275,7 @@ def test_outcome_is_recorded_through_a_database_hiccup(
 ) -> None:
     message = _request_reset(workspace, slack, "smtp20012")
     assert workspace.app is not None
-    store = workspace.app.service.approvals
-    real_finish = store.finish
+    real_finish = ApprovalStore.finish
     failures = iter([True, True])
 
     def flaky_finish(*args: Any, **kwargs: Any) -> Any:
@@ -282,8 +283,8 @@ def test_outcome_is_recorded_through_a_database_hiccup(
             raise DatabaseUnavailable("database unavailable (test): locked")
         return real_finish(*args, **kwargs)
 
-    monkeypatch.setattr(store, "finish", flaky_finish)
-    monkeypatch.setattr("sarvbot.core.service.RECORD_PAUSES", (0.0, 0.0, 0.0, None))
+    monkeypatch.setattr(ApprovalStore, "finish", flaky_finish)
+    monkeypatch.setattr("sarvbot.core.approvals.RECORD_WAIT", tenacity.wait_none())
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
     workspace.drain()
     request = ApprovalStore(workspace.database).get(1)
@@ -298,13 +299,12 @@ def test_requester_gets_the_password_even_if_the_outcome_cannot_be_recorded(
 ) -> None:
     message = _request_reset(workspace, slack, "smtp20013")
     assert workspace.app is not None
-    store = workspace.app.service.approvals
 
     def broken_finish(*args: Any, **kwargs: Any) -> Any:
         raise DatabaseUnavailable("database unavailable (test): gone")
 
-    monkeypatch.setattr(store, "finish", broken_finish)
-    monkeypatch.setattr("sarvbot.core.service.RECORD_PAUSES", (0.0, None))
+    monkeypatch.setattr(ApprovalStore, "finish", broken_finish)
+    monkeypatch.setattr("sarvbot.core.approvals.RECORD_WAIT", tenacity.wait_none())
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
     workspace.drain()
     assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sarvbot.core import ApprovalRequest, RequestState
 from sarvbot.sarv import Credentials, Secret, SmtpUser, UserStatus
 from sarvbot.slack import blocks
 from sarvbot.slack.mrkdwn import escape
-from sarvbot.store import ApprovalRequest, RequestState
 
 
 def _request(**changes: object) -> ApprovalRequest:

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from sarvbot.core import LostWork
-from sarvbot.slack import blocks
+from sarvbot.core import LostWork, RequestState
+from sarvbot.slack import sentences
 from sarvbot.standin.requests import SlackAppClient
 from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEMO_POLICY, DEV, OPS, LocalWorkspace
-from sarvbot.store import ApprovalStore, Database, ReceiptStore, RequestState
+from sarvbot.store import ApprovalStore, Database, ReceiptStore
 from tests.support import free_port, serve_argv, wait_healthy
 
 RESET = "settings/resetSmtpPassword"
@@ -118,7 +118,7 @@ def test_lost_words_say_what_is_known(workspace: LocalWorkspace) -> None:
 
     def lost(started: bool, outcome: str | None, error: str | None = None) -> str:
         work = LostWork(1, BOB, OPS, "reset", "smtp50001", started, outcome, error)
-        return blocks.lost_work_text(work)
+        return sentences.lost_work(work)
 
     assert "nothing was changed" in lost(False, None)
     assert "was done" in lost(True, "done")

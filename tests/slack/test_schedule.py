@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import text
 
 from sarvbot.config import load_settings
+from sarvbot.core import RequestState
 from sarvbot.core.schedule import EXPIRE_REQUESTS
 from sarvbot.runtime import create_app
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
 from sarvbot.standin.slack_api import ApiCall
 from sarvbot.standin.workspace import ALICE, APPROVALS, DEV, LocalWorkspace
-from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore, RequestState
+from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore
 
 USER = "smtp60001"
 EXPIRED_WORDS = "expired without a decision"
@@ -139,7 +140,7 @@ def test_requester_is_told_when_the_expiring_process_dies_before_telling(
     request_id = overdue_request(workspace)
     assert workspace.app is not None
     # A process expires the request and dies before any Slack call.
-    (expired,) = workspace.app.service.expire()
+    (expired,) = workspace.app.core.approvals.expire()
     assert expired.id == request_id
     assert expiry_notices(workspace) == []
     database = Database(workspace.database_url)
@@ -160,7 +161,7 @@ def test_a_notice_claimed_by_a_process_that_died_is_sent_once_its_lease_lapses(
 ) -> None:
     request_id = overdue_request(workspace)
     assert workspace.app is not None
-    workspace.app.service.expire()
+    workspace.app.core.approvals.expire()
     jobs = JobStore(workspace.database)
     now = datetime.now(UTC)
     # The dying process had claimed the notice; its lease runs out as it dies.

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from sarvbot.store import ApprovalRequest, ApprovalStore, Database, RequestState
+from sarvbot.core import ApprovalRequest, RequestState
+from sarvbot.store import ApprovalStore, Database
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore, RequestState
+from sarvbot.core import RequestState
+from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

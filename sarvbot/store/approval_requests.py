@@ -7,7 +7,6 @@ starting point, so two approvers pressing the button at once cannot both run a c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,39 +15,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from sarvbot.core.model import ApprovalRequest, RequestState
 from sarvbot.store.database import Database, update_where
 from sarvbot.store.jobs import REQUEST_ENDED, add_job
 from sarvbot.store.models import ApprovalRequestRow, ApprovalVoteRow, as_utc
-from sarvbot.store.states import RequestState
 
 _FINISHED_STATES = frozenset({RequestState.DONE, RequestState.FAILED, RequestState.UNKNOWN})
 # Secrets are delivered once by DM and never stored; refuse them if they slip through.
 _SECRET_KEY_PARTS = ("password", "secret")
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalRequest:
-    """A request as stored, with the ids of those who approved it in vote order."""
-
-    id: int
-    created_at: datetime
-    expires_at: datetime
-    updated_at: datetime
-    requester_id: str
-    requester_channel_id: str
-    action: str
-    target: str | None
-    params: dict[str, Any]
-    reason: str
-    state: RequestState
-    decided_by: str | None
-    decided_at: datetime | None
-    deny_reason: str | None
-    error: str | None
-    result: dict[str, Any] | None
-    message_channel: str | None
-    message_ts: str | None
-    approvals: tuple[str, ...]
 
 
 class ApprovalStore:

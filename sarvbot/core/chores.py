@@ -1,0 +1,219 @@
+"""The SMTP chores at Sarv: read users, reveal a password, run a change, audit each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sarvbot import sarv
+from sarvbot.actions import Action
+from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
+
+from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
+from .model import Actor, Change, ChangeResult, UnknownSmtpUser
+from .single_flight import SharedCall
+from .trail import AuditTrail
+
+if TYPE_CHECKING:
+    from .ledger import WorkLedger
+
+__all__ = ["SmtpChores"]
+
+
+class SmtpChores:
+    """Runs reads and changes at Sarv and records each in the audit trail."""
+
+    def __init__(
+        self, sarv_client: SarvClient, trail: AuditTrail, ledger: WorkLedger | None = None
+    ) -> None:
+        self.sarv = sarv_client
+        self._trail = trail
+        self._ledger = ledger
+        # Many people listing at once share one call to Sarv instead of queueing up.
+        self._list_all = SharedCall(self.sarv.list_users)
+
+    # Reads
+
+    def list_users(self, text: str = "") -> list[SmtpUser]:
+        """Users whose name holds ``text`` (any case), by name."""
+        needle = text.lower()
+        users = [u for u in self._list_all() if needle in u.name.lower()]
+        users.sort(key=lambda u: u.name)
+        return users
+
+    def get_user(self, name: str) -> SmtpUser:
+        """One user, or UnknownSmtpUser."""
+        user = next((u for u in self._list_all() if u.name == name), None)
+        if user is None:
+            raise UnknownSmtpUser(name)
+        return user
+
+    def reveal(self, actor: Actor, channel_id: str, name: str, rule: str) -> Credentials:
+        """The current password of ``name`` (Sarv's list holds it)."""
+        try:
+            user = self.get_user(name)
+            if user.password is None:
+                raise sarv.BadResponseError(
+                    "Sarv listed the user without a password", http_status=200, excerpt=""
+                )
+        except (sarv.Error, UnknownSmtpUser) as exc:
+            self._audit_failure(actor, channel_id, Action.REVEAL, name, exc, rule)
+            raise
+        self._trail.record(actor, channel_id, Action.REVEAL, "done", name, rule=rule)
+        return Credentials(name=name, password=user.password)
+
+    # Changes
+
+    def apply(
+        self,
+        actor: Actor,
+        channel_id: str,
+        change: Change,
+        *,
+        rule: str,
+        request_id: int | None = None,
+        note: str | None = None,
+        receipt: int | None = None,
+    ) -> ChangeResult:
+        """Run ``change`` at Sarv now and audit the outcome. Sarv errors propagate.
+
+        The change is audited as started before Sarv is called: with the database gone,
+        nothing is changed (DatabaseUnavailable propagates before any Sarv call). What Sarv's
+        answer came to is kept on the change's ``receipt`` too, for the person to hear of it
+        even if this process dies before telling them.
+        """
+        where = (actor, channel_id, change.action)
+        self._trail.record(*where, "started", change.target, rule=rule, request_id=request_id)
+        try:
+            result = _RUNNERS[change.action](self, change)
+        except (sarv.Error, UnknownSmtpUser) as exc:
+            unknown = isinstance(exc, sarv.Error) and outcome_unknown(
+                exc, repeatable=change.repeatable
+            )
+            outcome = "unknown" if unknown else "failed"
+            self._audit_failure(
+                actor, channel_id, change.action, change.target, exc, rule, request_id, outcome
+            )
+            self.record(receipt, outcome, _failure_words(exc, change))
+            raise
+        self.record(receipt, "done")
+        detail = "; ".join(filter(None, (_describe_values(change, result.before), note)))
+        self._trail.record(
+            *where,
+            "done",
+            result.target,
+            rule=rule,
+            request_id=request_id,
+            detail=detail or None,
+            best_effort=True,
+        )
+        return result
+
+    def record(self, receipt: int | None, outcome: str, error: str | None = None) -> None:
+        """Keep what an acknowledged change came to on its receipt (best effort)."""
+        if self._ledger is not None:
+            self._ledger.record(receipt, outcome, error)
+
+    def record_delivery(
+        self,
+        actor: Actor,
+        channel_id: str,
+        action: str,
+        target: str | None,
+        *,
+        delivered: bool,
+        request_id: int | None = None,
+    ) -> None:
+        """Audit whether the password a change produced reached its owner's DM."""
+        outcome = "delivered" if delivered else "undelivered"
+        self._trail.record(
+            actor, channel_id, action, outcome, target, request_id=request_id, best_effort=True
+        )
+
+    def _add(self, change: Change) -> ChangeResult:
+        if change.total_limit is None or change.hourly_limit is None:
+            raise ValueError("an add needs both limits")
+        credentials = self.sarv.add_user(change.total_limit, change.hourly_limit)
+        return ChangeResult(change, credentials.name, credentials=credentials)
+
+    def _reset(self, change: Change) -> ChangeResult:
+        target = _target(change)
+        credentials = self.sarv.reset_password(target)
+        return ChangeResult(change, target, credentials=credentials)
+
+    def _edit(self, change: Change) -> ChangeResult:
+        target = _target(change)
+        before = self.get_user(target)
+        status = _STATUS_OF.get(change.action, change.status)
+        self.sarv.edit_user(
+            target,
+            total_limit=change.total_limit,
+            hourly_limit=change.hourly_limit,
+            status=status,
+        )
+        return ChangeResult(change, target, before=before)
+
+    def _audit_failure(
+        self,
+        actor: Actor,
+        channel_id: str,
+        action: str,
+        target: str | None,
+        exc: Exception,
+        rule: str,
+        request_id: int | None = None,
+        outcome: str = "failed",
+    ) -> None:
+        error = str(exc) if isinstance(exc, UnknownSmtpUser) else _error_text(exc)
+        self._trail.record(
+            actor,
+            channel_id,
+            action,
+            outcome,
+            target,
+            rule=rule,
+            request_id=request_id,
+            error=error,
+            best_effort=True,
+        )
+
+
+# How each change runs at Sarv: one entry per action of kind CHANGE.
+_RUNNERS: dict[Action, Callable[[SmtpChores, Change], ChangeResult]] = {
+    Action.ADD: SmtpChores._add,
+    Action.EDIT: SmtpChores._edit,
+    Action.ENABLE: SmtpChores._edit,
+    Action.DISABLE: SmtpChores._edit,
+    Action.RESET: SmtpChores._reset,
+}
+_STATUS_OF = {Action.ENABLE: UserStatus.ENABLE, Action.DISABLE: UserStatus.DISABLE}
+
+
+def _target(change: Change) -> str:
+    if change.target is None:
+        raise ValueError(f"{change.action} needs an SMTP user")
+    return change.target
+
+
+def _failure_words(exc: Exception, change: Change) -> str:
+    """What a failed change came to, in words for its person (no secret, no markup)."""
+    if isinstance(exc, sarv.Error):
+        return describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
+    return str(exc)
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, sarv.Error):
+        return f"{exc.name}: {describe_sarv_error(exc)}"
+    return type(exc).__name__
+
+
+def _describe_values(change: Change, before: SmtpUser | None) -> str | None:
+    parts = []
+    for key, value in change.params().items():
+        old = getattr(before, key, None) if before else None
+        if old is not None and str(old) != str(value):
+            parts.append(f"{key} {old} -> {value}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts) or None

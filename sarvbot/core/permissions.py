@@ -1,0 +1,108 @@
+"""The one gate every action passes: the policy for the channel, and who may decide."""
+
+from __future__ import annotations
+
+from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
+
+from .model import Actor, ApprovalRequest, Directory, Refused
+from .trail import AuditTrail
+
+__all__ = ["GUEST_WORDS", "Permissions"]
+
+GUEST_WORDS = (
+    "Guests and people from other organisations may run only `/smtp help` and `/smtp whoami`."
+)
+
+
+class Permissions:
+    """Says whether an action may run here, be requested here, or neither; and who decides.
+
+    Every refusal is audited. ``policy`` may be swapped while running (a reload).
+    """
+
+    def __init__(self, policy: Policy, directory: Directory, trail: AuditTrail) -> None:
+        self.policy = policy
+        self.directory = directory
+        self._trail = trail
+
+    def authorize(
+        self, actor: Actor, channel_id: str, action: str, target: str | None = None
+    ) -> Verdict:
+        """The policy's verdict; a refusal is audited and raised as Refused."""
+        verdict = self.policy.decide(channel_id, action, is_guest=actor.is_guest)
+        if verdict.decision is Decision.REFUSE:
+            self._trail.record(actor, channel_id, action, "refused", target, rule=verdict.rule)
+            if verdict.rule == GUEST_RULE:
+                raise Refused(GUEST_WORDS, verdict.rule)
+            raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
+        return verdict
+
+    def recheck_requester(self, request: ApprovalRequest, *, is_guest: bool) -> Verdict:
+        """The verdict under which an approved request runs, asked again at execution.
+
+        The policy or the person may have changed since the request: a refusal is audited
+        and raised as Refused, saying why nothing was changed.
+        """
+        verdict = self.policy.decide(
+            request.requester_channel_id, request.action, is_guest=is_guest
+        )
+        if verdict.decision is not Decision.REFUSE:
+            return verdict
+        self._trail.record_about(request, "refused", rule=verdict.rule, best_effort=True)
+        if verdict.rule == GUEST_RULE:
+            raise Refused(
+                "The requester is now a guest or external user, so nothing was changed.",
+                verdict.rule,
+            )
+        raise Refused(
+            f"The policy no longer lets the channel it was asked in "
+            f"({request.requester_channel_id}) request {request.action}.",
+            verdict.rule,
+        )
+
+    def check_decider(self, actor: Actor, channel_id: str, request: ApprovalRequest) -> None:
+        """Refused (audited) unless ``actor`` may decide ``request`` here and now."""
+        approvals = self.policy.approvals
+        rule = "approvals"
+        problem: str | None
+        if approvals is None:
+            problem = "Approvals are not set up in the policy."
+        elif channel_id != approvals.channel_id:
+            problem = "Requests are decided only in the approvals channel."
+        elif actor.user_id == request.requester_id:
+            problem = "You cannot decide your own request."
+        else:
+            problem, rule = self.approver_problem(actor.user_id, is_guest=actor.is_guest)
+            if problem is None:
+                return
+        self._trail.record_decision(request, "refused", actor, channel_id, rule=rule, error=problem)
+        raise Refused(problem, rule)
+
+    def approver_problem(self, user_id: str, *, is_guest: bool = False) -> tuple[str | None, str]:
+        """Why ``user_id`` may not decide requests now (None if they may), and the rule.
+
+        Asked of Slack afresh: a decision must not rest on a cached guest status.
+        """
+        approvals = self.policy.approvals
+        if approvals is None:
+            return "Approvals are not set up in the policy.", "approvals"
+        if is_guest or self.directory.is_guest(user_id, fresh=True):
+            return "Guests and external users cannot decide requests.", "approvals"
+        if not self.directory.is_member(approvals.channel_id, user_id):
+            return (
+                "Only current members of the approvals channel can decide requests.",
+                "approvals",
+            )
+        if approvals.approvers and not self._is_approver(user_id):
+            return "You are not one of the approvers named in the policy.", "approvals.approvers"
+        return None, "approvals"
+
+    def _is_approver(self, user_id: str) -> bool:
+        approvals = self.policy.approvals
+        if approvals is None:
+            return False
+        if user_id in approvals.approver_users:
+            return True
+        return any(
+            user_id in self.directory.group_members(group) for group in approvals.approver_groups
+        )

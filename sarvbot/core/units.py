@@ -1,0 +1,52 @@
+"""The core's units, built together once per app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sarvbot.policy import Policy
+from sarvbot.sarv import SarvClient
+
+from .approvals import ApprovalDesk, utcnow
+from .chores import SmtpChores
+from .ledger import WorkLedger
+from .model import Directory
+from .permissions import Permissions
+from .trail import AuditTrail
+
+if TYPE_CHECKING:
+    from sarvbot.store import ApprovalStore, AuditLog
+
+__all__ = ["Core", "build_core"]
+
+
+@dataclass(frozen=True)
+class Core:
+    """Who may act, the chores at Sarv, the approval lifecycle, the audit trail, receipts."""
+
+    permissions: Permissions
+    chores: SmtpChores
+    approvals: ApprovalDesk
+    trail: AuditTrail
+    ledger: WorkLedger
+
+
+def build_core(
+    *,
+    sarv_client: SarvClient,
+    policy: Policy,
+    audit: AuditLog,
+    approvals: ApprovalStore,
+    directory: Directory,
+    ledger: WorkLedger,
+    clock: Callable[[], datetime] = utcnow,
+) -> Core:
+    """Wire the units around one policy, one audit log and one Sarv client."""
+    trail = AuditTrail(audit)
+    permissions = Permissions(policy, directory, trail)
+    chores = SmtpChores(sarv_client, trail, ledger)
+    desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
+    return Core(permissions=permissions, chores=chores, approvals=desk, trail=trail, ledger=ledger)

@@ -1,0 +1,145 @@
+"""The flows that several listeners share: run or request a change, decide a request.
+
+Each takes the SlackContext, calls the core, and tells people through the messenger.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+
+from slack_bolt.context.respond import Respond
+
+from sarvbot import sarv
+from sarvbot.actions import SPECS, Action
+from sarvbot.core import (
+    Actor,
+    ApprovalRequest,
+    Change,
+    DecisionKind,
+    describe_change_failure,
+    outcome_unknown,
+)
+from sarvbot.policy import Decision, Verdict
+
+from . import blocks, sentences
+from .context import SlackContext
+
+__all__ = ["decide", "run_approved", "run_change", "tell_request_ended"]
+
+logger = logging.getLogger("sarvbot.slack")
+
+
+def run_change(
+    ctx: SlackContext,
+    actor: Actor,
+    channel_id: str,
+    change: Change,
+    verdict: Verdict,
+    reason: str,
+    respond: Respond | None,
+    written: Future[int] | None = None,
+) -> None:
+    """Run ``change`` now, or request it, as ``verdict`` says; tell the person either way."""
+    core, messenger = ctx.core, ctx.messenger
+    # The work queue resolved the receipt before this job started.
+    receipt = written.result() if written is not None else None
+    if verdict.decision is Decision.REQUEST:
+        request = core.approvals.request_change(
+            actor, channel_id, change, reason, rule=verdict.rule, receipt=receipt
+        )
+        messenger.post_request(request, respond)
+        return
+    try:
+        result = core.chores.apply(actor, channel_id, change, rule=verdict.rule, receipt=receipt)
+    except sarv.Error as exc:
+        if not outcome_unknown(exc, repeatable=change.repeatable):
+            raise
+        logger.warning("outcome unknown for %s %s: %s", change.action, change.target, exc.name)
+        words = describe_change_failure(exc, action=change.action, repeatable=False)
+        messenger.tell(respond, sentences.words(words))
+        return
+    if result.credentials is not None:
+        # Sarv has made the password: delivering it comes before anything else.
+        title = SPECS[change.action].delivery_title or ""
+        delivered = messenger.deliver_secret(actor.user_id, result.credentials, title, respond)
+        core.chores.record_delivery(
+            actor, channel_id, change.action, result.target, delivered=delivered
+        )
+    announcement = blocks.announcement(actor.user_id, change, result.target)
+    if not messenger.announce(channel_id, announcement, respond):
+        messenger.tell(respond, sentences.done_not_announced(change.action, result.target))
+
+
+def decide(
+    ctx: SlackContext,
+    user_id: str,
+    channel_id: str,
+    request_id: int,
+    respond: Respond | None,
+    *,
+    approve: bool,
+    retry: bool = False,
+    reason: str = "",
+) -> None:
+    """An Approve, Deny or Retry: the core makes it count once; the last one runs it."""
+    core, messenger = ctx.core, ctx.messenger
+    actor = ctx.actor(user_id)
+    if retry:
+        decided = core.approvals.retry(actor, channel_id, request_id)
+    else:
+        decided = core.approvals.decide(
+            actor, channel_id, request_id, approve=approve, reason=reason
+        )
+    request = decided.request
+    # On the deciding click the buttons come off at once: the message shows "running".
+    messenger.refresh_request(request)
+    if decided.kind is DecisionKind.EXPIRED:
+        messenger.tell(respond, sentences.request_expired(request_id))
+    elif decided.kind is DecisionKind.VOTED:
+        messenger.tell(respond, sentences.vote_recorded(request_id))
+    elif decided.kind is DecisionKind.DENIED:
+        messenger.tell_requester(request, sentences.request_denied(request.id, user_id, reason))
+    else:
+        run_approved(ctx, request, user_id)
+
+
+def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) -> None:
+    """Run a claimed request, hand over its password, and tell its requester."""
+    core, messenger = ctx.core, ctx.messenger
+    executed = core.approvals.execute(request)
+    final = executed.request
+    if executed.result is None:
+        messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
+        messenger.refresh_request(final)
+        return
+    credentials = executed.result.credentials
+    if credentials is not None:
+        # Sarv has made the password: delivering it comes before any other Slack call.
+        delivered = messenger.deliver_secret(
+            final.requester_id,
+            credentials,
+            SPECS[Action(final.action)].delivery_title or "",
+            None,
+            notify=lambda text: messenger.tell_requester(final, text),
+        )
+        core.chores.record_delivery(
+            Actor(final.requester_id),
+            final.requester_channel_id,
+            final.action,
+            executed.result.target,
+            delivered=delivered,
+            request_id=final.id,
+        )
+    described = blocks.describe_request(final)
+    messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
+    messenger.refresh_request(final)
+
+
+def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
+    """Show on its message how a request ended without a click (expired, outcome unknown)
+    and tell its requester. Safe to repeat; False if Slack took no notice.
+    """
+    ctx.messenger.refresh_request(request)
+    text = sentences.request_ended_unheard(request, blocks.describe_request(request))
+    return True if text is None else ctx.messenger.tell_requester(request, text)

@@ -1,0 +1,180 @@
+"""Every sentence sarvbot says to people in Slack, in one place.
+
+Each is mrkdwn, with whatever came from people or Sarv escaped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from sarvbot.actions import SPECS, Action
+from sarvbot.core import ApprovalRequest, CommandError, LostWork, RequestState
+
+from .mrkdwn import channel_link, code, escape, mention
+
+__all__ = [
+    "BUSY",
+    "DATABASE_DOWN",
+    "FOREIGN",
+    "OUT_OF_DATE",
+    "RESTARTING",
+    "SLACK_SLOW",
+    "lost_work",
+    "usage",
+]
+
+BUSY = "sarvbot is busy right now, so nothing was done. Try again in a minute."
+RESTARTING = "sarvbot is restarting, so nothing was done. Try again in a minute."
+FOREIGN = (
+    "This request came from another workspace or another app than the one sarvbot is "
+    "installed as, so nothing was done."
+)
+OUT_OF_DATE = "That button is out of date."
+LIST_OUT_OF_DATE = "That button is out of date; run `/smtp list` again."
+PAGE_PAST_END = "That page is past the end of the list; run `/smtp list` again."
+SLACK_SLOW = "Slack did not answer in time; try again."
+DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was changed. Try again in a minute"
+
+
+def words(text: str) -> str:
+    """Words the core returned (a refusal, a failure), made safe for mrkdwn."""
+    return escape(text)
+
+
+def usage(exc: CommandError) -> str:
+    """A command mistake and the right form."""
+    text = escape(exc.message)
+    if exc.usage:
+        text += f"\nUsage: `{escape(exc.usage)}`"
+    return text
+
+
+def with_ref(text: str, ref: str) -> str:
+    """``text`` (a sentence without its full stop) with the reference found in the logs."""
+    return f"{text} (ref `{ref}`)."
+
+
+def no_such_user(name: str) -> str:
+    return f"Sarv has no SMTP user named {code(name)}."
+
+
+def something_went_wrong(ref: str) -> str:
+    return with_ref("Something went wrong on sarvbot's side", ref)
+
+
+def sarv_error(words: str, ref: str) -> str:
+    return f"{escape(words)} (ref `{ref}`)"
+
+
+def done_not_announced(action: str, target: str) -> str:
+    return (
+        f"Done: {escape(action)} {code(target)}. I could not post the announcement in this channel."
+    )
+
+
+def withdrawn(request_id: int) -> str:
+    return f"Request #{request_id} is withdrawn."
+
+
+# Passwords
+
+
+def password_in_dm(name: str) -> str:
+    return f"The password of {code(name)} is in your DM with sarvbot."
+
+
+def password_undelivered(name: str, why: str) -> str:
+    return (
+        f"I could not send you the password of {code(name)}: {escape(why)}. Open sarvbot's "
+        f"Messages tab (App Home), then run `/smtp reveal {escape(name)}` where reveal is "
+        "allowed."
+    )
+
+
+# Requests
+
+
+def request_sent(request_id: int, approvals_channel: str) -> str:
+    return (
+        f"Request #{request_id} sent for approval in {channel_link(approvals_channel)}. "
+        f"Withdraw it with `/smtp cancel {request_id}`."
+    )
+
+
+def request_not_posted(request_id: int) -> str:
+    return (
+        f"Request #{request_id} is saved, but I could not post it to the approvals channel. "
+        "Ask an admin to invite sarvbot there; ops can see it with `/smtp requests`."
+    )
+
+
+def request_expired(request_id: int) -> str:
+    return f"Request #{request_id} has expired."
+
+
+def vote_recorded(request_id: int) -> str:
+    return f"Your approval of request #{request_id} is recorded."
+
+
+def request_denied(request_id: int, by: str, reason: str) -> str:
+    why = f" Reason: {escape(reason)}" if reason else ""
+    return f"Request #{request_id} was denied by {mention(by)}.{why}"
+
+
+def request_failed(request_id: int, error: str | None) -> str:
+    return (
+        f"Request #{request_id} was approved, but it did not go through: "
+        f"{escape(error or 'unknown problem')}"
+    )
+
+
+def request_done(request: ApprovalRequest, by: str, described: str) -> str:
+    return f"Request #{request.id} was approved by {mention(by)} and done: {described}."
+
+
+def request_ended_unheard(request: ApprovalRequest, described: str) -> str | None:
+    """What the requester hears of a request that ended without a click, if anything."""
+    if request.state is RequestState.EXPIRED:
+        return f"Request #{request.id} expired without a decision."
+    if request.state is RequestState.UNKNOWN:
+        return (
+            f"Request #{request.id} ({described}) was approved, but sarvbot stopped before it "
+            "recorded the outcome, so it is unknown whether it was done. It will not run "
+            "again: check the user with `/smtp show` before asking again."
+        )
+    return None
+
+
+def lost_work(lost: LostWork) -> str:
+    """What became of a change whose answer never reached its person (no secret).
+
+    Either the process that ran it died, or Slack did not take the answer at the time.
+    """
+    target = f" {escape(lost.target)}" if lost.target else ""
+    what = f"`/smtp {escape(lost.action)}{target}`"
+    where = f" in {channel_link(lost.channel_id)}"
+    if not lost.started:
+        return (
+            f"sarvbot restarted before it ran your {what}{where}, so nothing was changed. "
+            "Run it again if you still need it."
+        )
+    if lost.outcome == "done":
+        text = f"Your {what}{where} was done, but sarvbot could not tell you at the time."
+        if lost.action in SPECS and SPECS[Action(lost.action)].yields_password:
+            text += (
+                " If its password did not reach your DM with sarvbot, get it with "
+                "`/smtp reveal` where reveal is allowed, or reset it again."
+            )
+        return text
+    if lost.outcome == "requested":
+        return (
+            f"Your {what}{where} was sent for approval ({escape(lost.error or 'a request')}), "
+            "but sarvbot could not tell you at the time. See `/smtp requests`."
+        )
+    if lost.outcome == "refused" and lost.error:
+        return f"Your {what}{where} was not run: {escape(lost.error)}"
+    if lost.outcome in ("failed", "unknown") and lost.error:
+        return f"Your {what}{where} did not go through: {escape(lost.error)}"
+    return (
+        f"sarvbot stopped while it ran your {what}{where}, so it is unknown whether it was "
+        "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
+        "before running it again."
+    )
