@@ -64,6 +64,7 @@ def create_app(
             seen=SeenRequests(database),
             lease=timedelta(seconds=settings.sarvbot_lease_seconds),
         ),
+        jobs=JobStore(database),
     )
     return create_slack_app(
         core=core,
@@ -71,7 +72,6 @@ def create_app(
         secret_client=build_web_client(token, settings.slack_api_url, silent=True),
         directory=directory,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        jobs=JobStore(database),
         workers=settings.sarvbot_workers,
         socket_mode=socket_mode,
     )

@@ -3,6 +3,8 @@
 It speaks in the product's words and returns data; it never builds Block Kit or calls Slack.
 """
 
+from sarvbot.store.errors import DatabaseUnavailable
+
 from .approvals import ApprovalDesk, Decided, DecisionKind, Executed, utcnow
 from .chores import SmtpChores
 from .commands import USAGE, Command, CommandError, parse_command
@@ -39,6 +41,7 @@ __all__ = [
     "Command",
     "CommandError",
     "Core",
+    "DatabaseUnavailable",
     "Decided",
     "DecisionKind",
     "Directory",

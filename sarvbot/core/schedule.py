@@ -23,6 +23,7 @@ __all__ = [
     "JOB_KINDS",
     "REPORT_LOST_WORK",
     "REQUEST_ENDED",
+    "DueJob",
     "JobHandler",
     "JobKind",
     "Ran",

@@ -18,20 +18,23 @@ from .permissions import Permissions
 from .trail import AuditTrail
 
 if TYPE_CHECKING:
-    from sarvbot.store import ApprovalStore, AuditLog
+    from sarvbot.store import ApprovalStore, AuditLog, JobStore
 
 __all__ = ["Core", "build_core"]
 
 
 @dataclass(frozen=True)
 class Core:
-    """Who may act, the chores at Sarv, the approval lifecycle, the audit trail, receipts."""
+    """Who may act, the chores at Sarv, the approval lifecycle, the audit trail, receipts
+    and the due jobs of timed work.
+    """
 
     permissions: Permissions
     chores: SmtpChores
     approvals: ApprovalDesk
     trail: AuditTrail
     ledger: WorkLedger
+    jobs: JobStore
 
 
 def build_core(
@@ -42,6 +45,7 @@ def build_core(
     approvals: ApprovalStore,
     directory: Directory,
     ledger: WorkLedger,
+    jobs: JobStore,
     clock: Callable[[], datetime] = utcnow,
 ) -> Core:
     """Wire the units around one policy, one audit log and one Sarv client."""
@@ -49,4 +53,11 @@ def build_core(
     permissions = Permissions(policy, directory, trail)
     chores = SmtpChores(sarv_client, trail, ledger)
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
-    return Core(permissions=permissions, chores=chores, approvals=desk, trail=trail, ledger=ledger)
+    return Core(
+        permissions=permissions,
+        chores=chores,
+        approvals=desk,
+        trail=trail,
+        ledger=ledger,
+        jobs=jobs,
+    )

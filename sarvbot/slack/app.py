@@ -28,8 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from sarvbot import metrics
 from sarvbot.core import ApprovalRequest, AuditTrail, Core, LostWork, Ran, Scheduler
-from sarvbot.core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
-from sarvbot.store import REQUEST_ENDED, DueJob, JobStore
+from sarvbot.core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK, REQUEST_ENDED, DueJob
 
 from . import blocks, listeners, sentences
 from .context import CONTEXT_KEY, SlackContext
@@ -247,7 +246,6 @@ class SlackApp:
         context: SlackContext,
         tracker: WorkTracker,
         installed: InstalledApp,
-        jobs: JobStore,
     ) -> None:
         self.bolt = bolt
         self.context = context
@@ -265,7 +263,7 @@ class SlackApp:
         bolt.error(_on_error)
         ledger = context.core.ledger
         self.scheduler = Scheduler(
-            jobs,
+            context.core.jobs,
             {
                 EXPIRE_REQUESTS: lambda job, now: self.core.approvals.expire(),
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
@@ -413,7 +411,6 @@ def create_slack_app(
     secret_client: WebClient,
     directory: SlackDirectory,
     signing_secret: str,
-    jobs: JobStore,
     workers: int = 64,
     socket_mode: bool = False,
 ) -> SlackApp:
@@ -447,6 +444,4 @@ def create_slack_app(
         work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger),
         client=client,
     )
-    return SlackApp(
-        bolt=bolt, context=context, tracker=tracker, installed=installed_app(client), jobs=jobs
-    )
+    return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))

@@ -19,13 +19,13 @@ from slack_bolt.context.respond import Respond
 from sarvbot import metrics, sarv
 from sarvbot.core import (
     CommandError,
+    DatabaseUnavailable,
     Refused,
     UnknownSmtpUser,
     WorkLedger,
     describe_sarv_error,
 )
 from sarvbot.logs import safe_field
-from sarvbot.store import DatabaseUnavailable
 
 from . import sentences
 from .sentences import BUSY, RESTARTING

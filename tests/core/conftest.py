@@ -12,8 +12,23 @@ from sarvbot.core import Core, WorkLedger, build_core
 from sarvbot.policy import Policy, parse_policy
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
-from sarvbot.standin.workspace import APPROVALS, BOB, CAROL, DEMO_POLICY, GUEST
-from sarvbot.store import ApprovalStore, AuditLog, Database, ReceiptStore
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, GUEST, OPS
+from sarvbot.store import ApprovalStore, AuditLog, Database, JobStore, ReceiptStore
+
+__all__ = [
+    "ALICE",
+    "APPROVALS",
+    "BOB",
+    "CAROL",
+    "DAVE",
+    "DEV",
+    "ELSEWHERE",
+    "GUEST",
+    "OPS",
+    "OPS_GROUP",
+    "Bench",
+    "make_policy",
+]
 
 ELSEWHERE, DAVE, OPS_GROUP = "C0ELSEWHERE", "U0DAVE", "S0OPS"
 
@@ -91,6 +106,7 @@ def bench() -> Iterator[Bench]:
             approvals=ApprovalStore(database),
             directory=directory,
             ledger=ledger,
+            jobs=JobStore(database),
             clock=clock,
         )
         yield Bench(core, database, sandbox, directory, clock)
