@@ -1,0 +1,31 @@
+"""Every action in the table is reachable: parsed, governed, and run or answered."""
+
+from __future__ import annotations
+
+from sarvbot.actions import SPECS, Kind
+from sarvbot.core import CommandError, parse_command
+from sarvbot.core.chores import _RUNNERS
+from sarvbot.policy import POLICY_ACTIONS, REQUESTABLE
+from sarvbot.slack.listeners.commands import _ANSWERS
+
+
+def test_every_action_is_either_run_at_sarv_or_answered() -> None:
+    for action, spec in SPECS.items():
+        handlers = (action in _RUNNERS, action in _ANSWERS)
+        assert handlers == (spec.changes_sarv, not spec.changes_sarv), action
+
+
+def test_every_usage_line_names_its_action_and_a_bare_action_is_parsed_as_it() -> None:
+    for action, spec in SPECS.items():
+        assert spec.usage.split()[1] == action
+        try:
+            assert parse_command(action).action is action
+        except CommandError as exc:  # it needs more: the mistake shows its own usage line
+            assert exc.usage == spec.usage
+
+
+def test_the_policy_file_knows_the_actions_of_the_table() -> None:
+    assert set(REQUESTABLE) == {a for a, s in SPECS.items() if s.kind is Kind.CHANGE}
+    assert "help" not in POLICY_ACTIONS
+    assert "requests" not in POLICY_ACTIONS
+    assert {"list", "reveal", "reset"} <= set(POLICY_ACTIONS)
