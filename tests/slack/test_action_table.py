@@ -19,9 +19,10 @@ def test_every_usage_line_names_its_action_and_a_bare_action_is_parsed_as_it() -
     for action, spec in SPECS.items():
         assert spec.usage.split()[1] == action
         try:
-            assert parse_command(action).action is action
+            parsed = parse_command(action).action
         except CommandError as exc:  # it needs more: the mistake shows its own usage line
-            assert exc.usage == spec.usage
+            parsed = action if exc.usage == spec.usage else None
+        assert parsed is action
 
 
 def test_the_policy_file_knows_the_actions_of_the_table() -> None:
