@@ -1,19 +1,21 @@
 """Alembic environment for sarvbot.
 
-``Database.upgrade()`` passes its open connection in ``config.attributes["connection"]``.
-The ``alembic`` command line instead reads ``DATABASE_URL`` (or ``sqlalchemy.url`` from
-alembic.ini) and connects through :class:`sarvbot.store.Database`, so SQLite gets the
-same pragmas and locking as the app.
+``Database.upgrade()`` passes its open connection in ``config.attributes["connection"]``;
+a caller with only a URL sets it as the ``sqlalchemy.url`` main option. The ``alembic``
+command line, run from a checkout without either, migrates the database ``sarvbot db``
+would: DATABASE_URL as :mod:`sarvbot.config` reads it (the environment, then ./.env).
+Either way it connects through :class:`sarvbot.store.Database`, so SQLite gets the same
+pragmas and locking as the app.
 """
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
 
+from sarvbot.config import load_database_settings, read_environment
 from sarvbot.store.database import Database
 from sarvbot.store.models import Base
 
@@ -22,10 +24,11 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
-    if not url:
-        raise RuntimeError("set DATABASE_URL to the database to migrate")
-    return url
+    """The URL the caller gave Alembic, else the one sarvbot's settings name."""
+    given = config.get_main_option("sqlalchemy.url")
+    if given:
+        return given
+    return load_database_settings(read_environment()).database_url.get_secret_value()
 
 
 def _configure(**options: object) -> None:
@@ -59,7 +62,7 @@ def _run(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    """Run against the given connection, or connect to DATABASE_URL."""
+    """Run against the given connection, or connect to the database of :func:`_url`."""
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)

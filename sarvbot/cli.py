@@ -8,9 +8,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 logger = logging.getLogger("sarvbot")
+
+_T = TypeVar("_T")
+# What every command is handed: its arguments and the variables main() read, once.
+_Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
 # Socket Mode stops on either: SIGTERM from a process manager, SIGINT from a terminal.
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -41,11 +45,13 @@ class UsageError(Exception):
     """A problem with how the command was called or configured; shown without a traceback."""
 
 
-def _sandbox(args: argparse.Namespace) -> int:
+def _sandbox(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .config import load_sandbox_settings
     from .sandbox import Sandbox
 
-    owner_id = args.owner_id or os.environ.get("SARV_OWNER_ID", "")
-    token = args.token or os.environ.get("SARV_TOKEN", "")
+    given = _configured(load_sandbox_settings, environ)
+    owner_id = args.owner_id or given.sarv_owner_id or ""
+    token = args.token or (given.sarv_token.get_secret_value() if given.sarv_token else "")
     if not owner_id or not token:
         raise UsageError(
             "the sandbox needs credentials: set SARV_OWNER_ID and SARV_TOKEN "
@@ -81,11 +87,12 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings() -> Settings:
-    from .config import ConfigError, load_settings
+def _configured(load: Callable[[Mapping[str, str]], _T], environ: Mapping[str, str]) -> _T:
+    """``load(environ)``, or a UsageError listing every problem with the configuration."""
+    from .config import ConfigError
 
     try:
-        return load_settings()
+        return load(environ)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -188,17 +195,21 @@ def _running_app(settings: Settings, *, socket_mode: bool = False) -> SlackApp:
     return app
 
 
-def _share_metrics() -> None:
+def _share_metrics(environ: Mapping[str, str]) -> None:
     """Let every gunicorn worker write its metrics where any worker can sum them.
 
-    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is imported, so this runs
-    before anything imports it; a directory of the operator's own is kept (and not emptied).
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` from the process environment when
+    it is imported, so this runs before anything imports it and sets it there, where the
+    workers inherit it; a directory of the operator's own is kept (and not emptied).
     """
     import atexit
     import shutil
     import tempfile
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    preset = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if preset:
+        # There already, unless main() was handed a mapping of its own.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = preset
         return
     folder = tempfile.mkdtemp(prefix="sarvbot-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
@@ -211,37 +222,40 @@ def _share_metrics() -> None:
     atexit.register(remove)
 
 
-def _check_metrics_dir() -> None:
+def _check_metrics_dir(environ: Mapping[str, str]) -> None:
     """A preset ``PROMETHEUS_MULTIPROC_DIR`` must be a directory sarvbot can write to.
 
     prometheus-client writes a file there as soon as sarvbot's metrics are defined, in every
-    command that loads the app, and a missing directory would end it in a traceback.
+    command that loads the app, and a missing directory would end it in a traceback. The
+    variable is prometheus-client's, read from the process environment, which ``environ``
+    copies (``./.env`` supplies only sarvbot's own variables).
     """
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)):
         raise UsageError(
             f"PROMETHEUS_MULTIPROC_DIR: {folder} is not a directory sarvbot can write to"
         )
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .config import load_log_settings
+def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .config import load_log_settings, load_serve_settings
 
-    logs = load_log_settings()
-    settings = _settings()
+    logs = load_log_settings(environ)
+    # --port and --workers, given, stand in for PORT and WEB_CONCURRENCY.
+    flags = {"port": args.port, "web_concurrency": args.workers}
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = _configured(lambda env: load_serve_settings(env, **given), environ)
     if settings.sarvbot_metrics:
-        _share_metrics()
+        _share_metrics(environ)
     from .web import serve
 
     _checked(settings)
-    port = args.port if args.port is not None else int(os.environ.get("PORT", "3000"))
-    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "2"))
     serve(
         lambda: _running_app(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         host=args.host,
-        port=port,
-        workers=workers,
+        port=settings.port,
+        workers=settings.web_concurrency,
         threads=args.threads,
         log_level="debug" if args.verbose else logs.log_level.lower(),
         log_format=logs.log_format,
@@ -250,10 +264,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _socket(args: argparse.Namespace) -> int:
+def _socket(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    settings = _settings()
+    from .config import load_settings
+
+    settings = _configured(load_settings, environ)
     if settings.slack_app_token is None:
         raise UsageError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-...)")
     _checked(settings)
@@ -293,13 +309,13 @@ def _socket(args: argparse.Namespace) -> int:
     return 0
 
 
-def _db(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_DATABASE_URL
+def _db(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .config import load_database_settings
     from .store import StoreError
 
     # Only the database is needed here, not Slack's or Sarv's settings.
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    database = _database(url)
+    settings = _configured(load_database_settings, environ)
+    database = _database(settings.database_url.get_secret_value())
     try:
         if args.db_command == "upgrade":
             database.upgrade()
@@ -314,18 +330,18 @@ def _db(args: argparse.Namespace) -> int:
     return 0 if current == head else 1
 
 
-def _audit_export(args: argparse.Namespace) -> int:
+def _audit_export(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``sarvbot audit export``: the audit log as JSON lines or CSV on standard output."""
     import csv
     import dataclasses
     import json
 
-    from .config import DEFAULT_DATABASE_URL
+    from .config import load_database_settings
     from .core import AuditEntry
     from .store import AuditLog, StoreError
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    database = _database(url)
+    settings = _configured(load_database_settings, environ)
+    database = _database(settings.database_url.get_secret_value())
     columns = [field.name for field in dataclasses.fields(AuditEntry)]
     out = sys.stdout
     writer = csv.DictWriter(out, fieldnames=columns) if args.format == "csv" else None
@@ -379,10 +395,11 @@ def _since(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (out of range)") from None
 
 
-def _expire(args: argparse.Namespace) -> int:
+def _expire(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .config import load_settings
     from .core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK
 
-    settings = _settings()
+    settings = _configured(load_settings, environ)
     _checked(settings)
     app = _create_app(settings)
     try:
@@ -404,10 +421,33 @@ def _expire(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from .demo import run_demo
 
     return run_demo(policy=args.policy)
+
+
+def _port(text: str) -> int:
+    """``--port``: a TCP port number, as PORT must be."""
+    number = _whole_number(text)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {number} (0 to 65535)")
+    return number
+
+
+def _at_least_one(text: str) -> int:
+    """``--workers``: a count, at least 1, as WEB_CONCURRENCY must be."""
+    number = _whole_number(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -448,8 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the Slack app over HTTP (gunicorn)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a web service
-    serve.add_argument("--port", type=int, default=None, help="default: $PORT, then 3000")
-    serve.add_argument("--workers", type=int, default=0, help="default: $WEB_CONCURRENCY or 2")
+    serve.add_argument(
+        "--port", type=_port, default=None, help="default: $PORT, then 3000 (0: any free port)"
+    )
+    serve.add_argument(
+        "--workers", type=_at_least_one, default=None, help="default: $WEB_CONCURRENCY or 2"
+    )
     serve.add_argument("--threads", type=int, default=32, help="threads per worker")
     serve.set_defaults(run=_serve)
 
@@ -484,14 +528,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sarvbot`` console script."""
-    from .config import load_log_settings
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Entry point of the ``sarvbot`` console script.
+
+    ``environ`` holds the variables that configure the command; by default the process
+    environment, with ``./.env`` supplying sarvbot's variables it leaves unset. They are
+    read here, once, and every command takes its settings from this mapping.
+    """
+    from .config import load_log_settings, read_environment
     from .logs import configure_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logs = load_log_settings()
+    if environ is None:
+        environ = read_environment()
+    logs = load_log_settings(environ)
     configure_logging("DEBUG" if args.verbose else logs.log_level, logs.log_format)
     if args.command != "db" and not args.verbose:
         # Alembic talks at INFO as it loads and whenever the schema revision is checked,
@@ -500,10 +551,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif not args.verbose:
         # Even there, the list of plugins it sets up on import says nothing to an operator.
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    run: Callable[[argparse.Namespace], int] = args.run
+    run: _Command = args.run
     try:
-        _check_metrics_dir()
-        return run(args)
+        _check_metrics_dir(environ)
+        return run(args, environ)
     except UsageError as exc:
         print(f"sarvbot {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -194,3 +194,21 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_text(tmp_path: Path) 
     # JSON lines carry what was typed, untouched.
     out, _ = export(url)
     assert [json.loads(line)["detail"] for line in out.splitlines()] == typed
+
+
+def test_export_takes_database_url_from_dotenv_and_needs_nothing_else(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    fill(url, 3)
+    (tmp_path / ".env").write_text(f"DATABASE_URL={url}\n", encoding="utf-8")
+    # No DATABASE_URL, and nothing of Slack's or Sarv's, in the environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "sarvbot.cli", "audit", "export"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1, 2, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,12 +28,17 @@ GOOD_ENV = {
 }
 
 
-def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], env: dict[str, str], cwd: Path, *, module: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``sarvbot ARGS`` (or ``python ARGS``, not ``module``) configured by ``env`` alone."""
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "SARV", "DATABASE_", "PORT", "WEB_CONCURRENCY", "LOG_"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", *args],
+        [sys.executable, *(["-m", "sarvbot.cli"] if module else []), *args],
         env={**clean, **env},
         cwd=cwd,
         capture_output=True,
@@ -225,3 +231,127 @@ def test_db_upgrade_names_its_migrations_and_nothing_else_of_alembic(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "Running upgrade  -> 0001" in result.stderr
     assert "setup plugin" not in result.stderr
+
+
+def test_db_commands_and_the_audit_export_need_only_database_url(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'only.db'}"}
+    upgraded = _run(["db", "upgrade"], env, tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = _run(["db", "current"], env, tmp_path)
+    assert current.returncode == 0, current.stderr
+    assert current.stdout.startswith(f"sqlite:///{tmp_path / 'only.db'}: revision ")
+    assert current.stdout.rstrip().endswith("up to date")
+    exported = _run(["audit", "export"], env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == ""
+
+
+def test_db_upgrade_takes_database_url_from_dotenv_as_serve_does(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'from-dotenv.db'}\n")
+    result = _run(["db", "upgrade"], {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "from-dotenv.db: revision" in result.stdout
+    assert (tmp_path / "from-dotenv.db").exists()
+    assert not (tmp_path / "sarvbot.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("PORT", "http-3000", "PORT: must be a whole number"),
+        ("PORT", "65536", "PORT: must be at most 65535"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: must be at least 1"),
+        ("WEB_CONCURRENCY", "four", "WEB_CONCURRENCY: must be a whole number"),
+    ],
+)
+def test_serve_with_a_bad_port_or_web_concurrency_says_so_in_one_line(
+    tmp_path: Path, name: str, value: str, problem: str
+) -> None:
+    policy = tmp_path / "sarvbot.toml"
+    policy.write_text(DEMO_POLICY)
+    result = _run(["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy), name: value}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "sarvbot serve: the configuration has problems:",
+        f"  {problem}",
+    ]
+
+
+# Runs main() with the mapping given as the first argument, the command after it.
+_GIVEN_MAPPING = [
+    "-c",
+    "import json, sys; from sarvbot.cli import main; "
+    "sys.exit(main(sys.argv[2:], json.loads(sys.argv[1])))",
+]
+
+
+def test_main_takes_its_settings_from_the_mapping_it_is_given(tmp_path: Path) -> None:
+    given = {"DATABASE_URL": f"sqlite:///{tmp_path / 'given.db'}"}
+    result = subprocess.run(
+        [sys.executable, *_GIVEN_MAPPING, json.dumps(given), "db", "upgrade"],
+        env={**os.environ, "DATABASE_URL": "mysql://not/this/one"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "given.db: revision" in result.stdout
+    # --port and --workers stand in for PORT and WEB_CONCURRENCY, which are then unread.
+    given = {"PORT": "http", "WEB_CONCURRENCY": "none"}
+    argv = ["serve", "--port", "3000", "--workers", "1"]
+    result = subprocess.run(
+        [sys.executable, *_GIVEN_MAPPING, json.dumps(given), *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN: is missing" in result.stderr
+    assert "PORT" not in result.stderr
+    assert "WEB_CONCURRENCY" not in result.stderr
+
+
+# Counts how often each variable is read from os.environ while main() runs.
+_COUNTING_READS = """
+import collections, json, os, sys
+from collections.abc import MutableMapping
+
+reads = collections.Counter()
+
+class Counted(MutableMapping):
+    def __init__(self, real):
+        self._real = real
+    def __getitem__(self, key):
+        reads[key] += 1
+        return self._real[key]
+    def __setitem__(self, key, value):
+        self._real[key] = value
+    def __delitem__(self, key):
+        del self._real[key]
+    def __iter__(self):
+        return iter(self._real)
+    def __len__(self):
+        return len(self._real)
+    def copy(self):
+        return dict(self._real)
+
+os.environ = Counted(os.environ)
+from sarvbot.cli import main
+status = main(sys.argv[1:])
+print(json.dumps(reads), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+def test_main_reads_the_environment_once(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "LOG_LEVEL": "WARNING"}
+    for command in (["db", "upgrade"], ["audit", "export"]):
+        result = _run(["-c", _COUNTING_READS, *command], env, tmp_path, module=False)
+        assert result.returncode == 0, result.stderr
+        reads = json.loads(result.stderr.splitlines()[-1])
+        assert reads["DATABASE_URL"] == 1, command
+        assert reads["LOG_LEVEL"] == 1, command

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from sarvbot.config import ConfigError, load_settings
+from sarvbot.config import (
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    load_database_settings,
+    load_log_settings,
+    load_serve_settings,
+    load_settings,
+    read_environment,
+)
 from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
 from tests.support import free_port, serve_argv, wait_healthy
 
@@ -26,8 +35,11 @@ GOOD = {
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [*GOOD, "SLACK_APP_TOKEN", "SARV_API_URL", "SLACK_API_URL", "DATABASE_URL"]:
+    for name in [*GOOD, "SLACK_APP_TOKEN", "SARV_API_URL", "SLACK_API_URL", *_OTHERS]:
         monkeypatch.delenv(name, raising=False)
+
+
+_OTHERS = ("DATABASE_URL", "PORT", "WEB_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT")
 
 
 def test_good_settings_hide_their_secrets() -> None:
@@ -70,7 +82,7 @@ def test_a_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     lines = [f"{key}={value}" for key, value in GOOD.items() if key != "SARV_OWNER_ID"]
     (tmp_path / ".env").write_text("\n".join([*lines, "SARV_OWNER_ID=from-dotenv"]) + "\n")
     monkeypatch.chdir(tmp_path)
-    assert load_settings().sarv_owner_id == "from-dotenv"
+    assert load_settings(read_environment()).sarv_owner_id == "from-dotenv"
 
 
 # The variables .env.example leaves empty, saying they may stay so.
@@ -85,7 +97,7 @@ def test_a_copy_of_env_example_is_accepted_with_its_empty_variables_unset(
         assert f"\n{name}=\n" in example
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     monkeypatch.chdir(tmp_path)
-    settings = load_settings()
+    settings = load_settings(read_environment())
     assert settings.slack_app_token is None
     assert settings.slack_api_url is None
     assert settings.sarv_api_url is None
@@ -98,7 +110,7 @@ def test_empty_environment_variables_count_as_unset(monkeypatch: pytest.MonkeyPa
     for name in _LEFT_EMPTY:
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("DATABASE_URL", "")
-    settings = load_settings()
+    settings = load_settings(read_environment())
     assert settings.slack_app_token is None
     assert settings.database_url.get_secret_value() == "sqlite:///sarvbot.db"
 
@@ -139,3 +151,94 @@ def test_a_mapping_is_all_that_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         load_settings(env)
     assert "SARV_OWNER_ID: is missing" in str(caught.value)
     assert "SARV_TOKEN: is missing" in str(caught.value)
+
+
+def test_the_database_alone_needs_only_database_url() -> None:
+    """`sarvbot db` and `audit export` start without Slack's or Sarv's settings, and
+    whatever is wrong with those is none of their business."""
+    url = "postgresql://sarvbot:secret@db.example/sarvbot"
+    settings = load_database_settings({"DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxp-wrong"})
+    assert settings.database_url.get_secret_value() == url
+    assert "secret" not in repr(settings)
+    assert load_database_settings({}).database_url.get_secret_value() == "sqlite:///sarvbot.db"
+    # One definition of DATABASE_URL: the app's settings are the database's and more.
+    assert issubclass(Settings, DatabaseSettings)
+    assert load_settings({**GOOD, "DATABASE_URL": url}).database_url.get_secret_value() == url
+
+
+def test_serve_settings_default_and_read_port_and_web_concurrency() -> None:
+    settings = load_serve_settings(GOOD)
+    assert (settings.port, settings.web_concurrency) == (3000, 2)
+    settings = load_serve_settings({**GOOD, "PORT": "8080", "WEB_CONCURRENCY": "4"})
+    assert (settings.port, settings.web_concurrency) == (8080, 4)
+    # The command's flags stand in for the variables, which are then not looked at.
+    given = load_serve_settings({**GOOD, "PORT": "http"}, port=9000, web_concurrency=1)
+    assert (given.port, given.web_concurrency) == (9000, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("PORT", "http-9000", "  PORT: must be a whole number"),
+        ("PORT", "70000", "  PORT: must be at most 65535"),
+        ("PORT", "-1", "  PORT: must be at least 0"),
+        ("WEB_CONCURRENCY", "0", "  WEB_CONCURRENCY: must be at least 1"),
+        ("WEB_CONCURRENCY", "two-workers", "  WEB_CONCURRENCY: must be a whole number"),
+        ("SARVBOT_WORKERS", "many-threads", "  SARVBOT_WORKERS: must be a whole number"),
+        ("SARVBOT_METRICS", "perhaps-yes", "  SARVBOT_METRICS: must be true or false"),
+    ],
+)
+def test_a_bad_number_is_one_line_naming_it_without_its_value(
+    name: str, value: str, line: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_serve_settings({**GOOD, name: value})
+    header, *problems = str(caught.value).splitlines()
+    assert header == "the configuration has problems:"
+    assert problems == [line]
+    assert value not in str(caught.value)
+
+
+def test_every_loader_reads_only_its_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "DATABASE_URL": "sqlite:///from-the-environment.db",
+        "PORT": "8080",
+        "WEB_CONCURRENCY": "9",
+        "LOG_LEVEL": "ERROR",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert load_database_settings({}).database_url.get_secret_value() == "sqlite:///sarvbot.db"
+    settings = load_serve_settings(GOOD)
+    assert (settings.port, settings.web_concurrency) == (3000, 2)
+    assert load_log_settings({}).log_level == "INFO"
+    logs = load_log_settings({"LOG_LEVEL": " debug ", "LOG_FORMAT": "JSON"})
+    assert (logs.log_level, logs.log_format) == ("DEBUG", "json")
+
+
+def test_the_environment_wins_over_dotenv_which_fills_only_sarvbots_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "SARV_OWNER_ID=from-dotenv\n"
+        "SARV_TOKEN=from-dotenv\n"
+        "port=8080\n"  # names in any case, as pydantic-settings reads .env
+        "SARVBOT_WORKERS=\n"
+        "PROMETHEUS_MULTIPROC_DIR=/from-dotenv\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SARV_TOKEN", "from-the-environment")
+    monkeypatch.setenv("SARV_OWNER_ID", "")  # empty: unset, so .env's counts
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.delenv("SARVBOT_WORKERS", raising=False)
+    environ = read_environment()
+    assert environ["SARV_TOKEN"] == "from-the-environment"
+    assert environ["SARV_OWNER_ID"] == "from-dotenv"
+    assert environ["PORT"] == "8080"
+    assert "SARVBOT_WORKERS" not in environ
+    # prometheus-client reads its variable from the process environment, not from .env.
+    assert "PROMETHEUS_MULTIPROC_DIR" not in environ
+    # A copy, read once: later changes to the process environment are not in it.
+    monkeypatch.setenv("SARV_TOKEN", "changed-later")
+    assert environ["SARV_TOKEN"] == "from-the-environment"
+    assert read_environment(env_file=None)["SARV_OWNER_ID"] == ""

@@ -18,12 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from sarvbot.standin.workspace import DEMO_POLICY
 from sarvbot.store import Database, DatabaseUnavailable
+from sarvbot.store.database import migrations_dir
 from sarvbot.store.errors import DatabaseUrlError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SECRET = "hunter2-Query+Secret/42"  # changed by URL encoding in every way it can be
 GOOD_ENV = {
@@ -243,3 +248,42 @@ def test_sqlite_needs_no_extra(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], env, tmp_path, python=WITHOUT_PSYCOPG)
     assert result.returncode == 0, result.stderr
     assert make_url(result.stdout.split(": revision")[0]).get_backend_name() == "sqlite"
+
+
+def test_alembic_migrates_the_url_it_is_given_not_the_environments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given, other = tmp_path / "given.db", tmp_path / "other.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{other}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{given}")
+    command.upgrade(config, "head")
+    database = Database(f"sqlite:///{given}")
+    try:
+        database.check_current()
+    finally:
+        database.dispose()
+    assert not other.exists()
+
+
+# The alembic command line, run with the checkout's alembic.ini.
+ALEMBIC = ["-m", "alembic", "-c", str(ROOT / "alembic.ini")]
+
+
+def test_alembic_from_the_checkout_migrates_the_database_sarvbot_db_would(
+    tmp_path: Path,
+) -> None:
+    """DATABASE_URL as sarvbot reads it: the environment's, else the one in ./.env."""
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'dotenv.db'}\n")
+    env = {"PYTHONPATH": str(ROOT)}
+    from_dotenv = run(["upgrade", "head"], env, tmp_path, python=ALEMBIC)
+    assert from_dotenv.returncode == 0, from_dotenv.stderr
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'env.db'}"
+    from_env = run(["upgrade", "head"], env, tmp_path, python=ALEMBIC)
+    assert from_env.returncode == 0, from_env.stderr
+    for name in ("dotenv.db", "env.db"):
+        current = run(["db", "current"], {"DATABASE_URL": f"sqlite:///{tmp_path / name}"}, tmp_path)
+        assert current.returncode == 0, current.stdout + current.stderr
+        assert "up to date" in current.stdout
+    assert not (tmp_path / "sarvbot.db").exists()
