@@ -41,7 +41,6 @@ MAX_TEXT_OBJECT_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_MESSAGE_CHARS = 40_000
 RESPONSE_URL_MAX_POSTS = 5
-VIEW_STACK_LIMIT = 3
 # Fields slack_sdk sends as JSON strings when it form-encodes a request.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
@@ -254,7 +253,6 @@ class FakeSlackApi:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
-        self._view_stacks: dict[str, list[str]] = {}
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
@@ -813,40 +811,6 @@ def _conversations_open(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, A
     return reply
 
 
-def _conversations_info(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
-    channel_id = _required_str(args.get("channel"), "channel_not_found")
-    if channel_id in fake._im_users:
-        info: dict[str, Any] = {
-            "id": channel_id,
-            "is_im": True,
-            "is_channel": False,
-            "is_group": False,
-            "is_private": True,
-            "user": fake._im_users[channel_id],
-            "is_open": True,
-        }
-        return {"channel": info}
-    channel = fake._channels.get(channel_id)
-    if channel is None or (channel.is_private and fake.bot_user_id not in channel.members):
-        raise ApiError("channel_not_found")
-    info = {
-        "id": channel.id,
-        "name": channel.name,
-        "is_channel": not channel.is_private,
-        "is_group": channel.is_private,
-        "is_im": False,
-        "is_mpim": False,
-        "is_private": channel.is_private,
-        "is_archived": False,
-        "is_general": False,
-        "is_member": fake.bot_user_id in channel.members,
-        "context_team_id": fake.team_id,
-    }
-    if _truthy(args.get("include_num_members")):
-        info["num_members"] = len(channel.members)
-    return {"channel": info}
-
-
 def _conversations_members(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
     channel_id = _required_str(args.get("channel"), "channel_not_found")
     members = sorted(fake._members_of(channel_id))
@@ -934,32 +898,10 @@ def _chat_update(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": key[0], "ts": key[1], "text": message["text"], "message": dict(message)}
 
 
-def _chat_delete(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
-    key = (str(args.get("channel") or ""), str(args.get("ts") or ""))
-    if fake._messages.pop(key, None) is None:
-        raise ApiError("message_not_found")
-    return {"channel": key[0], "ts": key[1]}
-
-
 def _views_open(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
     trigger = fake._use_trigger(args.get("trigger_id"))
     view = fake._store_view(args.get("view"))
     trigger.used = True
-    fake._view_stacks[trigger.user_id] = [view["id"]]
-    return {"view": dict(view)}
-
-
-def _views_push(fake: FakeSlackApi, args: dict[str, Any]) -> dict[str, Any]:
-    trigger = fake._use_trigger(args.get("trigger_id"))
-    stack = fake._view_stacks.setdefault(trigger.user_id, [])
-    if len(stack) >= VIEW_STACK_LIMIT:
-        raise ApiError("push_limit_reached")
-    view = fake._store_view(args.get("view"))
-    trigger.used = True
-    if stack:
-        view["previous_view_id"] = stack[-1]
-        view["root_view_id"] = stack[0]
-    stack.append(view["id"])
     return {"view": dict(view)}
 
 
@@ -982,16 +924,13 @@ _METHODS: dict[str, Callable[[FakeSlackApi, dict[str, Any]], dict[str, Any]]] = 
     "auth.test": _auth_test,
     "bots.info": _bots_info,
     "conversations.open": _conversations_open,
-    "conversations.info": _conversations_info,
     "conversations.members": _conversations_members,
     "users.info": _users_info,
     "usergroups.users.list": _usergroups_users_list,
     "chat.postMessage": _chat_post_message,
     "chat.postEphemeral": _chat_post_ephemeral,
     "chat.update": _chat_update,
-    "chat.delete": _chat_delete,
     "views.open": _views_open,
-    "views.push": _views_push,
     "views.update": _views_update,
     "apps.connections.open": _apps_connections_open,
 }
@@ -1022,10 +961,6 @@ def _decoded(value: object) -> object:
         except ValueError:
             return value
     return value
-
-
-def _truthy(value: object) -> bool:
-    return value in (True, 1, "1", "true", "True")
 
 
 def _int_arg(value: object, *, default: int) -> int:
