@@ -40,14 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from sarvbot.sandbox import _Handler as _SandboxHandler
-from sarvbot.standin import slack_api
-from sarvbot.standin.requests import (
+from sarvbot.standin import (
+    ApiCall,
+    FakeSlackApi,
+    Recorded,
+    ResponsePost,
     block_actions_body,
     find_action,
     sign,
+    slack_api,
     slash_command_body,
 )
-from sarvbot.standin.slack_api import ApiCall, FakeSlackApi, Recorded, ResponsePost
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 
 BIN = Path(sys.executable).parent

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, RequestState
 from tests.support import free_port, wait_healthy

@@ -25,7 +25,18 @@ from sarvbot.standin.socket_mode import FakeSocketMode
 from sarvbot.store import Database
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
 
-__all__ = ["DEMO_POLICY", "LocalWorkspace", "demo_people"]
+__all__ = [
+    "ALICE",
+    "APPROVALS",
+    "BOB",
+    "CAROL",
+    "DEMO_POLICY",
+    "DEV",
+    "GUEST",
+    "OPS",
+    "LocalWorkspace",
+    "demo_people",
+]
 
 logger = logging.getLogger("sarvbot.standin")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sarvbot.slack import blocks
 from sarvbot.slack.app import INSTALLED_APP_RULE
-from sarvbot.standin.requests import SlackAppClient, slash_command_body
+from sarvbot.standin import SlackAppClient, slash_command_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
 from sarvbot.store import AuditEntry
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import SlackUser
+from sarvbot.standin import SlackAppClient, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable, RequestState
 

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from sarvbot.standin.slack_api import (
+from sarvbot.standin import (
     ApiCall,
     FakeSlackApi,
     Recorded,

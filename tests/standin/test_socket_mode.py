@@ -17,8 +17,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from sarvbot.standin.requests import slash_command_body
-from sarvbot.standin.slack_api import FakeSlackApi
+from sarvbot.standin import FakeSlackApi, slash_command_body
 from sarvbot.standin.socket_mode import FakeSocketMode, envelope_from_body
 
 BOT_TOKEN = "xoxb-test-bot"
