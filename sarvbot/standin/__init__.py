@@ -5,7 +5,7 @@ signed requests as Slack sends them to an app (``SlackAppClient`` and the body b
 and ``LocalWorkspace``, which runs the real app against them on loopback.
 """
 
-from .requests import (
+from .signed_requests import (
     SlackAppClient,
     block_actions_body,
     find_action,

@@ -19,7 +19,7 @@ from sarvbot.runtime import create_app
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin.signed_requests import SlackAppClient
 from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
 from sarvbot.standin.socket_mode import FakeSocketMode
 from sarvbot.store import Database
