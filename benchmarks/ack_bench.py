@@ -2,7 +2,7 @@
 
 Everything runs on loopback. ``sarvbot serve`` runs as deployed (the console script, in
 gunicorn, in a subprocess) against the stand-ins, which run in this process: the fake Slack
-Web API (``sarvbot.standin.slack_api.FakeSlackApi``) and the Sarv sandbox with 2 s of
+Web API (``sarvbot.standin.FakeSlackApi``) and the Sarv sandbox with 2 s of
 latency. Three measurements:
 
 - *ack capacity*: 50 closed-loop clients send signed ``/smtp list``, ``/smtp reset USER``
@@ -48,7 +48,7 @@ from sarvbot.standin import (
     block_actions_body,
     find_action,
     sign,
-    slack_api,
+    slack_server,
     slash_command_body,
 )
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
@@ -64,7 +64,7 @@ BUSY_TEXT = "sarvbot is busy"
 # The fake Slack API listens with socketserver's default backlog of 5. Under this load the
 # app opens many connections to it at once, and a full accept queue makes Linux drop SYNs
 # (retried after 1 s): that would be the stand-in's limit, not the app's.
-slack_api._Server.request_queue_size = 256
+slack_server._Server.request_queue_size = 256
 
 
 # -- measurements ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ signed requests as Slack sends them to an app (``SlackAppClient`` and the body b
 and ``LocalWorkspace``, which runs the real app against them on loopback.
 """
 
+from .block_kit import check_message_limits
 from .signed_requests import (
     SlackAppClient,
     block_actions_body,
@@ -15,15 +16,8 @@ from .signed_requests import (
     view_closed_body,
     view_submission_body,
 )
-from .slack_api import (
-    ApiCall,
-    FakeSlackApi,
-    Recorded,
-    ResponsePost,
-    SlackChannel,
-    SlackUser,
-    check_message_limits,
-)
+from .slack_methods import SlackChannel, SlackUser
+from .slack_server import ApiCall, FakeSlackApi, Recorded, ResponsePost
 from .socket_mode import Ack, Envelope, FakeSocketMode, envelope_from_body
 from .workspace import (
     ALICE,

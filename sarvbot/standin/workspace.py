@@ -20,7 +20,8 @@ from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
 from sarvbot.standin.signed_requests import SlackAppClient
-from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
+from sarvbot.standin.slack_methods import SlackChannel, SlackUser
+from sarvbot.standin.slack_server import FakeSlackApi
 from sarvbot.standin.socket_mode import FakeSocketMode
 from sarvbot.store import Database
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
