@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from .block_kit import MAX_MESSAGE_BLOCKS, check_message_limits
@@ -73,6 +73,7 @@ class ResponsePost:
 
 
 Recorded = ApiCall | ResponsePost
+_R = TypeVar("_R", ApiCall, ResponsePost)
 
 
 @dataclass
@@ -292,30 +293,32 @@ class FakeSlackApi(SlackWorkspace):
         ``predicate`` may be a method name. Raises AssertionError listing the calls seen.
         """
         match = _as_predicate(predicate)
-        with self._changed:
-            found = self._changed.wait_for(
-                lambda: next((c for c in self._calls if match(c)), None), timeout
-            )
-            if found is None:
-                raise AssertionError(
-                    f"no matching Slack API call within {timeout}s; calls so far:\n"
-                    + _summarise(self._calls)
-                )
-            return found
+        return self._wait(self._calls, match, timeout, "Slack API call", "calls")
 
     def wait_for_post(
         self, predicate: Callable[[ResponsePost], bool] | None = None, timeout: float = 5.0
     ) -> ResponsePost:
         """Block until a response_url post matches (any post if no predicate)."""
         match = predicate or (lambda _post: True)
+        return self._wait(self._posts, match, timeout, "response_url post", "posts")
+
+    def _wait(
+        self,
+        recorded: list[_R],
+        match: Callable[[_R], bool],
+        timeout: float,
+        what: str,
+        plural: str,
+    ) -> _R:
+        """The first item of ``recorded`` that matches, once there is one."""
         with self._changed:
             found = self._changed.wait_for(
-                lambda: next((p for p in self._posts if match(p)), None), timeout
+                lambda: next((item for item in recorded if match(item)), None), timeout
             )
             if found is None:
                 raise AssertionError(
-                    f"no matching response_url post within {timeout}s; posts so far:\n"
-                    + _summarise(self._posts)
+                    f"no matching {what} within {timeout}s; {plural} so far:\n"
+                    + _summarise(recorded)
                 )
             return found
 
@@ -540,19 +543,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
     ) -> None:
-        payload = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _send_text(self, status: int, text: str) -> None:
+        self._send_bytes(status, text.encode(), "text/plain")
+
+    def _send_bytes(
+        self,
+        status: int,
+        payload: bytes,
+        media_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", f"{media_type}; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _send_text(self, status: int, text: str) -> None:
-        payload = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

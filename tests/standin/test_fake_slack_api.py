@@ -538,6 +538,12 @@ def test_wait_for_post_sees_delete_original(fake: FakeSlackApi) -> None:
     assert post.delete_original is True
 
 
+def test_wait_for_post_timeout_lists_the_posts_seen(fake: FakeSlackApi) -> None:
+    WebhookClient(fake.new_response_url()).send(text="done")
+    with pytest.raises(AssertionError, match=r"posts so far:\n  1\. POST http://\S+ .*done"):
+        fake.wait_for_post(lambda p: p.body.get("text") == "other", timeout=0.05)
+
+
 def test_delete_original_removes_the_source_message(fake: FakeSlackApi, client: WebClient) -> None:
     ts = client.chat_postMessage(channel="C0OPS", text="pending")["ts"]
     url = fake.new_response_url(channel_id="C0OPS", message_ts=ts)
