@@ -48,7 +48,6 @@ from sarvbot.standin import (
     block_actions_body,
     find_action,
     sign,
-    slack_server,
     slash_command_body,
 )
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
@@ -64,7 +63,7 @@ BUSY_TEXT = "sarvbot is busy"
 # The fake Slack API listens with socketserver's default backlog of 5. Under this load the
 # app opens many connections to it at once, and a full accept queue makes Linux drop SYNs
 # (retried after 1 s): that would be the stand-in's limit, not the app's.
-slack_server._Server.request_queue_size = 256
+SLACK_BACKLOG = 256
 
 
 # -- measurements ---------------------------------------------------------------------------
@@ -923,7 +922,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sarvbot-bench-") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "policy.toml").write_text(DEMO_POLICY)
-        workspace = LocalWorkspace(f"sqlite:///{tmp / 'sarvbot.db'}")
+        workspace = LocalWorkspace(f"sqlite:///{tmp / 'sarvbot.db'}", slack_backlog=SLACK_BACKLOG)
         answers: list[tuple[float, float]] = []
         workspace.slack.start()
         workspace.sandbox.start()

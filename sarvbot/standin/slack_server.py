@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 RESPONSE_URL_MAX_POSTS = 5
+# socketserver's own listen backlog. A load of many connections at once wants more: when
+# the accept queue is full, Linux drops SYNs and the client retries only after a second.
+DEFAULT_BACKLOG = 5
 # Fields slack_sdk sends as JSON strings when it form-encodes a request.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
@@ -105,7 +108,8 @@ class _ResponseUrl:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeSlackApi) -> None:
+    def __init__(self, fake: FakeSlackApi, backlog: int) -> None:
+        self.request_queue_size = backlog  # read by listen() in the constructor
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
 
@@ -114,7 +118,7 @@ class FakeSlackApi(SlackWorkspace):
     """Slack's Web API and response_url endpoints, served on 127.0.0.1 on a free port.
 
     All state is guarded by one lock; handler threads take it for each request, so calls
-    are processed one at a time, in arrival order.
+    are processed one at a time, in arrival order. ``backlog`` is the listen backlog.
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class FakeSlackApi(SlackWorkspace):
         trigger_ttl: float = 3.0,
         response_url_ttl: float = 30 * 60.0,
         clock: Callable[[], float] = time.monotonic,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
         super().__init__(
             bot_token,
@@ -145,6 +150,7 @@ class FakeSlackApi(SlackWorkspace):
             clock=clock,
         )
         self.response_url_ttl = response_url_ttl
+        self.backlog = backlog
         self._changed = threading.Condition(self._lock)
         self._calls: list[ApiCall] = []
         self._posts: list[ResponsePost] = []
@@ -160,7 +166,7 @@ class FakeSlackApi(SlackWorkspace):
         """Bind a free port on 127.0.0.1 and serve on a daemon thread."""
         if self._server is not None:
             raise RuntimeError("FakeSlackApi is already running")
-        self._server = _Server(self)
+        self._server = _Server(self, self.backlog)
         # A short poll interval keeps stop() (and so each test's teardown) fast.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
