@@ -37,12 +37,17 @@ _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One Web API call as received: method name, merged arguments and the reply sent."""
+    """One Web API call as received: method name, merged arguments and the reply sent.
+
+    ``handled_in`` is how long the fake took over it, waiting for its lock included (0 for
+    a call refused before it reached the method, for a bad body).
+    """
 
     method: str
     args: dict[str, Any]
     at: float
     response: dict[str, Any] = field(default_factory=dict)
+    handled_in: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -58,11 +63,12 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class ResponsePost:
-    """One accepted JSON post to a response_url."""
+    """One accepted JSON post to a response_url; ``handled_in`` as for ApiCall."""
 
     url: str
     body: dict[str, Any]
     at: float = 0.0
+    handled_in: float = 0.0
 
     @property
     def replace_original(self) -> bool:
@@ -333,6 +339,7 @@ class FakeSlackApi(SlackWorkspace):
     def _handle_api(
         self, method: str, args: dict[str, Any], bearer: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        started = time.perf_counter()
         fault: _Fault | None = None
         with self._lock:
             status, headers = 200, {}
@@ -347,7 +354,7 @@ class FakeSlackApi(SlackWorkspace):
                 reply = {"ok": True, **self._answer(method, args)}
             except ApiError as exc:
                 reply = {"ok": False, "error": exc.code}
-            call = ApiCall(method, args, self._clock(), reply)
+            call = ApiCall(method, args, self._clock(), reply, time.perf_counter() - started)
             self._calls.append(call)
             self._changed.notify_all()
         self._notify(call)
@@ -358,6 +365,7 @@ class FakeSlackApi(SlackWorkspace):
         return status, headers, reply
 
     def _handle_response_post(self, key: str, body: dict[str, Any]) -> tuple[int, str]:
+        started = time.perf_counter()
         with self._lock:
             entry = self._response_urls.get(key)
             if entry is None:
@@ -376,7 +384,8 @@ class FakeSlackApi(SlackWorkspace):
                 return 400, error
             entry.uses += 1
             self._apply_response(entry.source, body)
-            post = ResponsePost(f"{self.base_url}/response/{key}", body, self._clock())
+            url = f"{self.base_url}/response/{key}"
+            post = ResponsePost(url, body, self._clock(), time.perf_counter() - started)
             self._posts.append(post)
             self._changed.notify_all()
         self._notify(post)

@@ -516,6 +516,15 @@ def test_subscribers_see_calls_and_posts(fake: FakeSlackApi, client: WebClient) 
     assert [type(item) for item in seen] == [ApiCall, ResponsePost]
 
 
+def test_calls_and_posts_record_how_long_the_fake_took(
+    fake: FakeSlackApi, client: WebClient
+) -> None:
+    client.auth_test()
+    WebhookClient(fake.new_response_url()).send(text="done")
+    assert fake.calls[0].handled_in > 0
+    assert fake.posts[0].handled_in > 0
+
+
 # -- response_url ---------------------------------------------------------------------
 
 
