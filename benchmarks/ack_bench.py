@@ -520,42 +520,21 @@ def run_clients(
     )
 
 
-def run_ack_load(
-    server: Server, secret: str, workload: Workload, clients: int, duration: float
-) -> LoadResult:
-    """Ack capacity: closed-loop clients send the next request as soon as the ack is back."""
-
-    def body(number: int, deadline: float) -> list[Sample]:
-        connection: http.client.HTTPConnection | None = None
-        mine: list[Sample] = []
-        turn = number
-        exhausted: set[str] = set()
-        while time.monotonic() < deadline and len(exhausted) < len(KINDS):
-            kind = KINDS[turn % len(KINDS)]
-            turn += 1
-            taken = None if kind in exhausted else workload.take(kind)
-            if taken is None:
-                exhausted.add(kind)
-                continue
-            connection, sample = send_one(connection, server.port, secret, kind, taken)
-            mine.append(sample)
-        if connection is not None:
-            connection.close()
-        return mine
-
-    return run_clients(server, clients, duration, body, duration + 30)
-
-
-def run_people(
+def run_load(
     server: Server,
     secret: str,
     workload: Workload,
-    recorder: Recorder,
     clients: int,
     duration: float,
-    answer_timeout: float,
+    *,
+    answers: Recorder | None = None,
+    answer_timeout: float = 0.0,
 ) -> LoadResult:
-    """People: each client waits for its request's answer (at most ``answer_timeout``)."""
+    """Closed-loop clients, each sending the kinds in turn on one kept-alive connection.
+
+    Ack capacity (no ``answers``): the next request goes as soon as the ack is back. People:
+    each client first waits for its request's answer in ``answers``, up to ``answer_timeout``.
+    """
 
     def body(number: int, deadline: float) -> list[Sample]:
         connection: http.client.HTTPConnection | None = None
@@ -569,14 +548,10 @@ def run_people(
             if taken is None:
                 exhausted.add(kind)
                 continue
-            _body, key, url = taken
-            keys = (url, f"#{key}") if kind == "approve" else (url,)
-            answered = recorder.watch(keys)
             connection, sample = send_one(connection, server.port, secret, kind, taken)
             mine.append(sample)
-            if sample.status == 200 and not sample.busy_ack:
-                answered.wait(answer_timeout)
-            recorder.unwatch(keys)
+            if answers is not None and sample.status == 200 and not sample.busy_ack:
+                answers.wait_all([sample.watch_keys()], answer_timeout)
         if connection is not None:
             connection.close()
         return mine
@@ -970,7 +945,7 @@ def bench_all(bench: Bench) -> int:
         sandbox.settings.latency = args.latency
         workload = Workload(workspace.slack, bench.smtp_users, ack_approvals, caps)
         since = bench.recorder.fake_load()
-        result = run_ack_load(server, secret, workload, args.clients, args.duration)
+        result = run_load(server, secret, workload, args.clients, args.duration)
         waited = bench.wait_work(result.samples, args.grace)
         bench.say(
             f"\n(load stopped; waited {waited:.1f} s of at most {args.grace:g} s for the answers)"
@@ -981,7 +956,7 @@ def bench_all(bench: Bench) -> int:
 
     with bench.bare() as server:
         workload = Workload(workspace.slack, bench.smtp_users, ack_approvals, caps)
-        result = run_ack_load(server, secret, workload, args.clients, args.duration)
+        result = run_load(server, secret, workload, args.clients, args.duration)
         bare = bench.report_ack("bare Bolt app (ack only)", result, server, with_answers=False)
     bench.say("\nsarvbot's throughput as a share of the bare app's:")
     for kind in (*KINDS, "all"):
@@ -1006,14 +981,14 @@ def bench_all(bench: Bench) -> int:
         people_caps = {**caps, "approve": len(people_approvals)}
         workload = Workload(workspace.slack, bench.smtp_users, people_approvals, people_caps)
         since = bench.recorder.fake_load()
-        result = run_people(
+        result = run_load(
             server,
             secret,
             workload,
-            bench.recorder,
             args.clients,
             args.duration,
-            args.answer_timeout,
+            answers=bench.recorder,
+            answer_timeout=args.answer_timeout,
         )
         people = bench.report_people(result, server)
         bench.report_fake(since, result.elapsed)
