@@ -34,15 +34,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sarvbot.sandbox import _Handler as _SandboxHandler
 from sarvbot.standin import (
+    ALICE,
+    APPROVALS,
+    BOB,
+    DEMO_POLICY,
+    DEV,
+    OPS,
     ApiCall,
     FakeSlackApi,
+    LocalWorkspace,
     Recorded,
     ResponsePost,
     block_actions_body,
@@ -50,12 +57,10 @@ from sarvbot.standin import (
     sign,
     slash_command_body,
 )
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.web import EVENTS_PATH
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
-EVENTS_PATH = "/slack/events"
-TEAM = "T0SARV"
 SLACK_TIMEOUT = 3.0
 KINDS = ("list", "reset", "approve")
 BUSY_TEXT = "sarvbot is busy"
@@ -101,6 +106,11 @@ class Outcome:
     answered: float | None
     done: float | None
     busy: bool
+
+
+def timeouts(samples: Sequence[Sample]) -> int:
+    """How many requests Slack would have counted as failed: not 200, or acked after 3 s."""
+    return sum(1 for s in samples if s.status != 200 or s.latency > SLACK_TIMEOUT)
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -369,13 +379,11 @@ class Workload:
             if index >= limit:
                 return None
             self._issued[kind] = index + 1
-        if kind == "list":
-            body, url = self.command(BOB, OPS, "list")
-            return body, url, url
-        if kind == "reset":
-            body, url = self.command(BOB, OPS, f"reset {random.choice(self.smtp_users)}")
-            return body, url, url
-        return self.approve(self.approvals[index])
+        if kind == "approve":
+            return self.approve(self.approvals[index])
+        text = "list" if kind == "list" else f"reset {random.choice(self.smtp_users)}"
+        body, url = self.command(BOB, OPS, text)
+        return body, url, url
 
     def command(self, user_id: str, channel_id: str, text: str) -> tuple[str, str]:
         response_url = self.slack.new_response_url()
@@ -386,7 +394,7 @@ class Workload:
             user_name=self.slack.user(user_id).name,
             channel_id=channel_id,
             channel_name=self.slack.channel(channel_id).name,
-            team_id=TEAM,
+            team_id=self.slack.team_id,
             response_url=response_url,
             trigger_id=self.slack.new_trigger_id(user_id),
         )
@@ -398,7 +406,7 @@ class Workload:
         body = block_actions_body(
             user_id=BOB,
             user_name="bob",
-            team_id=TEAM,
+            team_id=self.slack.team_id,
             channel_id=APPROVALS,
             channel_name="ops-approvals",
             message=message,
@@ -591,37 +599,12 @@ class Bench:
             env["SARVBOT_WORKERS"] = str(self.args.work_threads)
         return env
 
-    def server_argv(self, port: int) -> list[str]:
-        return [
-            str(BIN / "sarvbot"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(self.args.workers),
-            "--threads",
-            str(self.args.threads),
-        ]
-
     @contextmanager
-    def sarvbot(self, label: str) -> Iterator[Server]:
-        port = free_port()
-        server = start_server(
-            "sarvbot serve", self.server_argv(port), self.env, port, self.tmp / f"{label}.log"
-        )
-        try:
-            yield server
-        finally:
-            server.stop()
-
-    @contextmanager
-    def bare(self) -> Iterator[Server]:
+    def serving(self, name: str, command: list[str], log: str) -> Iterator[Server]:
+        """Run ``command`` on a free port with this run's gunicorn workers and threads."""
         port = free_port()
         argv = [
-            sys.executable,
-            str(HERE / "bare_app.py"),
+            *command,
             "--port",
             str(port),
             "--workers",
@@ -629,11 +612,19 @@ class Bench:
             "--threads",
             str(self.args.threads),
         ]
-        server = start_server("bare Bolt app", argv, self.env, port, self.tmp / "bare.log")
+        server = start_server(name, argv, self.env, port, self.tmp / log)
         try:
             yield server
         finally:
             server.stop()
+
+    def sarvbot(self, label: str) -> AbstractContextManager[Server]:
+        command = [str(BIN / "sarvbot"), "serve", "--host", "127.0.0.1"]
+        return self.serving("sarvbot serve", command, f"{label}.log")
+
+    def bare(self) -> AbstractContextManager[Server]:
+        command = [sys.executable, str(HERE / "bare_app.py")]
+        return self.serving("bare Bolt app", command, "bare.log")
 
     def send_many(self, server: Server, bodies: list[str], clients: int) -> list[int]:
         """Send bodies from ``clients`` threads; returns the statuses."""
@@ -734,6 +725,10 @@ class Bench:
 
     # -- reports ------------------------------------------------------------------------
 
+    def say_peak_rss(self, server: Server) -> None:
+        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
+        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+
     def load_header(self, result: LoadResult, clients: int) -> None:
         self.say(f"load average (other processes share these cores): {loadavg()}")
         self.say(
@@ -746,13 +741,12 @@ class Bench:
     def ack_cells(rows: list[Sample]) -> tuple[float, str]:
         """rps and the ack columns of one table row."""
         latencies = [s.latency * 1000 for s in rows]
-        timeouts = sum(1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT)
         span = max(s.acked for s in rows) - min(s.sent for s in rows)
         rps = len(rows) / max(span, 1e-9)
         cells = (
             f"{len(rows):>6} {rps:>7.1f} {percentile(latencies, 0.5):>7.1f} "
             f"{percentile(latencies, 0.95):>7.1f} {percentile(latencies, 0.99):>7.1f} "
-            f"{max(latencies):>7.1f} {timeouts:>8}"
+            f"{max(latencies):>7.1f} {timeouts(rows):>8}"
         )
         return rps, cells
 
@@ -780,7 +774,7 @@ class Bench:
             figure = {
                 "rps": rps,
                 "p99": percentile([s.latency * 1000 for s in rows], 0.99),
-                "timeouts": sum(1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT),
+                "timeouts": timeouts(rows),
                 "count": len(rows),
                 "cpu_ms": 1000 * result.server_cpu / len(rows),
             }
@@ -799,8 +793,7 @@ class Bench:
                 "(answered: work done, an error, or an explicit busy, in the ack or posted "
                 "afterwards; busy and done are shares of all requests)"
             )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        self.say_peak_rss(server)
         return figures
 
     def report_people(self, result: LoadResult, server: Server) -> dict[str, float]:
@@ -835,9 +828,7 @@ class Bench:
                 figures = {
                     "count": len(rows),
                     "p99": percentile(latencies, 0.99),
-                    "timeouts": sum(
-                        1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT
-                    ),
+                    "timeouts": timeouts(rows),
                     "answered": answered,
                     "done": done,
                     "busy": 100 * sum(o.busy for o in outcomes) / len(rows),
@@ -856,8 +847,7 @@ class Bench:
                 f"{percentile(later, 0.5):.1f} ms, p95 {percentile(later, 0.95):.1f} ms, "
                 f"p99 {percentile(later, 0.99):.1f} ms, max {max(later, default=0):.1f} ms"
             )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        self.say_peak_rss(server)
         return figures
 
     def report_fake(self, since: tuple[int, float, int], wall: float) -> None:
@@ -1055,8 +1045,7 @@ def list_10k(bench: Bench) -> list[float]:
             f"min {min(delays, default=0):.0f} ms (command to post p50 "
             f"{percentile(totals, 0.5):.2f} s, max {max(totals, default=0):.2f} s)"
         )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        bench.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        bench.say_peak_rss(server)
         if len(delays) < len(sent) or len(sent) < args.big_list_samples:
             return [float("inf")]
         return delays
