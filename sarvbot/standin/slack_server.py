@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .block_kit import MAX_MESSAGE_BLOCKS, check_message_limits
 from .slack_methods import ApiError, SlackChannel, SlackUser, SlackWorkspace
 
-__all__ = ["ApiCall", "FakeSlackApi", "Recorded", "ResponsePost"]
+__all__ = ["DEFAULT_BACKLOG", "ApiCall", "FakeSlackApi", "Recorded", "ResponsePost"]
 
 logger = logging.getLogger(__name__)
 

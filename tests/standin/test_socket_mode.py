@@ -18,8 +18,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from sarvbot.standin import FakeSlackApi, slash_command_body
-from sarvbot.standin.socket_mode import FakeSocketMode, envelope_from_body
+from sarvbot.standin import FakeSlackApi, FakeSocketMode, envelope_from_body, slash_command_body
 
 BOT_TOKEN = "xoxb-test-bot"
 APP_TOKEN = "xapp-1-A0SARVBOT-test"
