@@ -2,7 +2,7 @@
 
 Everything runs on loopback. ``sarvbot serve`` runs as deployed (the console script, in
 gunicorn, in a subprocess) against the stand-ins, which run in this process: the fake Slack
-Web API (``sarvbot.standin.slack_api.FakeSlackApi``) and the Sarv sandbox with 2 s of
+Web API (``sarvbot.standin.FakeSlackApi``) and the Sarv sandbox with 2 s of
 latency. Three measurements:
 
 - *ack capacity*: 50 closed-loop clients send signed ``/smtp list``, ``/smtp reset USER``
@@ -34,26 +34,33 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sarvbot.sandbox import _Handler as _SandboxHandler
-from sarvbot.standin import slack_api
-from sarvbot.standin.requests import (
+from sarvbot.standin import (
+    ALICE,
+    APPROVALS,
+    BOB,
+    DEMO_POLICY,
+    DEV,
+    OPS,
+    ApiCall,
+    FakeSlackApi,
+    LocalWorkspace,
+    Recorded,
+    ResponsePost,
     block_actions_body,
     find_action,
     sign,
     slash_command_body,
 )
-from sarvbot.standin.slack_api import ApiCall, FakeSlackApi, Recorded, ResponsePost
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.web import EVENTS_PATH
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
-EVENTS_PATH = "/slack/events"
-TEAM = "T0SARV"
 SLACK_TIMEOUT = 3.0
 KINDS = ("list", "reset", "approve")
 BUSY_TEXT = "sarvbot is busy"
@@ -61,7 +68,7 @@ BUSY_TEXT = "sarvbot is busy"
 # The fake Slack API listens with socketserver's default backlog of 5. Under this load the
 # app opens many connections to it at once, and a full accept queue makes Linux drop SYNs
 # (retried after 1 s): that would be the stand-in's limit, not the app's.
-slack_api._Server.request_queue_size = 256
+SLACK_BACKLOG = 256
 
 
 # -- measurements ---------------------------------------------------------------------------
@@ -101,6 +108,11 @@ class Outcome:
     busy: bool
 
 
+def timeouts(samples: Sequence[Sample]) -> int:
+    """How many requests Slack would have counted as failed: not 200, or acked after 3 s."""
+    return sum(1 for s in samples if s.status != 200 or s.latency > SLACK_TIMEOUT)
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile (0 for no values)."""
     if not values:
@@ -127,11 +139,14 @@ class Recorder:
         self.handled = 0
         self.handle_times: list[float] = []
         slack.subscribe(self._seen)
-        self._time_handlers(slack)
 
     def _seen(self, item: Recorded) -> None:
         key: str | None = None
         with self._lock:
+            # How long the fake took over each call and post, to see if it keeps up.
+            self.busy += item.handled_in
+            self.handled += 1
+            self.handle_times.append(item.handled_in)
             if isinstance(item, ResponsePost):
                 if item.url not in self.posts:
                     self.posts[item.url] = (item.at, item.body)
@@ -215,24 +230,6 @@ class Recorder:
                 if "and done" in approved[1]:
                     done = approved[0]
         return Outcome(min(times, default=None), done, busy)
-
-    def _time_handlers(self, slack: FakeSlackApi) -> None:
-        """Time each call the fake handles, lock wait included, to see if it keeps up."""
-        for name in ("_handle_api", "_handle_response_post"):
-            original: Callable[..., Any] = getattr(slack, name)
-
-            def timed(*args: Any, _original: Callable[..., Any] = original) -> Any:
-                started = time.perf_counter()
-                try:
-                    return _original(*args)
-                finally:
-                    spent = time.perf_counter() - started
-                    with self._lock:
-                        self.busy += spent
-                        self.handled += 1
-                        self.handle_times.append(spent)
-
-            setattr(slack, name, timed)
 
     def fake_load(self) -> tuple[int, float, int]:
         with self._lock:
@@ -382,13 +379,11 @@ class Workload:
             if index >= limit:
                 return None
             self._issued[kind] = index + 1
-        if kind == "list":
-            body, url = self.command(BOB, OPS, "list")
-            return body, url, url
-        if kind == "reset":
-            body, url = self.command(BOB, OPS, f"reset {random.choice(self.smtp_users)}")
-            return body, url, url
-        return self.approve(self.approvals[index])
+        if kind == "approve":
+            return self.approve(self.approvals[index])
+        text = "list" if kind == "list" else f"reset {random.choice(self.smtp_users)}"
+        body, url = self.command(BOB, OPS, text)
+        return body, url, url
 
     def command(self, user_id: str, channel_id: str, text: str) -> tuple[str, str]:
         response_url = self.slack.new_response_url()
@@ -399,7 +394,7 @@ class Workload:
             user_name=self.slack.user(user_id).name,
             channel_id=channel_id,
             channel_name=self.slack.channel(channel_id).name,
-            team_id=TEAM,
+            team_id=self.slack.team_id,
             response_url=response_url,
             trigger_id=self.slack.new_trigger_id(user_id),
         )
@@ -411,7 +406,7 @@ class Workload:
         body = block_actions_body(
             user_id=BOB,
             user_name="bob",
-            team_id=TEAM,
+            team_id=self.slack.team_id,
             channel_id=APPROVALS,
             channel_name="ops-approvals",
             message=message,
@@ -533,42 +528,21 @@ def run_clients(
     )
 
 
-def run_ack_load(
-    server: Server, secret: str, workload: Workload, clients: int, duration: float
-) -> LoadResult:
-    """Ack capacity: closed-loop clients send the next request as soon as the ack is back."""
-
-    def body(number: int, deadline: float) -> list[Sample]:
-        connection: http.client.HTTPConnection | None = None
-        mine: list[Sample] = []
-        turn = number
-        exhausted: set[str] = set()
-        while time.monotonic() < deadline and len(exhausted) < len(KINDS):
-            kind = KINDS[turn % len(KINDS)]
-            turn += 1
-            taken = None if kind in exhausted else workload.take(kind)
-            if taken is None:
-                exhausted.add(kind)
-                continue
-            connection, sample = send_one(connection, server.port, secret, kind, taken)
-            mine.append(sample)
-        if connection is not None:
-            connection.close()
-        return mine
-
-    return run_clients(server, clients, duration, body, duration + 30)
-
-
-def run_people(
+def run_load(
     server: Server,
     secret: str,
     workload: Workload,
-    recorder: Recorder,
     clients: int,
     duration: float,
-    answer_timeout: float,
+    *,
+    answers: Recorder | None = None,
+    answer_timeout: float = 0.0,
 ) -> LoadResult:
-    """People: each client waits for its request's answer (at most ``answer_timeout``)."""
+    """Closed-loop clients, each sending the kinds in turn on one kept-alive connection.
+
+    Ack capacity (no ``answers``): the next request goes as soon as the ack is back. People:
+    each client first waits for its request's answer in ``answers``, up to ``answer_timeout``.
+    """
 
     def body(number: int, deadline: float) -> list[Sample]:
         connection: http.client.HTTPConnection | None = None
@@ -582,14 +556,10 @@ def run_people(
             if taken is None:
                 exhausted.add(kind)
                 continue
-            _body, key, url = taken
-            keys = (url, f"#{key}") if kind == "approve" else (url,)
-            answered = recorder.watch(keys)
             connection, sample = send_one(connection, server.port, secret, kind, taken)
             mine.append(sample)
-            if sample.status == 200 and not sample.busy_ack:
-                answered.wait(answer_timeout)
-            recorder.unwatch(keys)
+            if answers is not None and sample.status == 200 and not sample.busy_ack:
+                answers.wait_all([sample.watch_keys()], answer_timeout)
         if connection is not None:
             connection.close()
         return mine
@@ -629,37 +599,12 @@ class Bench:
             env["SARVBOT_WORKERS"] = str(self.args.work_threads)
         return env
 
-    def server_argv(self, port: int) -> list[str]:
-        return [
-            str(BIN / "sarvbot"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(self.args.workers),
-            "--threads",
-            str(self.args.threads),
-        ]
-
     @contextmanager
-    def sarvbot(self, label: str) -> Iterator[Server]:
-        port = free_port()
-        server = start_server(
-            "sarvbot serve", self.server_argv(port), self.env, port, self.tmp / f"{label}.log"
-        )
-        try:
-            yield server
-        finally:
-            server.stop()
-
-    @contextmanager
-    def bare(self) -> Iterator[Server]:
+    def serving(self, name: str, command: list[str], log: str) -> Iterator[Server]:
+        """Run ``command`` on a free port with this run's gunicorn workers and threads."""
         port = free_port()
         argv = [
-            sys.executable,
-            str(HERE / "bare_app.py"),
+            *command,
             "--port",
             str(port),
             "--workers",
@@ -667,11 +612,19 @@ class Bench:
             "--threads",
             str(self.args.threads),
         ]
-        server = start_server("bare Bolt app", argv, self.env, port, self.tmp / "bare.log")
+        server = start_server(name, argv, self.env, port, self.tmp / log)
         try:
             yield server
         finally:
             server.stop()
+
+    def sarvbot(self, label: str) -> AbstractContextManager[Server]:
+        command = [str(BIN / "sarvbot"), "serve", "--host", "127.0.0.1"]
+        return self.serving("sarvbot serve", command, f"{label}.log")
+
+    def bare(self) -> AbstractContextManager[Server]:
+        command = [sys.executable, str(HERE / "bare_app.py")]
+        return self.serving("bare Bolt app", command, "bare.log")
 
     def send_many(self, server: Server, bodies: list[str], clients: int) -> list[int]:
         """Send bodies from ``clients`` threads; returns the statuses."""
@@ -772,6 +725,10 @@ class Bench:
 
     # -- reports ------------------------------------------------------------------------
 
+    def say_peak_rss(self, server: Server) -> None:
+        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
+        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+
     def load_header(self, result: LoadResult, clients: int) -> None:
         self.say(f"load average (other processes share these cores): {loadavg()}")
         self.say(
@@ -784,13 +741,12 @@ class Bench:
     def ack_cells(rows: list[Sample]) -> tuple[float, str]:
         """rps and the ack columns of one table row."""
         latencies = [s.latency * 1000 for s in rows]
-        timeouts = sum(1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT)
         span = max(s.acked for s in rows) - min(s.sent for s in rows)
         rps = len(rows) / max(span, 1e-9)
         cells = (
             f"{len(rows):>6} {rps:>7.1f} {percentile(latencies, 0.5):>7.1f} "
             f"{percentile(latencies, 0.95):>7.1f} {percentile(latencies, 0.99):>7.1f} "
-            f"{max(latencies):>7.1f} {timeouts:>8}"
+            f"{max(latencies):>7.1f} {timeouts(rows):>8}"
         )
         return rps, cells
 
@@ -818,7 +774,7 @@ class Bench:
             figure = {
                 "rps": rps,
                 "p99": percentile([s.latency * 1000 for s in rows], 0.99),
-                "timeouts": sum(1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT),
+                "timeouts": timeouts(rows),
                 "count": len(rows),
                 "cpu_ms": 1000 * result.server_cpu / len(rows),
             }
@@ -837,8 +793,7 @@ class Bench:
                 "(answered: work done, an error, or an explicit busy, in the ack or posted "
                 "afterwards; busy and done are shares of all requests)"
             )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        self.say_peak_rss(server)
         return figures
 
     def report_people(self, result: LoadResult, server: Server) -> dict[str, float]:
@@ -873,9 +828,7 @@ class Bench:
                 figures = {
                     "count": len(rows),
                     "p99": percentile(latencies, 0.99),
-                    "timeouts": sum(
-                        1 for s in rows if s.status != 200 or s.latency > SLACK_TIMEOUT
-                    ),
+                    "timeouts": timeouts(rows),
                     "answered": answered,
                     "done": done,
                     "busy": 100 * sum(o.busy for o in outcomes) / len(rows),
@@ -894,8 +847,7 @@ class Bench:
                 f"{percentile(later, 0.5):.1f} ms, p95 {percentile(later, 0.95):.1f} ms, "
                 f"p99 {percentile(later, 0.99):.1f} ms, max {max(later, default=0):.1f} ms"
             )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        self.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        self.say_peak_rss(server)
         return figures
 
     def report_fake(self, since: tuple[int, float, int], wall: float) -> None:
@@ -920,7 +872,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sarvbot-bench-") as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "policy.toml").write_text(DEMO_POLICY)
-        workspace = LocalWorkspace(f"sqlite:///{tmp / 'sarvbot.db'}")
+        workspace = LocalWorkspace(f"sqlite:///{tmp / 'sarvbot.db'}", slack_backlog=SLACK_BACKLOG)
         answers: list[tuple[float, float]] = []
         workspace.slack.start()
         workspace.sandbox.start()
@@ -983,7 +935,7 @@ def bench_all(bench: Bench) -> int:
         sandbox.settings.latency = args.latency
         workload = Workload(workspace.slack, bench.smtp_users, ack_approvals, caps)
         since = bench.recorder.fake_load()
-        result = run_ack_load(server, secret, workload, args.clients, args.duration)
+        result = run_load(server, secret, workload, args.clients, args.duration)
         waited = bench.wait_work(result.samples, args.grace)
         bench.say(
             f"\n(load stopped; waited {waited:.1f} s of at most {args.grace:g} s for the answers)"
@@ -994,7 +946,7 @@ def bench_all(bench: Bench) -> int:
 
     with bench.bare() as server:
         workload = Workload(workspace.slack, bench.smtp_users, ack_approvals, caps)
-        result = run_ack_load(server, secret, workload, args.clients, args.duration)
+        result = run_load(server, secret, workload, args.clients, args.duration)
         bare = bench.report_ack("bare Bolt app (ack only)", result, server, with_answers=False)
     bench.say("\nsarvbot's throughput as a share of the bare app's:")
     for kind in (*KINDS, "all"):
@@ -1019,14 +971,14 @@ def bench_all(bench: Bench) -> int:
         people_caps = {**caps, "approve": len(people_approvals)}
         workload = Workload(workspace.slack, bench.smtp_users, people_approvals, people_caps)
         since = bench.recorder.fake_load()
-        result = run_people(
+        result = run_load(
             server,
             secret,
             workload,
-            bench.recorder,
             args.clients,
             args.duration,
-            args.answer_timeout,
+            answers=bench.recorder,
+            answer_timeout=args.answer_timeout,
         )
         people = bench.report_people(result, server)
         bench.report_fake(since, result.elapsed)
@@ -1093,8 +1045,7 @@ def list_10k(bench: Bench) -> list[float]:
             f"min {min(delays, default=0):.0f} ms (command to post p50 "
             f"{percentile(totals, 0.5):.2f} s, max {max(totals, default=0):.2f} s)"
         )
-        peaks = ", ".join(f"{p:.0f}" for p in server.peak_rss_mib())
-        bench.say(f"peak RSS of the gunicorn workers (VmHWM, MiB): {peaks}")
+        bench.say_peak_rss(server)
         if len(delays) < len(sent) or len(sent) < args.big_list_samples:
             return [float("inf")]
         return delays

@@ -18,9 +18,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from sarvbot.web import gunicorn_settings, run_gunicorn
+from sarvbot.web import EVENTS_PATH, gunicorn_settings, run_gunicorn
 
-EVENTS_PATH = "/slack/events"
 ACTIONS = ("approve_request", "deny_request", "retry_request", "list_page", "remove_secret")
 
 StartResponse = Callable[..., Any]

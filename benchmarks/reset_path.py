@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sarvbot  # noqa: E402
-from sarvbot.standin.slack_api import ApiCall  # noqa: E402
+from sarvbot.standin import ApiCall  # noqa: E402
 from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace  # noqa: E402
 
 PACKAGE = Path(sarvbot.__file__).resolve().parent

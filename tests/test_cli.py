@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import text
 
 from sarvbot.core import RequestState
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
 from tests.support import free_port, wait_healthy

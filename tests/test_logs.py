@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from tests.support import free_port, serve_argv, wait_healthy
 

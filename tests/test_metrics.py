@@ -13,7 +13,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 from tests.support import free_port, serve_argv, wait_healthy
 

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import ApiCall, ResponsePost
+from sarvbot.standin import ApiCall, ResponsePost, SlackAppClient
 from sarvbot.standin.workspace import ALICE, DEMO_POLICY, DEV, LocalWorkspace
 from tests.support import free_port, wait_healthy
 

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from sarvbot.policy import PolicyError
-from sarvbot.standin.slack_api import ApiCall, Recorded, ResponsePost
+from sarvbot.standin import ApiCall, Recorded, ResponsePost
 from sarvbot.standin.workspace import LocalWorkspace
 
 from .console import Console

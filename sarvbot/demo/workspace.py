@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sarvbot.policy import Policy, load_policy
-from sarvbot.standin.slack_api import SlackChannel, SlackUser
+from sarvbot.standin import SlackChannel, SlackUser
 from sarvbot.standin.workspace import (
     ALICE,
     APPROVALS,

@@ -407,7 +407,7 @@ class FakeSocketMode:
 def envelope_from_body(body: str) -> tuple[EnvelopeType, dict[str, Any]]:
     """The Socket Mode envelope type and payload for a body Slack would POST over HTTP.
 
-    Takes what the builders in ``sarvbot.standin.requests`` return: a slash command's form
+    Takes what the builders in ``sarvbot.standin.signed_requests`` return: a slash command's form
     fields become the payload object; ``payload=<json>`` is an interaction.
     """
     fields = dict(parse_qsl(body, keep_blank_values=True))

@@ -19,13 +19,25 @@ from sarvbot.runtime import create_app
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
+from sarvbot.standin.signed_requests import SlackAppClient
+from sarvbot.standin.slack_methods import SlackChannel, SlackUser
+from sarvbot.standin.slack_server import DEFAULT_BACKLOG, FakeSlackApi
 from sarvbot.standin.socket_mode import FakeSocketMode
 from sarvbot.store import Database
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
 
-__all__ = ["DEMO_POLICY", "LocalWorkspace", "demo_people"]
+__all__ = [
+    "ALICE",
+    "APPROVALS",
+    "BOB",
+    "CAROL",
+    "DEMO_POLICY",
+    "DEV",
+    "GUEST",
+    "OPS",
+    "LocalWorkspace",
+    "demo_people",
+]
 
 logger = logging.getLogger("sarvbot.standin")
 
@@ -85,6 +97,8 @@ class LocalWorkspace:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     # Also serve Slack's Socket Mode side, for a ``sarvbot socket`` given ``environ()``.
     socket_mode: bool = False
+    # The stand-in Slack's listen backlog; a load test opening many connections wants more.
+    slack_backlog: int = DEFAULT_BACKLOG
 
     def __post_init__(self) -> None:
         if not self.users and not self.channels:
@@ -94,7 +108,11 @@ class LocalWorkspace:
         self.sarv_token = secrets.token_hex(12)
         self.policy: Policy = parse_policy(self.policy_text, source="policy")
         self.slack = FakeSlackApi(
-            self.bot_token, users=self.users, channels=self.channels, usergroups=self.usergroups
+            self.bot_token,
+            users=self.users,
+            channels=self.channels,
+            usergroups=self.usergroups,
+            backlog=self.slack_backlog,
         )
         self.app_token = "xapp-1-" + self.slack.app_id + "-" + secrets.token_hex(8)
         self.socket = FakeSocketMode(app_id=self.slack.app_id) if self.socket_mode else None

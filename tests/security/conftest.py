@@ -19,8 +19,7 @@ import requests
 from sarvbot.core import ApprovalRequest, AuditEntry
 from sarvbot.sandbox import RecordedCall
 from sarvbot.slack import blocks
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import ApiCall, FakeSlackApi, ResponsePost, SlackUser
+from sarvbot.standin import ApiCall, FakeSlackApi, ResponsePost, SlackAppClient, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog
 

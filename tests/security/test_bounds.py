@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.standin.requests import block_actions_body, view_submission_body
+from sarvbot.standin import block_actions_body, view_submission_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
 
 from .conftest import Witness

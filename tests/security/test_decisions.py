@@ -15,7 +15,7 @@ import pytest
 
 from sarvbot.policy import parse_policy
 from sarvbot.slack import blocks
-from sarvbot.standin.slack_api import SlackUser
+from sarvbot.standin import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY
 from sarvbot.store import ApprovalStore
 

@@ -19,8 +19,7 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from sarvbot.standin.requests import SlackAppClient, sign, slash_command_body
-from sarvbot.standin.slack_api import ApiCall
+from sarvbot.standin import ApiCall, SlackAppClient, sign, slash_command_body
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from tests.db_fixtures import _fresh_postgres_database
 from tests.support import free_port, serve_argv, wait_healthy

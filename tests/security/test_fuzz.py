@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sarvbot.core import USAGE
 from sarvbot.slack import blocks
-from sarvbot.standin.requests import block_actions_body, view_submission_body
+from sarvbot.standin import block_actions_body, view_submission_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS
 
 from .conftest import DAVE, Witness, start_witness

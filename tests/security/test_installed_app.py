@@ -10,7 +10,7 @@ from __future__ import annotations
 from sarvbot.core import AuditEntry
 from sarvbot.slack import blocks
 from sarvbot.slack.app import INSTALLED_APP_RULE
-from sarvbot.standin.requests import SlackAppClient, slash_command_body
+from sarvbot.standin import SlackAppClient, slash_command_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
 
 from .conftest import Witness

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sarvbot.standin.slack_api import ApiCall, FakeSlackApi, Recorded
+from sarvbot.standin import ApiCall, FakeSlackApi, Recorded
 from sarvbot.standin.workspace import ALICE, BOB, OPS
 
 from .conftest import Witness, log_text

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.standin.requests import sign
+from sarvbot.standin import sign
 from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEV
 from sarvbot.store import SeenRequests
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.standin.requests import block_actions_body, sign, slash_command_body
+from sarvbot.standin import block_actions_body, sign, slash_command_body
 from sarvbot.standin.workspace import APPROVALS, BOB, OPS
 from sarvbot.store import ApprovalStore
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import LocalWorkspace
 from tests.db_fixtures import _fresh_postgres_database
 

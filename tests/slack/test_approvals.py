@@ -10,8 +10,7 @@ import pytest
 import tenacity
 
 from sarvbot.core import RequestState
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import SlackUser
+from sarvbot.standin import SlackAppClient, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable
 

@@ -13,8 +13,7 @@ import requests
 
 from sarvbot.slack import blocks
 from sarvbot.slack.work import BUSY, QUEUE_ROUNDS, QUICK_LIMIT, QUICK_WORKERS
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import Recorded
+from sarvbot.standin import Recorded, SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
 

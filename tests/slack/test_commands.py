@@ -8,8 +8,7 @@ from typing import Any
 
 import requests
 
-from sarvbot.standin.requests import SlackAppClient, sign, slash_command_body
-from sarvbot.standin.slack_api import SlackUser
+from sarvbot.standin import SlackAppClient, SlackUser, sign, slash_command_body
 from sarvbot.standin.workspace import ALICE, BOB, DEV, GUEST, OPS, LocalWorkspace
 
 

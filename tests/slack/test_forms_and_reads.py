@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sarvbot.sandbox import FaultKind
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 
 

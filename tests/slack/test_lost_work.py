@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from sarvbot.core import LostWork, RequestState
 from sarvbot.slack import sentences
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEMO_POLICY, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, Database, ReceiptStore
 from tests.support import free_port, serve_argv, wait_healthy

@@ -21,7 +21,7 @@ from sarvbot.core.schedule import EXPIRE_REQUESTS
 from sarvbot.runtime import create_app
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
-from sarvbot.standin.slack_api import ApiCall
+from sarvbot.standin import ApiCall
 from sarvbot.standin.workspace import ALICE, APPROVALS, DEV, LocalWorkspace
 from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore
 

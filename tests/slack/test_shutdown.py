@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sarvbot import sarv
 from sarvbot.slack.work import RESTARTING, WorkQueue, WorkTracker
-from sarvbot.standin.requests import SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from sarvbot.web import gunicorn_settings
 from tests.support import free_port, serve_argv, wait_healthy

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import ResponsePost
+from sarvbot.standin import ResponsePost, SlackAppClient
 from sarvbot.standin.socket_mode import Ack, Envelope, FakeSocketMode, envelope_from_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
 
@@ -210,7 +209,7 @@ def test_refresh_and_dropped_socket_reconnect_without_losing_or_repeating_envelo
 
 
 def _list_body(slack: SocketSlack) -> str:
-    from sarvbot.standin.requests import slash_command_body
+    from sarvbot.standin import slash_command_body
 
     assert slack.slack is not None
     return slash_command_body(

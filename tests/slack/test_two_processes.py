@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from sarvbot.core import RequestState
-from sarvbot.standin.requests import SlackAppClient
-from sarvbot.standin.slack_api import ApiCall, ResponsePost
+from sarvbot.standin import ApiCall, ResponsePost, SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore
 from tests.support import free_port, serve_argv, wait_healthy

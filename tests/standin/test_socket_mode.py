@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -17,9 +18,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from sarvbot.standin.requests import slash_command_body
-from sarvbot.standin.slack_api import FakeSlackApi
-from sarvbot.standin.socket_mode import FakeSocketMode, envelope_from_body
+from sarvbot.standin import FakeSlackApi, FakeSocketMode, envelope_from_body, slash_command_body
 
 BOT_TOKEN = "xoxb-test-bot"
 APP_TOKEN = "xapp-1-A0SARVBOT-test"
@@ -32,8 +31,13 @@ def slack() -> Iterator[tuple[FakeSlackApi, FakeSocketMode]]:
         yield api, socket_mode
 
 
-def _client(api: FakeSlackApi, seen: queue.Queue[dict[str, Any]]) -> SocketModeClient:
-    """slack_sdk's client, acking every request with a payload naming its envelope."""
+@contextlib.contextmanager
+def sdk_client(api: FakeSlackApi) -> Iterator[tuple[SocketModeClient, queue.Queue[dict[str, Any]]]]:
+    """slack_sdk's client, not yet connected, and the requests it sees; closed on exit.
+
+    It acks every request with a payload naming its envelope.
+    """
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
 
     def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
         seen.put({**request.to_dict(), "accepts": request.accepts_response_payload})
@@ -47,7 +51,10 @@ def _client(api: FakeSlackApi, seen: queue.Queue[dict[str, Any]]) -> SocketModeC
         ping_interval=1,
     )
     client.socket_mode_request_listeners.append(on_request)
-    return client
+    try:
+        yield client, seen
+    finally:
+        client.close()
 
 
 def test_connections_open_gives_a_websocket_url_for_a_known_app_token(
@@ -100,9 +107,7 @@ def test_envelopes_are_acked_and_pings_answered_by_slack_sdk(
     slack: tuple[FakeSlackApi, FakeSocketMode],
 ) -> None:
     api, socket_mode = slack
-    seen: queue.Queue[dict[str, Any]] = queue.Queue()
-    client = _client(api, seen)
-    try:
+    with sdk_client(api) as (client, seen):
         client.connect()
         kind, payload = envelope_from_body(
             slash_command_body(
@@ -120,8 +125,6 @@ def test_envelopes_are_acked_and_pings_answered_by_slack_sdk(
         envelope, ack = socket_mode.deliver(kind, payload)
         received = seen.get(timeout=3)
         pong_after = socket_mode.ping()
-    finally:
-        client.close()
     assert envelope.type == "slash_commands"
     assert received["envelope_id"] == envelope.envelope_id
     assert received["payload"]["command"] == "/sarv"
@@ -134,17 +137,13 @@ def test_a_refresh_request_makes_slack_sdk_open_a_new_connection(
     slack: tuple[FakeSlackApi, FakeSocketMode],
 ) -> None:
     api, socket_mode = slack
-    seen: queue.Queue[dict[str, Any]] = queue.Queue()
-    client = _client(api, seen)
-    try:
+    with sdk_client(api) as (client, seen):
         client.connect()
         first = socket_mode.wait_for_connection()
         told = socket_mode.request_disconnect("refresh_requested")
         second = socket_mode.wait_for_connection(after=first)
         socket_mode.wait_until_closed(told)
         envelope, _ = socket_mode.deliver("events_api", {"event": {"type": "app_mention"}})
-    finally:
-        client.close()
     assert told == first
     assert envelope.connection_id == second
     assert len(api.calls_to("apps.connections.open")) == 2
@@ -155,17 +154,13 @@ def test_an_envelope_sent_while_no_connection_is_open_waits_for_one(
     slack: tuple[FakeSlackApi, FakeSocketMode],
 ) -> None:
     api, socket_mode = slack
-    seen: queue.Queue[dict[str, Any]] = queue.Queue()
-    client = _client(api, seen)
     sent: list[str] = []
     sender = threading.Thread(
         target=lambda: sent.append(socket_mode.deliver("events_api", {})[0].envelope_id)
     )
-    try:
+    with sdk_client(api) as (client, seen):
         sender.start()
         client.connect()
         sender.join(timeout=10)
-    finally:
-        client.close()
     assert sent
     assert seen.get(timeout=3)["envelope_id"] == sent[0]

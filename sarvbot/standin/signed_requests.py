@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import requests
 
 if TYPE_CHECKING:
-    from sarvbot.standin.slack_api import FakeSlackApi
+    from sarvbot.standin.slack_server import FakeSlackApi
 
 __all__ = [
     "SlackAppClient",

@@ -16,8 +16,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from sarvbot.standin.requests import (
+from sarvbot.standin import (
+    FakeSlackApi,
     SlackAppClient,
+    SlackChannel,
+    SlackUser,
     block_actions_body,
     find_action,
     sign,
@@ -26,7 +29,6 @@ from sarvbot.standin.requests import (
     view_closed_body,
     view_submission_body,
 )
-from sarvbot.standin.slack_api import FakeSlackApi, SlackChannel, SlackUser
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
