@@ -35,6 +35,9 @@ class Action(StrEnum):
     DISABLE = "disable"
     RESET = "reset"
     REVEAL = "reveal"
+    LABEL = "label"
+    OWNER = "owner"
+    NOTE = "note"
     REQUESTS = "requests"
     CANCEL = "cancel"
     AUDIT = "audit"
@@ -58,6 +61,8 @@ class Takes(Enum):
     USER = "user"  # exactly one SMTP user name
     USER_AND_REASON = "user and reason"
     USER_AND_CHANGES = "user, key=value changes and reason"
+    USER_VALUE_AND_REASON = "user, one value and reason"
+    USER_AND_TEXT = "user and a text"
     LIMITS_AND_REASON = "limits and reason, or nothing for a form"
     REQUEST_NUMBER = "request number"
 
@@ -69,6 +74,7 @@ class Detail(Enum):
     LIMITS = "limits"  # the new limits (add)
     OLD_TO_NEW = "old to new"  # each changed value, before and after (edit)
     STATUS_NOW = "status now"  # only the status it has before the change (enable, disable)
+    VALUES = "values"  # the catalogue values it sets (label, owner, note)
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ SPECS: dict[Action, ActionSpec] = {
         ActionSpec(Action.SHOW, "/smtp show USER", Kind.READ, Takes.USER),
         ActionSpec(
             Action.ADD,
-            "/smtp add [TOTAL HOURLY] [reason]",
+            "/smtp add [TOTAL HOURLY [label=LABEL] [owner=@person]] [reason]",
             Kind.CHANGE,
             Takes.LIMITS_AND_REASON,
             requestable=True,
@@ -188,6 +194,37 @@ SPECS: dict[Action, ActionSpec] = {
             Kind.CREDENTIALS,
             Takes.USER,
             delivery_title="Current SMTP password",
+        ),
+        ActionSpec(
+            Action.LABEL,
+            "/smtp label USER LABEL [reason]",
+            Kind.CHANGE,
+            Takes.USER_VALUE_AND_REASON,
+            requestable=True,
+            verb="labelled",
+            request_verb="label",
+            detail=Detail.VALUES,
+            example="/smtp label smtp12345 billing-api",
+        ),
+        ActionSpec(
+            Action.OWNER,
+            "/smtp owner USER @person [reason]",
+            Kind.CHANGE,
+            Takes.USER_VALUE_AND_REASON,
+            requestable=True,
+            verb="set the owner of",
+            request_verb="set the owner of",
+            detail=Detail.VALUES,
+        ),
+        ActionSpec(
+            Action.NOTE,
+            "/smtp note USER TEXT",
+            Kind.CHANGE,
+            Takes.USER_AND_TEXT,
+            requestable=True,
+            verb="changed the note on",
+            request_verb="change the note on",
+            detail=Detail.VALUES,
         ),
         # Listing requests, cancelling one's own and reading the audit log ride on list.
         ActionSpec(

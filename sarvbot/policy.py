@@ -15,7 +15,7 @@ The policy is a TOML file (``SARVBOT_POLICY``)::
 
     [channels.C0456DEV]
     allow = ["list", "show"]
-    request = ["add", "edit", "enable", "disable", "reset"]
+    request = ["add", "edit", "enable", "disable", "reset", "label", "owner", "note"]
 """
 
 from __future__ import annotations

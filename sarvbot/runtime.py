@@ -13,6 +13,7 @@ from sarvbot.slack import SlackApp, SlackDirectory, build_web_client, create_sla
 from sarvbot.store import (
     ApprovalStore,
     AuditLog,
+    CatalogueStore,
     Database,
     JobStore,
     ReceiptStore,
@@ -58,6 +59,7 @@ def create_app(
         policy=policy,
         audit=AuditLog(database),
         approvals=ApprovalStore(database),
+        catalogue=CatalogueStore(database),
         directory=directory,
         ledger=WorkLedger(
             ReceiptStore(database),

@@ -173,8 +173,11 @@ def test_smtp_command() -> None:
     manifest = load_manifest()
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == COMMAND
-    assert command["usage_hint"] == "list | show USER | add | edit USER | reset USER | help"
-    assert command["should_escape"] is False
+    assert command["usage_hint"] == (
+        "list | show USER | add | edit USER | reset USER | label USER LABEL | help"
+    )
+    # `/smtp owner USER @person` needs Slack to send the mention as <@U…|name>.
+    assert command["should_escape"] is True
     assert command["description"]
 
 

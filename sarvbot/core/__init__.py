@@ -6,6 +6,7 @@ It speaks in the product's words and returns data; it never builds Block Kit or 
 from sarvbot.store.errors import DatabaseUnavailable
 
 from .approvals import ApprovalDesk, Decided, DecisionKind, Executed, utcnow
+from .catalogue import Catalogue, CataloguedUser, CatalogueView
 from .chores import SmtpChores
 from .commands import USAGE, Command, CommandError, parse_command
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
@@ -15,9 +16,11 @@ from .model import (
     Actor,
     ApprovalRequest,
     AuditEntry,
+    CatalogueEntry,
     Change,
     ChangeResult,
     Directory,
+    LabelTaken,
     Refused,
     RequestState,
     UnknownSmtpUser,
@@ -36,6 +39,10 @@ __all__ = [
     "ApprovalRequest",
     "AuditEntry",
     "AuditTrail",
+    "Catalogue",
+    "CatalogueEntry",
+    "CatalogueView",
+    "CataloguedUser",
     "Change",
     "ChangeResult",
     "Command",
@@ -47,6 +54,7 @@ __all__ = [
     "Directory",
     "Executed",
     "JobKind",
+    "LabelTaken",
     "LostWork",
     "Permissions",
     "Ran",

@@ -138,6 +138,7 @@ class ApprovalDesk:
                 "`/smtp reset smtp12345 key leaked in CI`.",
                 rule,
             )
+        self._chores.check_label_free(change.label, change.target)
         params: dict[str, Any] = change.params()
         if change.target:
             # The user must exist; for a change shown old → new, keep what it had.
@@ -260,7 +261,7 @@ class ApprovalDesk:
             # The change was not even started: nothing happened at Sarv, so a retry is safe.
             error = "sarvbot's database was unavailable, so nothing was changed."
             return self._ended(request, RequestState.FAILED, error=error)
-        except UnknownSmtpUser as exc:
+        except (UnknownSmtpUser, Refused) as exc:
             return self._ended(request, RequestState.FAILED, error=str(exc))
         except sarv.Error as exc:
             error = describe_change_failure(exc, action=change.action, repeatable=change.repeatable)

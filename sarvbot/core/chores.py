@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -10,24 +11,33 @@ from sarvbot.actions import Action
 from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
 
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
-from .model import Actor, Change, ChangeResult, UnknownSmtpUser
+from .model import Actor, Change, ChangeResult, LabelTaken, Refused, UnknownSmtpUser
 from .single_flight import SharedCall
 from .trail import AuditTrail
 
 if TYPE_CHECKING:
+    from sarvbot.store import CatalogueStore
+
     from .ledger import WorkLedger
 
 __all__ = ["SmtpChores"]
+
+logger = logging.getLogger("sarvbot.core")
 
 
 class SmtpChores:
     """Runs reads and changes at Sarv and records each in the audit trail."""
 
     def __init__(
-        self, sarv_client: SarvClient, trail: AuditTrail, ledger: WorkLedger | None = None
+        self,
+        sarv_client: SarvClient,
+        trail: AuditTrail,
+        catalogue: CatalogueStore,
+        ledger: WorkLedger | None = None,
     ) -> None:
         self.sarv = sarv_client
         self._trail = trail
+        self._catalogue = catalogue
         self._ledger = ledger
         # Many people listing at once share one call to Sarv instead of queueing up.
         self._list_all = SharedCall(self.sarv.list_users)
@@ -86,7 +96,7 @@ class SmtpChores:
         self._trail.record(*where, "started", change.target, rule=rule, request_id=request_id)
         try:
             result = _RUNNERS[change.action](self, change)
-        except (sarv.Error, UnknownSmtpUser) as exc:
+        except (sarv.Error, UnknownSmtpUser, Refused) as exc:
             unknown = isinstance(exc, sarv.Error) and outcome_unknown(
                 exc, repeatable=change.repeatable
             )
@@ -130,11 +140,41 @@ class SmtpChores:
             actor, channel_id, action, outcome, target, request_id=request_id, best_effort=True
         )
 
+    def check_label_free(self, label: str | None, name: str | None = None) -> None:
+        """LabelTaken unless ``label`` is free (or already on ``name``)."""
+        holder = self._catalogue.by_label(label) if label else None
+        if label and holder is not None and holder.name != name:
+            raise LabelTaken(label, holder.name)
+
     def _add(self, change: Change) -> ChangeResult:
         if change.total_limit is None or change.hourly_limit is None:
             raise ValueError("an add needs both limits")
+        # Checked first: an add that Sarv made cannot be taken back for a label.
+        self.check_label_free(change.label)
         credentials = self.sarv.add_user(change.total_limit, change.hourly_limit)
+        if change.label or change.owner_id:
+            self._catalogue_after_sarv(credentials.name, change)
         return ChangeResult(change, credentials.name, credentials=credentials)
+
+    def _catalogue_after_sarv(self, name: str, change: Change) -> None:
+        # Sarv has made the user: a label taken meanwhile, or the database gone, must not
+        # lose its password on the way to the person. The audit's detail keeps the values.
+        try:
+            self._catalogue.write(name, label=change.label, owner_id=change.owner_id)
+        except Exception as exc:
+            logger.error("could not catalogue %s: %s", name, type(exc).__name__)
+
+    def _catalogue_entry(self, change: Change) -> ChangeResult:
+        target = _target(change)
+        before = self.get_user(target)  # only users Sarv has are catalogued
+        if change.action is Action.LABEL:
+            self.check_label_free(change.label, target)
+            self._catalogue.write(target, label=change.label)
+        elif change.action is Action.OWNER:
+            self._catalogue.write(target, owner_id=change.owner_id)
+        else:
+            self._catalogue.write(target, note=change.note)
+        return ChangeResult(change, target, before=before)
 
     def _reset(self, change: Change) -> ChangeResult:
         target = _target(change)
@@ -164,7 +204,7 @@ class SmtpChores:
         request_id: int | None = None,
         outcome: str = "failed",
     ) -> None:
-        error = str(exc) if isinstance(exc, UnknownSmtpUser) else _error_text(exc)
+        error = _error_text(exc)
         self._trail.record(
             actor,
             channel_id,
@@ -185,6 +225,9 @@ _RUNNERS: dict[Action, Callable[[SmtpChores, Change], ChangeResult]] = {
     Action.ENABLE: SmtpChores._edit,
     Action.DISABLE: SmtpChores._edit,
     Action.RESET: SmtpChores._reset,
+    Action.LABEL: SmtpChores._catalogue_entry,
+    Action.OWNER: SmtpChores._catalogue_entry,
+    Action.NOTE: SmtpChores._catalogue_entry,
 }
 _STATUS_OF = {Action.ENABLE: UserStatus.ENABLE, Action.DISABLE: UserStatus.DISABLE}
 
@@ -205,6 +248,8 @@ def _failure_words(exc: Exception, change: Change) -> str:
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, sarv.Error):
         return f"{exc.name}: {describe_sarv_error(exc)}"
+    if isinstance(exc, UnknownSmtpUser | Refused):
+        return str(exc)
     return type(exc).__name__
 
 

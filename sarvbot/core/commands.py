@@ -10,11 +10,14 @@ from sarvbot.actions import SPECS, Action, Takes
 from sarvbot.sarv import MAX_LIMIT, MAX_NAME_LENGTH, UserStatus
 
 __all__ = [
+    "LABEL_PATTERN",
     "MAX_REQUEST_ID",
     "USAGE",
     "Command",
     "CommandError",
     "parse_command",
+    "parse_label",
+    "parse_person",
     "request_number",
     "whole_number",
 ]
@@ -27,6 +30,10 @@ _MAX_TEXT = 2000
 MAX_REQUEST_ID = 2_147_483_647
 _KEYS = {"total": "total_limit", "hourly": "hourly_limit", "status": "status"}
 _NAME = re.compile(rf"^[^\s]{{1,{MAX_NAME_LENGTH}}}$")
+LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+MAX_NOTE = 500
+# A mention as Slack sends it in a command's text (should_escape), or a bare user ID.
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,20})$")
 
 
 class CommandError(Exception):
@@ -51,6 +58,9 @@ class Command:
     request_id: int | None = None
     reason: str = ""
     changes: dict[str, object] = field(default_factory=dict)
+    label: str | None = None
+    owner_id: str | None = None
+    note: str | None = None
 
     @property
     def wants_modal(self) -> bool:
@@ -96,6 +106,28 @@ def _limit(word: str, what: str, usage: str) -> int:
     if not word.isascii() or not word.isdigit():
         raise CommandError(f"{what} must be a positive whole number, not `{_shown(word)}`", usage)
     raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
+
+
+def parse_label(word: str, usage: str | None = None) -> str:
+    """A label: up to 40 letters, digits, dots, dashes or underscores."""
+    if not LABEL_PATTERN.match(word):
+        raise CommandError(
+            "a label is 1 to 40 letters, digits, `.`, `-` or `_`, starting with a letter or "
+            f"digit, not `{_shown(word)}`",
+            usage,
+        )
+    return word
+
+
+def parse_person(word: str, usage: str | None = None) -> str:
+    """A Slack user ID from a mention (``<@U123|name>``) or a bare ID."""
+    found = _MENTION.match(word)
+    if found is None:
+        raise CommandError(
+            f"name the person with an @-mention (so Slack says who it is), not `{_shown(word)}`",
+            usage,
+        )
+    return found.group(1) or found.group(2)
 
 
 def _user(words: list[str], action: Action) -> str:
@@ -160,12 +192,46 @@ def _limits_and_reason(action: Action, rest: list[str], usage: str) -> Command:
         return Command(action)
     if len(rest) < 2:
         raise CommandError(f"`{action}` needs both limits, or none to open a form", usage)
+    extras: dict[str, str] = {}
+    index = 2
+    while index < len(rest) and "=" in rest[index]:
+        key, _, value = rest[index].partition("=")
+        key = key.lower()
+        if key not in ("label", "owner"):
+            raise CommandError(f"`{key[:40]}` is not something `{action}` takes", usage)
+        if key in extras:
+            raise CommandError(f"`{key}` is given twice", usage)
+        extras[key] = value
+        index += 1
     return Command(
         action,
         total_limit=_limit(rest[0], "the total limit", usage),
         hourly_limit=_limit(rest[1], "the hourly limit", usage),
-        reason=" ".join(rest[2:]),
+        reason=" ".join(rest[index:]),
+        label=parse_label(extras["label"], usage) if "label" in extras else None,
+        owner_id=parse_person(extras["owner"], usage) if "owner" in extras else None,
     )
+
+
+def _user_value_and_reason(action: Action, rest: list[str], usage: str) -> Command:
+    user = _user(rest, action)
+    if len(rest) < 2:
+        raise CommandError(f"`{action}` needs the user and the new {action}", usage)
+    reason = " ".join(rest[2:])
+    if action is Action.OWNER:
+        return Command(action, user=user, owner_id=parse_person(rest[1], usage), reason=reason)
+    return Command(action, user=user, label=parse_label(rest[1], usage), reason=reason)
+
+
+def _user_and_text(action: Action, rest: list[str], usage: str) -> Command:
+    user = _user(rest, action)
+    text = " ".join(rest[1:])
+    if not text:
+        raise CommandError(f"`{action}` needs the text after the user", usage)
+    if len(text) > MAX_NOTE:
+        raise CommandError(f"a {action} is at most {MAX_NOTE} characters", usage)
+    # The note explains itself: it is its own reason when it is requested.
+    return Command(action, user=user, note=text, reason=text)
 
 
 def _user_and_changes(action: Action, rest: list[str], usage: str) -> Command:
@@ -213,4 +279,6 @@ _PARSERS: dict[Takes, Callable[[Action, list[str], str], Command]] = {
     Takes.REQUEST_NUMBER: _request_number,
     Takes.LIMITS_AND_REASON: _limits_and_reason,
     Takes.USER_AND_CHANGES: _user_and_changes,
+    Takes.USER_VALUE_AND_REASON: _user_value_and_reason,
+    Takes.USER_AND_TEXT: _user_and_text,
 }

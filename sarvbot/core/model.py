@@ -15,9 +15,11 @@ __all__ = [
     "Actor",
     "ApprovalRequest",
     "AuditEntry",
+    "CatalogueEntry",
     "Change",
     "ChangeResult",
     "Directory",
+    "LabelTaken",
     "Refused",
     "RequestState",
     "UnknownSmtpUser",
@@ -61,11 +63,15 @@ class Refused(Exception):
 
 
 class UnknownSmtpUser(Exception):
-    """Sarv has no SMTP user of that name."""
+    """Sarv has no SMTP user of that name, and no label names one.
 
-    def __init__(self, name: str) -> None:
+    ``suggestions`` are labels that hold the name, for people who half remember one.
+    """
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
         super().__init__(f"Sarv has no SMTP user named {name}")
         self.name = name
+        self.suggestions = suggestions
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class Change:
     total_limit: int | None = None
     hourly_limit: int | None = None
     status: UserStatus | None = None
+    label: str | None = None
+    owner_id: str | None = None
+    note: str | None = None
 
     @property
     def makes_password(self) -> bool:
@@ -97,6 +106,9 @@ class Change:
             values["hourly_limit"] = self.hourly_limit
         if self.status is not None:
             values["status"] = self.status.value
+        for key in ("label", "owner_id", "note"):
+            if getattr(self, key) is not None:
+                values[key] = getattr(self, key)
         return values
 
     @classmethod
@@ -112,6 +124,9 @@ class Change:
             total_limit=new.get("total_limit"),
             hourly_limit=new.get("hourly_limit"),
             status=UserStatus(status) if status else None,
+            label=new.get("label"),
+            owner_id=new.get("owner_id"),
+            note=new.get("note"),
         )
 
 
@@ -202,3 +217,26 @@ class AuditEntry:
     rule: str | None
     request_id: int | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """What sarvbot keeps of one SMTP user: a short unique label, an owner and a note.
+
+    ``retiring`` marks a user that a rotation replaced and will disable.
+    """
+
+    name: str
+    label: str | None = None
+    owner_id: str | None = None
+    note: str | None = None
+    retiring: bool = False
+
+
+class LabelTaken(Refused):
+    """Another SMTP user already has that label."""
+
+    def __init__(self, label: str, holder: str) -> None:
+        super().__init__(f"The label {label} is already on {holder}.", "catalogue.label")
+        self.label = label
+        self.holder = holder

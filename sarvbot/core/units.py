@@ -11,6 +11,7 @@ from sarvbot.policy import Policy
 from sarvbot.sarv import SarvClient
 
 from .approvals import ApprovalDesk, utcnow
+from .catalogue import Catalogue
 from .chores import SmtpChores
 from .ledger import WorkLedger
 from .model import Directory
@@ -18,7 +19,7 @@ from .permissions import Permissions
 from .trail import AuditTrail
 
 if TYPE_CHECKING:
-    from sarvbot.store import ApprovalStore, AuditLog, JobStore
+    from sarvbot.store import ApprovalStore, AuditLog, CatalogueStore, JobStore
 
 __all__ = ["Core", "build_core"]
 
@@ -32,6 +33,7 @@ class Core:
     permissions: Permissions
     chores: SmtpChores
     approvals: ApprovalDesk
+    catalogue: Catalogue
     trail: AuditTrail
     ledger: WorkLedger
     jobs: JobStore
@@ -43,6 +45,7 @@ def build_core(
     policy: Policy,
     audit: AuditLog,
     approvals: ApprovalStore,
+    catalogue: CatalogueStore,
     directory: Directory,
     ledger: WorkLedger,
     jobs: JobStore,
@@ -51,12 +54,13 @@ def build_core(
     """Wire the units around one policy, one audit log and one Sarv client."""
     trail = AuditTrail(audit)
     permissions = Permissions(policy, directory, trail)
-    chores = SmtpChores(sarv_client, trail, ledger)
+    chores = SmtpChores(sarv_client, trail, catalogue, ledger)
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
     return Core(
         permissions=permissions,
         chores=chores,
         approvals=desk,
+        catalogue=Catalogue(catalogue, chores),
         trail=trail,
         ledger=ledger,
         jobs=jobs,

@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from sarvbot.actions import SPECS, Action, Detail
-from sarvbot.core import ApprovalRequest, AuditEntry, Change, RequestState
+from sarvbot.core import (
+    ApprovalRequest,
+    AuditEntry,
+    CataloguedUser,
+    CatalogueEntry,
+    CatalogueView,
+    Change,
+    RequestState,
+)
 from sarvbot.sarv import Credentials, SmtpUser
 
 from .mrkdwn import NAME_LIMIT, channel_link, code, escape, mention, truncate
@@ -37,6 +45,7 @@ Message = dict[str, Any]
 PAGE_SIZE = 25
 MAX_TEXT = 2900  # under the 3000 characters of a section's text
 REASON_LIMIT = 500
+MISSING_SHOWN = 20
 
 ACTION_LIST_PAGE = "list_page"
 ACTION_REMOVE_SECRET = "remove_secret"  # noqa: S105 - an action id
@@ -134,24 +143,42 @@ def whoami_message(
     return {"text": f"You are {user_id} in {channel_id}", "blocks": [_section("\n".join(lines))]}
 
 
-def _user_line(user: SmtpUser) -> str:
+def _user_line(row: CataloguedUser) -> str:
+    user, entry = row.user, row.entry
+    label = f"*{escape(entry.label)}*" if entry and entry.label else "_unlabelled_"
+    owner = f"  ·  {mention(entry.owner_id)}" if entry and entry.owner_id else ""
+    retiring = "  ·  retiring" if entry and entry.retiring else ""
     return (
-        f"{code(user.name)}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
-        f"total {user.total_limit:,}  ·  hourly {user.hourly_limit:,}"
+        f"{code(user.name)}  {label}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
+        f"total {user.total_limit:,}  ·  hourly {user.hourly_limit:,}{owner}{retiring}"
     )
 
 
-def user_list_message(users: Sequence[SmtpUser], text: str, page: int) -> Message:
-    """One page of users, with buttons to page on. Never a password."""
+def _missing_line(entry: CatalogueEntry) -> str:
+    label = f" *{escape(entry.label)}*" if entry.label else ""
+    return f"⚠️ {code(entry.name)}{label}: in the catalogue, but Sarv no longer lists it"
+
+
+def user_list_message(view: CatalogueView, text: str, page: int) -> Message:
+    """One page of users with their labels and owners, with buttons to page on, and the
+    catalogue entries whose user Sarv no longer lists. Never a password.
+    """
+    users = view.users
     pages = max(1, -(-len(users) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = users[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     query = f" matching {code(text)}" if text else ""
-    if not users:
+    missing = [_missing_line(e) for e in view.missing[:MISSING_SHOWN]]
+    if not users and not missing:
         return text_message(f"No SMTP users{query}.")
     first = page * PAGE_SIZE + 1
-    summary = f"SMTP users{query}: {first}-{first + len(shown) - 1} of {len(users):,}"
-    blocks: list[dict[str, Any]] = [_context(summary), *_sections(map(_user_line, shown))]
+    summary = (
+        f"SMTP users{query}: {first}-{first + len(shown) - 1} of {len(users):,}"
+        if users
+        else f"No SMTP users{query} at Sarv."
+    )
+    lines = [*map(_user_line, shown), *(missing if page == 0 else [])]
+    blocks: list[dict[str, Any]] = [_context(summary), *_sections(lines)]
     buttons = []
     if page > 0:
         buttons.append(
@@ -164,23 +191,41 @@ def user_list_message(users: Sequence[SmtpUser], text: str, page: int) -> Messag
     return {"text": _plain(summary), "blocks": blocks}
 
 
-def user_message(user: SmtpUser) -> Message:
-    """One user's details. Never its password."""
+def user_message(row: CataloguedUser) -> Message:
+    """One user's details and its catalogue entry. Never its password."""
+    user, entry = row.user, row.entry
     fields = [
         f"*User*\n{code(user.name)}",
+        f"*Label*\n{escape(entry.label) if entry and entry.label else '_unlabelled_'}",
         f"*Status*\n{user.status.value}",
+        f"*Owner*\n{mention(entry.owner_id) if entry and entry.owner_id else '_nobody_'}",
         f"*Total limit*\n{user.total_limit:,}",
         f"*Hourly limit*\n{user.hourly_limit:,}",
     ]
-    return {
-        "text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}",
-        "blocks": [
-            {
-                "type": "section",
-                "fields": [{"type": "mrkdwn", "text": f, "verbatim": True} for f in fields],
-            }
-        ],
-    }
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f, "verbatim": True} for f in fields],
+        }
+    ]
+    if entry and entry.note:
+        blocks.append(_context(f"Note: {escape(truncate(entry.note, REASON_LIMIT))}"))
+    if entry and entry.retiring:
+        blocks.append(_context("Retiring: a rotation replaced it and will disable it."))
+    return {"text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}", "blocks": blocks}
+
+
+def _values(params: dict[str, Any]) -> str:
+    """A change's values for people: limits, status, and catalogue values."""
+    parts = []
+    for key, value in params.items():
+        if key == "owner_id":
+            parts.append(f"owner {mention(str(value))}")
+        elif key == "note":
+            parts.append(f"note “{escape(truncate(str(value), 120))}”")
+        else:
+            parts.append(f"{key.replace('_limit', '')} {escape(str(value))}")
+    return ", ".join(parts)
 
 
 def announcement(actor_id: str, change: Change, target: str) -> Message:
@@ -188,9 +233,9 @@ def announcement(actor_id: str, change: Change, target: str) -> Message:
     spec = SPECS[change.action]
     text = f"{mention(actor_id)} {spec.verb} {code(target)}"
     if spec.detail is not Detail.STATUS_NOW:
-        detail = ", ".join(f"{k.replace('_limit', '')} {v}" for k, v in change.params().items())
+        detail = _values(change.params())
         if detail:
-            text += f" ({escape(detail)})"
+            text += f" ({detail})"
     return text_message(text)
 
 
@@ -296,9 +341,27 @@ def edit_modal(user: SmtpUser, meta: str, *, ask_reason: bool) -> dict[str, Any]
     return _modal(VIEW_EDIT, "Edit SMTP user", blocks, meta, "Request" if ask_reason else "Save")
 
 
-def add_modal(meta: str, *, ask_reason: bool) -> dict[str, Any]:
-    """The add form."""
-    blocks = [_input("total_limit", "Total limit"), _input("hourly_limit", "Hourly limit")]
+def add_modal(meta: str, *, ask_reason: bool, owner_id: str | None = None) -> dict[str, Any]:
+    """The add form: the limits, and the new user's label and owner for the catalogue."""
+    label = _input("label", "Label (e.g. billing-api)")
+    label["optional"] = True
+    label["element"]["max_length"] = 40
+    owner_element: dict[str, Any] = {"type": "users_select", "action_id": "value"}
+    if owner_id:
+        owner_element["initial_user"] = owner_id
+    owner = {
+        "type": "input",
+        "block_id": "owner",
+        "optional": True,
+        "label": {"type": "plain_text", "text": "Owner"},
+        "element": owner_element,
+    }
+    blocks = [
+        _input("total_limit", "Total limit"),
+        _input("hourly_limit", "Hourly limit"),
+        label,
+        owner,
+    ]
     if ask_reason:
         blocks.append(_input("reason", "Reason", multiline=True))
     return _modal(VIEW_ADD, "Add SMTP user", blocks, meta, "Request" if ask_reason else "Add")
@@ -322,12 +385,9 @@ def describe_request(request: ApprovalRequest) -> str:
     spec = SPECS[Action(request.action)]
     params = request.params
     target = f" {code(request.target)}" if request.target else ""
-    new, old = params.get("new", {}), params.get("old", {})
+    new, old = params.get("new", params), params.get("old", {})
     if spec.detail is Detail.LIMITS:
-        return (
-            f"{spec.request_verb}{target} (total {params.get('total_limit')}, "
-            f"hourly {params.get('hourly_limit')})"
-        )
+        return f"{spec.request_verb}{target} ({_values(params)})"
     if spec.detail is Detail.STATUS_NOW:
         return f"{spec.request_verb}{target} (now {escape(str(old.get('status', '?')))})"
     if spec.detail is Detail.OLD_TO_NEW:
@@ -336,6 +396,8 @@ def describe_request(request: ApprovalRequest) -> str:
             for key, value in new.items()
         ]
         return f"{spec.request_verb}{target}: " + ", ".join(changes)
+    if spec.detail is Detail.VALUES:
+        return f"{spec.request_verb}{target}: {_values(new)}"
     return f"{spec.request_verb}{target}"
 
 

@@ -6,13 +6,19 @@ Everything here is read defensively: a payload of an unexpected shape reads as m
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.context.respond import Respond
 
 from sarvbot import sarv
-from sarvbot.core.commands import MAX_REQUEST_ID, request_number, whole_number
+from sarvbot.core.commands import (
+    LABEL_PATTERN,
+    MAX_REQUEST_ID,
+    request_number,
+    whole_number,
+)
 
 __all__ = [
     "FormMeta",
@@ -96,6 +102,9 @@ def state_choice(values: object, block_id: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
 def _read_limit(values: object, block_id: str, errors: dict[str, str]) -> int | None:
     value = whole_number(state_text(values, block_id), sarv.MAX_LIMIT)
     if value is None:
@@ -122,6 +131,8 @@ class SubmittedForm:
     total: int | None
     hourly: int | None
     reason: str
+    label: str | None = None
+    owner_id: str | None = None
 
     @classmethod
     def read(cls, view: dict[str, Any]) -> SubmittedForm:
@@ -135,7 +146,13 @@ class SubmittedForm:
             errors["total_limit"] = "This form is out of date: close it and run the command again."
         total = _read_limit(values, "total_limit", errors)
         hourly = _read_limit(values, "hourly_limit", errors)
-        return cls(meta, values, errors, total, hourly, _reason(values, errors))
+        label = state_text(values, "label") or None
+        if label is not None and not LABEL_PATTERN.match(label):
+            errors["label"] = "1 to 40 letters, digits, dots, dashes or underscores."
+        owner = _state_element(values, "owner").get("selected_user")
+        owner_id = owner if isinstance(owner, str) and _SLACK_USER.match(owner) else None
+        reason = _reason(values, errors)
+        return cls(meta, values, errors, total, hourly, reason, label, owner_id)
 
 
 def click_place(body: dict[str, Any]) -> tuple[str, str]:

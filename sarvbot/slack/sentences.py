@@ -5,6 +5,8 @@ Each is mrkdwn, with whatever came from people or Sarv escaped here and nowhere 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sarvbot.actions import SPECS, Action
 from sarvbot.core import ApprovalRequest, CommandError, LostWork, RequestState
 
@@ -52,8 +54,11 @@ def with_ref(text: str, ref: str) -> str:
     return f"{text} (ref `{ref}`)."
 
 
-def no_such_user(name: str) -> str:
-    return f"Sarv has no SMTP user named {code(name)}."
+def no_such_user(name: str, suggestions: Sequence[str] = ()) -> str:
+    text = f"Sarv has no SMTP user named {code(name)}, and no label is {code(name)}."
+    if suggestions:
+        text += " Labels like it: " + ", ".join(code(s) for s in suggestions) + "."
+    return text
 
 
 def something_went_wrong(ref: str) -> str:

@@ -364,7 +364,7 @@ class WorkQueue:
         except UnknownSmtpUser as exc:
             outcome = "unknown-user"
             self._record(receipt, "failed", str(exc) + ".")
-            self._tell(respond, sentences.no_such_user(exc.name))
+            self._tell(respond, sentences.no_such_user(exc.name, exc.suggestions))
         except sarv.Error as exc:
             outcome = "sarv-error"
             logger.warning("sarv failed ref=%s %s: %s", ref, what, exc.name)

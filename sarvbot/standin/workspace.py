@@ -50,11 +50,13 @@ channel = "{APPROVALS}"
 expire_after_hours = 24
 
 [channels.{OPS}]
-allow = ["list", "show", "add", "edit", "enable", "disable", "reset", "reveal"]
+allow = [
+    "list", "show", "add", "edit", "enable", "disable", "reset", "reveal", "label", "owner", "note",
+]
 
 [channels.{DEV}]
 allow = ["list", "show"]
-request = ["add", "edit", "enable", "disable", "reset"]
+request = ["add", "edit", "enable", "disable", "reset", "label", "owner", "note"]
 """
 
 

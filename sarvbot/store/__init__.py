@@ -7,6 +7,7 @@ up to date with :meth:`Database.upgrade`, and hand it to the repositories.
 
 from sarvbot.store.approval_requests import ApprovalStore
 from sarvbot.store.audit import AuditLog
+from sarvbot.store.catalogue import CatalogueStore
 from sarvbot.store.database import Database
 from sarvbot.store.errors import DatabaseBehind, DatabaseUnavailable, StoreError
 from sarvbot.store.jobs import REQUEST_ENDED, DueJob, JobStore
@@ -17,6 +18,7 @@ __all__ = [
     "REQUEST_ENDED",
     "ApprovalStore",
     "AuditLog",
+    "CatalogueStore",
     "Database",
     "DatabaseBehind",
     "DatabaseUnavailable",

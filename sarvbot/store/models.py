@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -216,3 +217,22 @@ class DueJobRow(Base):
         CheckConstraint("state IN ('due', 'running', 'done', 'failed')", name="state"),
         Index("ix_due_jobs_state_due_at", "state", "due_at"),
     )
+
+
+class CatalogueEntryRow(Base):
+    """What sarvbot knows of one SMTP user that Sarv does not keep: label, owner, note.
+
+    ``name`` is Sarv's name for the user. Labels are unique regardless of case (the
+    database enforces it on ``label_key``, the lower-cased label).
+    """
+
+    __tablename__ = "catalogue"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(64))
+    label_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    owner_id: Mapped[str | None] = mapped_column(SLACK_ID)
+    note: Mapped[str | None] = mapped_column(Text)
+    retiring: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,7 +13,7 @@ from sarvbot.policy import Policy, parse_policy
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, GUEST, OPS
-from sarvbot.store import ApprovalStore, AuditLog, Database, JobStore, ReceiptStore
+from sarvbot.store import ApprovalStore, AuditLog, CatalogueStore, Database, JobStore, ReceiptStore
 
 __all__ = [
     "ALICE",
@@ -104,6 +104,7 @@ def bench() -> Iterator[Bench]:
             policy=make_policy(),
             audit=AuditLog(database),
             approvals=ApprovalStore(database),
+            catalogue=CatalogueStore(database),
             directory=directory,
             ledger=ledger,
             jobs=JobStore(database),

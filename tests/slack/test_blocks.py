@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.core import ApprovalRequest, RequestState
+from sarvbot.core import (
+    ApprovalRequest,
+    CataloguedUser,
+    CatalogueEntry,
+    CatalogueView,
+    RequestState,
+)
 from sarvbot.sarv import Credentials, Secret, SmtpUser, UserStatus
 from sarvbot.slack import blocks
 from sarvbot.slack.mrkdwn import escape
@@ -44,10 +50,16 @@ def test_escape_neutralises_mentions_and_marks() -> None:
 
 def test_list_pages_stay_within_limits_with_hostile_names() -> None:
     users = [
-        SmtpUser("<!channel>&" * 5 + str(i), UserStatus.ENABLE, 10, 1, Secret("pw"))
+        CataloguedUser(
+            SmtpUser("<!channel>&" * 5 + str(i), UserStatus.ENABLE, 10, 1, Secret("pw")),
+            CatalogueEntry("x", label="<!here>" * 5, owner_id="<!channel>", note="<!here>")
+            if i % 2
+            else None,
+        )
         for i in range(200)
     ]
-    message = blocks.user_list_message(users, "<!here>", 3)
+    missing = [CatalogueEntry(f"<!channel>{i}", label="<!here>") for i in range(40)]
+    message = blocks.user_list_message(CatalogueView(users, missing), "<!here>", 3)
     assert len(message["blocks"]) <= 50
     for block in message["blocks"]:
         text = block.get("text", {}).get("text", "")

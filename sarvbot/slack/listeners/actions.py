@@ -108,11 +108,11 @@ def list_page_clicked(
 
     def job() -> None:
         ctx.core.permissions.authorize(ctx.actor(user_id), channel_id, Action.LIST)
-        users = ctx.core.chores.list_users(text)
-        if page > 0 and page * blocks.PAGE_SIZE >= len(users):
+        view = ctx.core.catalogue.view(text)
+        if page > 0 and page * blocks.PAGE_SIZE >= len(view.users):
             ctx.messenger.tell(respond, sentences.PAGE_PAST_END)
             return
-        ctx.messenger.reply(respond, blocks.user_list_message(users, text, page), replace=True)
+        ctx.messenger.reply(respond, blocks.user_list_message(view, text, page), replace=True)
 
     ctx.work.submit(respond, job, Handled("click", "list", user_id, channel_id))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -97,7 +97,24 @@ def _run(
     respond: Respond,
     receipt: Future[int] | None,
 ) -> None:
+    try:
+        _answer(ctx, command, user_id, channel_id, respond, receipt)
+    except UnknownSmtpUser as exc:
+        # Not a Sarv name, nor a label: the labels that hold it may be what was meant.
+        raise UnknownSmtpUser(exc.name, tuple(ctx.core.catalogue.suggestions(exc.name))) from None
+
+
+def _answer(
+    ctx: SlackContext,
+    command: Command,
+    user_id: str,
+    channel_id: str,
+    respond: Respond,
+    receipt: Future[int] | None,
+) -> None:
     actor = ctx.actor(user_id)
+    if command.user:
+        command = replace(command, user=ctx.core.catalogue.resolve(command.user))
     verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
     if SPECS[command.action].changes_sarv:
         change = Change(
@@ -106,6 +123,9 @@ def _run(
             total_limit=command.total_limit,
             hourly_limit=command.hourly_limit,
             status=command.status,
+            label=command.label,
+            owner_id=command.owner_id,
+            note=command.note,
         )
         run_change(ctx, actor, channel_id, change, verdict, command.reason, respond, receipt)
         return
@@ -134,12 +154,12 @@ def _whoami(ctx: SlackContext, asked: _Asked) -> Message:
 
 
 def _list(ctx: SlackContext, asked: _Asked) -> Message:
-    users = ctx.core.chores.list_users(asked.command.text)
-    return blocks.user_list_message(users, asked.command.text, 0)
+    view = ctx.core.catalogue.view(asked.command.text)
+    return blocks.user_list_message(view, asked.command.text, 0)
 
 
 def _show(ctx: SlackContext, asked: _Asked) -> Message:
-    return blocks.user_message(ctx.core.chores.get_user(str(asked.command.user)))
+    return blocks.user_message(ctx.core.catalogue.show(str(asked.command.user)))
 
 
 def _reveal(ctx: SlackContext, asked: _Asked) -> None:
@@ -187,6 +207,8 @@ def _open_form(ctx: SlackContext, command: Command, body: dict[str, Any], respon
     # Refusals and an unavailable database are answered by the work queue's runner.
     try:
         actor = ctx.actor(user_id)
+        if command.user:
+            command = replace(command, user=ctx.core.catalogue.resolve(command.user))
         verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
     except SlackApiError as exc:
         logger.warning("could not look up %s: %s", user_id, exc.response.get("error"))
@@ -196,7 +218,8 @@ def _open_form(ctx: SlackContext, command: Command, body: dict[str, Any], respon
     meta = FormMeta(channel_id, user=command.user, response_url=body.get("response_url"))
     if command.action is Action.ADD:
         ctx.client.views_open(
-            trigger_id=trigger_id, view=blocks.add_modal(meta.dump(), ask_reason=ask_reason)
+            trigger_id=trigger_id,
+            view=blocks.add_modal(meta.dump(), ask_reason=ask_reason, owner_id=user_id),
         )
         return
     name = str(command.user)

@@ -62,7 +62,14 @@ def add_submitted(
     if form.errors or form.meta is None:
         ack(response_action="errors", errors=form.errors)
         return
-    change = Change(Action.ADD, None, total_limit=form.total, hourly_limit=form.hourly)
+    change = Change(
+        Action.ADD,
+        None,
+        total_limit=form.total,
+        hourly_limit=form.hourly,
+        label=form.label,
+        owner_id=form.owner_id,
+    )
     _submit_change(sarvbot_of(context), ack, str(body["user"]["id"]), form, change)
 
 

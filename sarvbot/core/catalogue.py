@@ -1,0 +1,95 @@
+"""The catalogue as people see it: SMTP users by name or label, with owner and note."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sarvbot.sarv import SmtpUser
+
+from .chores import SmtpChores
+from .model import CatalogueEntry, Refused
+
+if TYPE_CHECKING:
+    from sarvbot.store import CatalogueStore
+
+__all__ = ["Catalogue", "CatalogueView", "CataloguedUser"]
+
+
+@dataclass(frozen=True)
+class CataloguedUser:
+    """A user Sarv lists, with its catalogue entry (None: unlabelled)."""
+
+    user: SmtpUser
+    entry: CatalogueEntry | None
+
+
+@dataclass(frozen=True)
+class CatalogueView:
+    """Users Sarv lists, and entries whose user Sarv no longer lists (never dropped)."""
+
+    users: list[CataloguedUser]
+    missing: list[CatalogueEntry]
+
+
+class Catalogue:
+    """Finds SMTP users by Sarv name or label and shows them with what sarvbot keeps."""
+
+    def __init__(self, store: CatalogueStore, chores: SmtpChores) -> None:
+        self._store = store
+        self._chores = chores
+
+    def resolve(self, text: str) -> str:
+        """The Sarv name that ``text`` means: a label's user, or ``text`` as a name.
+
+        Refused when ``text`` is both a label and the name of another user; when it is
+        neither, UnknownSmtpUser is left to the action that needs the user (it names the
+        labels ``text`` is part of, to help).
+        """
+        entry = self._store.by_label(text)
+        if entry is None:
+            return text
+        if entry.name != text and any(u.name == text for u in self._chores.list_users(text)):
+            raise Refused(
+                f"`{text}` is the label of {entry.name} and also the name of another SMTP "
+                "user. Use the Sarv name.",
+                "catalogue.label",
+            )
+        return entry.name
+
+    def suggestions(self, text: str, limit: int = 5) -> list[str]:
+        """Labels that hold ``text`` (any case), for an unknown name."""
+        needle = text.lower()
+        return [e.label for e in self._store.all() if e.label and needle in e.label.lower()][:limit]
+
+    def entry(self, name: str) -> CatalogueEntry | None:
+        """What sarvbot keeps of one user."""
+        return self._store.get(name)
+
+    def show(self, name: str) -> CataloguedUser:
+        """One user with its entry; UnknownSmtpUser if Sarv does not list it."""
+        return CataloguedUser(self._chores.get_user(name), self._store.get(name))
+
+    def view(self, text: str = "") -> CatalogueView:
+        """Users whose name or label holds ``text`` (any case), by name, and the entries of
+        users Sarv no longer lists.
+        """
+        needle = text.lower()
+        entries = {e.name: e for e in self._store.all()}
+        listed = self._chores.list_users()
+        names = {u.name for u in listed}
+        users = [
+            CataloguedUser(u, entries.get(u.name))
+            for u in listed
+            if needle in u.name.lower() or needle in (_label(entries.get(u.name)) or "").lower()
+        ]
+        missing = [
+            e
+            for name, e in sorted(entries.items())
+            if name not in names and (needle in name.lower() or needle in (e.label or "").lower())
+        ]
+        return CatalogueView(users, missing)
+
+
+def _label(entry: CatalogueEntry | None) -> str | None:
+    return entry.label if entry else None

@@ -1,0 +1,109 @@
+"""The catalogue: labels, owners and notes of SMTP users, one row per Sarv name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from sarvbot.core.model import CatalogueEntry, LabelTaken
+from sarvbot.store.database import Database
+from sarvbot.store.models import CatalogueEntryRow
+
+__all__ = ["UNSET", "CatalogueStore"]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+"""A value left as it is by :meth:`CatalogueStore.write` (None clears it)."""
+
+
+def _entry(row: CatalogueEntryRow) -> CatalogueEntry:
+    return CatalogueEntry(
+        name=row.name,
+        label=row.label,
+        owner_id=row.owner_id,
+        note=row.note,
+        retiring=row.retiring,
+    )
+
+
+class CatalogueStore:
+    """Read and write catalogue entries."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, name: str) -> CatalogueEntry | None:
+        """The entry of one Sarv name, or None."""
+        with self._db.session(readonly=True) as session:
+            row = session.get(CatalogueEntryRow, name)
+            return _entry(row) if row is not None else None
+
+    def by_label(self, label: str) -> CatalogueEntry | None:
+        """The entry holding ``label`` (any case), or None."""
+        with self._db.session(readonly=True) as session:
+            row = session.scalars(
+                select(CatalogueEntryRow).where(CatalogueEntryRow.label_key == label.lower())
+            ).first()
+            return _entry(row) if row is not None else None
+
+    def all(self) -> list[CatalogueEntry]:
+        """Every entry, by name."""
+        with self._db.session(readonly=True) as session:
+            rows = session.scalars(select(CatalogueEntryRow).order_by(CatalogueEntryRow.name))
+            return [_entry(row) for row in rows]
+
+    def owned_by(self, owner_id: str) -> list[CatalogueEntry]:
+        """The entries of one owner, by name."""
+        with self._db.session(readonly=True) as session:
+            rows = session.scalars(
+                select(CatalogueEntryRow)
+                .where(CatalogueEntryRow.owner_id == owner_id)
+                .order_by(CatalogueEntryRow.name)
+            )
+            return [_entry(row) for row in rows]
+
+    def count(self) -> int:
+        """How many entries there are."""
+        with self._db.session(readonly=True) as session:
+            return int(session.scalar(select(func.count()).select_from(CatalogueEntryRow)) or 0)
+
+    def write(
+        self,
+        name: str,
+        *,
+        label: str | _Unset | None = UNSET,
+        owner_id: str | _Unset | None = UNSET,
+        note: str | _Unset | None = UNSET,
+        retiring: bool | _Unset = UNSET,
+        now: datetime | None = None,
+    ) -> CatalogueEntry:
+        """Create or change the entry of ``name``; LabelTaken if another user has the label."""
+        now = now or datetime.now(UTC)
+        try:
+            with self._db.session() as session:
+                row = session.get(CatalogueEntryRow, name)
+                if row is None:
+                    row = CatalogueEntryRow(name=name, retiring=False, created_at=now)
+                    session.add(row)
+                if not isinstance(label, _Unset):
+                    row.label = label
+                    row.label_key = label.lower() if label else None
+                if not isinstance(owner_id, _Unset):
+                    row.owner_id = owner_id
+                if not isinstance(note, _Unset):
+                    row.note = note
+                if not isinstance(retiring, _Unset):
+                    row.retiring = retiring
+                row.updated_at = now
+                session.flush()
+                return _entry(row)
+        except IntegrityError:
+            holder = self.by_label(label) if isinstance(label, str) else None
+            raise LabelTaken(str(label), holder.name if holder else "another user") from None
