@@ -3,7 +3,8 @@
 ``Database.upgrade()`` passes its open connection in ``config.attributes["connection"]``;
 a caller with only a URL sets it as the ``sqlalchemy.url`` main option. The ``alembic``
 command line, run from a checkout without either, migrates the database ``sarvbot db``
-would: DATABASE_URL as :mod:`sarvbot.config` reads it (the environment, then ./.env).
+would: DATABASE_URL as :mod:`sarvbot.config` reads it (the environment, then ./.env),
+and stops when neither names one.
 Either way it connects through :class:`sarvbot.store.Database`, so SQLite gets the same
 pragmas and locking as the app.
 """
@@ -24,11 +25,17 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    """The URL the caller gave Alembic, else the one sarvbot's settings name."""
+    """The URL the caller gave Alembic, else DATABASE_URL as sarvbot's settings read it.
+
+    Never a default: migrating a database nobody named would create ./sarvbot.db.
+    """
     given = config.get_main_option("sqlalchemy.url")
     if given:
         return given
-    return load_database_settings(read_environment()).database_url.get_secret_value()
+    environ = read_environment()
+    if not environ.get("DATABASE_URL"):
+        raise RuntimeError("set DATABASE_URL to the database to migrate")
+    return load_database_settings(environ).database_url.get_secret_value()
 
 
 def _configure(**options: object) -> None:

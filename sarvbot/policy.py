@@ -122,20 +122,20 @@ class Policy:
         ``requests``, ``cancel`` and ``audit`` ride on ``list``; ``requests`` also runs in
         the approvals channel, where ops decide.
         """
-        if action not in SPECS:
-            return Verdict(Decision.REFUSE, f"{action!r} is not an action")
-        spec = SPECS[Action(action)]
-        if spec.kind is Kind.OPEN:
+        spec = SPECS.get(Action(action)) if action in SPECS else None
+        if spec is not None and spec.kind is Kind.OPEN:
             return Verdict(Decision.ALLOW, f"{action} is open to everyone")
         if is_guest and not self.allow_guests:
             return Verdict(Decision.REFUSE, GUEST_RULE)
         if (
-            spec.action is Action.REQUESTS
+            spec is not None
+            and spec.action is Action.REQUESTS
             and self.approvals is not None
             and channel_id == self.approvals.channel_id
         ):
             return Verdict(Decision.ALLOW, "approvals.channel")
-        base = (spec.governed_by or spec.action).value
+        # A word that names no action is refused like an action the channel does not allow.
+        base = (spec.governed_by or spec.action).value if spec is not None else action
         rule = self.channels.get(channel_id)
         if rule is None:
             return Verdict(Decision.REFUSE, f"channel {channel_id} is not in the policy")

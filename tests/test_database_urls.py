@@ -287,3 +287,11 @@ def test_alembic_from_the_checkout_migrates_the_database_sarvbot_db_would(
         assert current.returncode == 0, current.stdout + current.stderr
         assert "up to date" in current.stdout
     assert not (tmp_path / "sarvbot.db").exists()
+
+
+def test_alembic_from_the_checkout_without_a_url_migrates_nothing(tmp_path: Path) -> None:
+    """No DATABASE_URL anywhere: stop and say so, never create ./sarvbot.db."""
+    result = run(["upgrade", "head"], {"PYTHONPATH": str(ROOT)}, tmp_path, python=ALEMBIC)
+    assert result.returncode != 0
+    assert "set DATABASE_URL to the database to migrate" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -37,10 +37,12 @@ __all__ = ["ApprovalDesk", "Decided", "DecisionKind", "Executed", "utcnow"]
 logger = logging.getLogger("sarvbot.core")
 
 STALE_AFTER = timedelta(minutes=15)
-# How long recording a request's outcome keeps trying through database hiccups: about
-# four seconds over five attempts, then the request is left running for expiry to mark.
+# How long recording a request's outcome keeps trying through database hiccups: five
+# attempts over 3.7 s, then the request is left running for expiry to mark.
 RECORD_ATTEMPTS = 5
-RECORD_WAIT: tenacity.wait.wait_base = tenacity.wait_exponential(multiplier=0.2, max=2.0)
+RECORD_WAIT: tenacity.wait.wait_base = tenacity.wait_chain(
+    *(tenacity.wait_fixed(seconds) for seconds in (0.2, 0.5, 1.0, 2.0))
+)
 
 
 def utcnow() -> datetime:

@@ -15,7 +15,7 @@ from sarvbot import sarv
 from sarvbot.actions import Action
 
 from .. import blocks, sentences
-from ..context import sarvbot_of
+from ..context import SlackContext, sarvbot_of
 from ..flows import decide
 from ..payloads import FormMeta, click_place, clicked_request, clicked_value
 from ..work import Handled
@@ -27,24 +27,31 @@ logger = logging.getLogger("sarvbot.slack")
 
 def register(app: App) -> None:
     """Attach the button listeners."""
-    app.action(blocks.ACTION_APPROVE)(decision_clicked)
-    app.action(blocks.ACTION_RETRY)(decision_clicked)
+    app.action(blocks.ACTION_APPROVE)(_decision_clicked("approve"))
+    app.action(blocks.ACTION_RETRY)(_decision_clicked("retry"))
     app.action(blocks.ACTION_DENY)(deny_clicked)
     app.action(blocks.ACTION_LIST_PAGE)(list_page_clicked)
     app.action(blocks.ACTION_REMOVE_SECRET)(remove_secret_clicked)
 
 
-def decision_clicked(
-    ack: Callable[..., None],
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: Respond,
-    context: BoltContext,
-) -> None:
-    """Approve, or Retry a failed request: each counts once, however many clicks arrive."""
-    ack()
-    what = "retry" if action.get("action_id") == blocks.ACTION_RETRY else "approve"
-    ctx = sarvbot_of(context)
+def _decision_clicked(what: str) -> Callable[..., None]:
+    """The listener of one decision button: Approve, or Retry a failed request.
+
+    Which one it is comes from the listener it is registered as, never from the payload:
+    a Retry must not count as an approval, whatever the click carries.
+    """
+
+    def decision_clicked(
+        ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+    ) -> None:
+        """Each decision counts once, however many clicks arrive."""
+        ack()
+        _queue_decision(sarvbot_of(context), body, respond, what)
+
+    return decision_clicked
+
+
+def _queue_decision(ctx: SlackContext, body: dict[str, Any], respond: Respond, what: str) -> None:
     request_id = clicked_request(body)
     if request_id is None:
         ctx.messenger.tell(respond, sentences.OUT_OF_DATE)
