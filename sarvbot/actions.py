@@ -38,6 +38,7 @@ class Action(StrEnum):
     LABEL = "label"
     OWNER = "owner"
     NOTE = "note"
+    PENDING = "pending"
     REQUESTS = "requests"
     CANCEL = "cancel"
     AUDIT = "audit"
@@ -97,6 +98,10 @@ class ActionSpec:
     delivery_title: str | None = None
     # With nothing after the action, a modal asks for the values.
     has_form: bool = False
+    # It may be given a duration (``for 4h``), after which sarvbot puts the values back.
+    time_bound: bool = False
+    # The status it sets at Sarv (enable, disable).
+    sets_status: str | None = None
     example: str | None = None
 
     @property
@@ -147,7 +152,7 @@ SPECS: dict[Action, ActionSpec] = {
         ),
         ActionSpec(
             Action.EDIT,
-            "/smtp edit USER [total=N] [hourly=N] [status=Enable|Disable] [reason]",
+            "/smtp edit USER [total=N] [hourly=N] [status=Enable|Disable] [for 4h] [reason]",
             Kind.CHANGE,
             Takes.USER_AND_CHANGES,
             requestable=True,
@@ -155,27 +160,32 @@ SPECS: dict[Action, ActionSpec] = {
             request_verb="edit",
             detail=Detail.OLD_TO_NEW,
             has_form=True,
+            time_bound=True,
             example="/smtp edit smtp12345 hourly=200 more mail for billing",
         ),
         ActionSpec(
             Action.ENABLE,
-            "/smtp enable USER [reason]",
+            "/smtp enable USER [for 4h] [reason]",
             Kind.CHANGE,
             Takes.USER_AND_REASON,
             requestable=True,
             verb="enabled",
             request_verb="enable",
             detail=Detail.STATUS_NOW,
+            time_bound=True,
+            sets_status="Enable",
         ),
         ActionSpec(
             Action.DISABLE,
-            "/smtp disable USER [reason]",
+            "/smtp disable USER [for 30m] [reason]",
             Kind.CHANGE,
             Takes.USER_AND_REASON,
             requestable=True,
             verb="disabled",
             request_verb="disable",
             detail=Detail.STATUS_NOW,
+            time_bound=True,
+            sets_status="Disable",
         ),
         ActionSpec(
             Action.RESET,
@@ -226,7 +236,11 @@ SPECS: dict[Action, ActionSpec] = {
             request_verb="change the note on",
             detail=Detail.VALUES,
         ),
-        # Listing requests, cancelling one's own and reading the audit log ride on list.
+        # Listing requests and time-bound changes, cancelling one's own and reading the
+        # audit log ride on list.
+        ActionSpec(
+            Action.PENDING, "/smtp pending", Kind.READ, Takes.NOTHING, governed_by=Action.LIST
+        ),
         ActionSpec(
             Action.REQUESTS, "/smtp requests", Kind.READ, Takes.NOTHING, governed_by=Action.LIST
         ),

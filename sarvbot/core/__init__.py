@@ -26,6 +26,7 @@ from .model import (
     UnknownSmtpUser,
 )
 from .permissions import Permissions
+from .reverts import Reverted, RevertOutcome, Reverts, TimedChange
 from .schedule import JOB_KINDS, JobKind, Ran, Scheduler
 from .trail import AuditTrail
 from .units import Core, build_core
@@ -60,8 +61,12 @@ __all__ = [
     "Ran",
     "Refused",
     "RequestState",
+    "RevertOutcome",
+    "Reverted",
+    "Reverts",
     "Scheduler",
     "SmtpChores",
+    "TimedChange",
     "UnknownSmtpUser",
     "WorkLedger",
     "build_core",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sarvbot import sarv
-from sarvbot.actions import Action
+from sarvbot.actions import SPECS, Action
 from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
 
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .model import Actor, Change, ChangeResult, LabelTaken, Refused, UnknownSmtpUser
+from .reverts import Reverted, RevertOutcome, Reverts, TimedChange, status_of
 from .single_flight import SharedCall
 from .trail import AuditTrail
 
@@ -20,7 +22,10 @@ if TYPE_CHECKING:
 
     from .ledger import WorkLedger
 
-__all__ = ["SmtpChores"]
+__all__ = ["SYSTEM_ACTOR", "SmtpChores"]
+
+# Who the audit log names for what sarvbot does by itself (a revert at the end of its time).
+SYSTEM_ACTOR = "sarvbot"
 
 logger = logging.getLogger("sarvbot.core")
 
@@ -34,11 +39,13 @@ class SmtpChores:
         trail: AuditTrail,
         catalogue: CatalogueStore,
         ledger: WorkLedger | None = None,
+        reverts: Reverts | None = None,
     ) -> None:
         self.sarv = sarv_client
         self._trail = trail
         self._catalogue = catalogue
         self._ledger = ledger
+        self.reverts = reverts
         # Many people listing at once share one call to Sarv instead of queueing up.
         self._list_all = SharedCall(self.sarv.list_users)
 
@@ -94,19 +101,28 @@ class SmtpChores:
         """
         where = (actor, channel_id, change.action)
         self._trail.record(*where, "started", change.target, rule=rule, request_id=request_id)
+        timed: TimedChange | None = None
         try:
+            if change.for_seconds is not None:
+                # Planned before Sarv is called: a process that dies after the change
+                # still leaves its revert to another process.
+                timed = self._plan_revert(change, actor, channel_id, request_id)
             result = _RUNNERS[change.action](self, change)
         except (sarv.Error, UnknownSmtpUser, Refused) as exc:
             unknown = isinstance(exc, sarv.Error) and outcome_unknown(
                 exc, repeatable=change.repeatable
             )
             outcome = "unknown" if unknown else "failed"
+            if timed is not None and self.reverts is not None and not unknown:
+                self.reverts.drop(timed)
             self._audit_failure(
                 actor, channel_id, change.action, change.target, exc, rule, request_id, outcome
             )
             self.record(receipt, outcome, _failure_words(exc, change))
             raise
         self.record(receipt, "done")
+        if timed is not None:
+            result = replace(result, ends_at=timed.ends_at)
         detail = "; ".join(filter(None, (_describe_values(change, result.before), note)))
         self._trail.record(
             *where,
@@ -118,6 +134,50 @@ class SmtpChores:
             best_effort=True,
         )
         return result
+
+    def _plan_revert(
+        self, change: Change, actor: Actor, channel_id: str, request_id: int | None
+    ) -> TimedChange:
+        if self.reverts is None or not SPECS[change.action].time_bound:
+            raise Refused(f"`{change.action}` cannot be made for a while only.", "reverts")
+        return self.reverts.plan(
+            change,
+            self.get_user(_target(change)),
+            requester_id=actor.user_id,
+            channel_id=channel_id,
+            request_id=request_id,
+        )
+
+    def revert(self, timed: TimedChange) -> Reverted:
+        """Put back what a time-bound change set, unless someone changed it meanwhile.
+
+        Sarv errors propagate (the job is tried again later). Audited either way.
+        """
+        if self.reverts is None:
+            raise ValueError("reverts are not set up")
+        user = next((u for u in self._list_all() if u.name == timed.target), None)
+        reverted = self.reverts.decide(timed, user)
+        if reverted.outcome is RevertOutcome.REVERTED:
+            before = timed.before
+            self.sarv.edit_user(
+                timed.target,
+                total_limit=before.get("total_limit"),
+                hourly_limit=before.get("hourly_limit"),
+                status=status_of(before),
+            )
+        found = ", ".join(f"{k} {v}" for k, v in reverted.found.items()) or "nothing"
+        self._trail.record(
+            SYSTEM_ACTOR,
+            timed.channel_id,
+            timed.action,
+            "reverted" if reverted.outcome is RevertOutcome.REVERTED else "not reverted",
+            timed.target,
+            rule="reverts",
+            request_id=timed.request_id,
+            detail=f"{reverted.outcome.value}: found {found}",
+            best_effort=True,
+        )
+        return reverted
 
     def record(self, receipt: int | None, outcome: str, error: str | None = None) -> None:
         """Keep what an acknowledged change came to on its receipt (best effort)."""
@@ -184,7 +244,8 @@ class SmtpChores:
     def _edit(self, change: Change) -> ChangeResult:
         target = _target(change)
         before = self.get_user(target)
-        status = _STATUS_OF.get(change.action, change.status)
+        sets = SPECS[change.action].sets_status
+        status = UserStatus(sets) if sets is not None else change.status
         self.sarv.edit_user(
             target,
             total_limit=change.total_limit,
@@ -229,7 +290,6 @@ _RUNNERS: dict[Action, Callable[[SmtpChores, Change], ChangeResult]] = {
     Action.OWNER: SmtpChores._catalogue_entry,
     Action.NOTE: SmtpChores._catalogue_entry,
 }
-_STATUS_OF = {Action.ENABLE: UserStatus.ENABLE, Action.DISABLE: UserStatus.DISABLE}
 
 
 def _target(change: Change) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "Command",
     "CommandError",
     "parse_command",
+    "parse_duration",
     "parse_label",
     "parse_person",
     "request_number",
@@ -61,6 +62,7 @@ class Command:
     label: str | None = None
     owner_id: str | None = None
     note: str | None = None
+    for_seconds: int | None = None
 
     @property
     def wants_modal(self) -> bool:
@@ -106,6 +108,40 @@ def _limit(word: str, what: str, usage: str) -> int:
     if not word.isascii() or not word.isdigit():
         raise CommandError(f"{what} must be a positive whole number, not `{_shown(word)}`", usage)
     raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
+
+
+_DURATION = re.compile(r"^(?:(\d{1,3})w)?(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,5})m)?$")
+_UNIT_SECONDS = (7 * 86400, 86400, 3600, 60)
+MIN_SECONDS, MAX_SECONDS = 60, 90 * 86400
+
+
+def parse_duration(word: str) -> int | None:
+    """``30m``, ``4h``, ``1d``, ``1w`` or ``2h30m`` in seconds; None if it is not one.
+
+    A duration out of range (under a minute, over 90 days) is a CommandError.
+    """
+    found = _DURATION.match(word.lower())
+    if not word or found is None or not any(found.groups()):
+        return None
+    seconds = sum(int(n) * unit for n, unit in zip(found.groups(), _UNIT_SECONDS, strict=True) if n)
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise CommandError("a duration is from 1 minute (1m) to 90 days (90d)")
+    return seconds
+
+
+def _take_duration(words: list[str], usage: str) -> tuple[int | None, list[str]]:
+    """``for DURATION`` at the start of ``words``: its seconds and the words after it.
+
+    ``for`` followed by anything else is left as it is (it starts the reason).
+    """
+    if len(words) >= 2 and words[0].lower() == "for":
+        try:
+            seconds = parse_duration(words[1])
+        except CommandError as exc:
+            raise CommandError(exc.message, usage) from None
+        if seconds is not None:
+            return seconds, words[2:]
+    return None, words
 
 
 def parse_label(word: str, usage: str | None = None) -> str:
@@ -174,7 +210,11 @@ def _only_user(action: Action, rest: list[str], usage: str) -> Command:
 
 
 def _user_and_reason(action: Action, rest: list[str], usage: str) -> Command:
-    return Command(action, user=_user(rest, action), reason=" ".join(rest[1:]))
+    user = _user(rest, action)
+    seconds, rest = (
+        _take_duration(rest[1:], usage) if SPECS[action].time_bound else (None, rest[1:])
+    )
+    return Command(action, user=user, reason=" ".join(rest), for_seconds=seconds)
 
 
 def _request_number(action: Action, rest: list[str], usage: str) -> Command:
@@ -253,8 +293,9 @@ def _user_and_changes(action: Action, rest: list[str], usage: str) -> Command:
         else:
             changes[field_name] = _limit(value, f"the {key.lower()} limit", usage)
         index += 1
-    reason = " ".join(rest[index:])
-    if reason and not changes:
+    seconds, after = _take_duration(rest[index:], usage)
+    reason = " ".join(after)
+    if (reason or seconds) and not changes:
         raise CommandError("give the changes as total=N hourly=N status=Enable|Disable", usage)
     total = changes.get("total_limit")
     hourly = changes.get("hourly_limit")
@@ -267,6 +308,7 @@ def _user_and_changes(action: Action, rest: list[str], usage: str) -> Command:
         status=status if isinstance(status, UserStatus) else None,
         reason=reason,
         changes=changes,
+        for_seconds=seconds,
     )
 
 

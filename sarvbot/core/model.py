@@ -86,6 +86,8 @@ class Change:
     label: str | None = None
     owner_id: str | None = None
     note: str | None = None
+    # A time-bound change: sarvbot puts the values back after this many seconds.
+    for_seconds: int | None = None
 
     @property
     def makes_password(self) -> bool:
@@ -106,9 +108,19 @@ class Change:
             values["hourly_limit"] = self.hourly_limit
         if self.status is not None:
             values["status"] = self.status.value
-        for key in ("label", "owner_id", "note"):
+        for key in ("label", "owner_id", "note", "for_seconds"):
             if getattr(self, key) is not None:
                 values[key] = getattr(self, key)
+        return values
+
+    def sarv_values(self) -> dict[str, Any]:
+        """The values the change sets on the user at Sarv (limits and status)."""
+        values = {
+            k: v for k, v in self.params().items() if k in ("total_limit", "hourly_limit", "status")
+        }
+        status = SPECS[self.action].sets_status
+        if status is not None:
+            values["status"] = status
         return values
 
     @classmethod
@@ -127,6 +139,7 @@ class Change:
             label=new.get("label"),
             owner_id=new.get("owner_id"),
             note=new.get("note"),
+            for_seconds=new.get("for_seconds"),
         )
 
 
@@ -138,6 +151,8 @@ class ChangeResult:
     target: str
     before: SmtpUser | None = None
     credentials: Credentials | None = None
+    # When a time-bound change will be put back.
+    ends_at: datetime | None = None
 
 
 class RequestState(StrEnum):

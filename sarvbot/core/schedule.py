@@ -18,11 +18,15 @@ from datetime import UTC, datetime, timedelta
 
 from sarvbot.store.jobs import REQUEST_ENDED, DueJob, JobStore
 
+from .reverts import REMIND_REVERT, REVERT_CHANGE
+
 __all__ = [
     "EXPIRE_REQUESTS",
     "JOB_KINDS",
+    "REMIND_REVERT",
     "REPORT_LOST_WORK",
     "REQUEST_ENDED",
+    "REVERT_CHANGE",
     "DueJob",
     "JobHandler",
     "JobKind",
@@ -63,6 +67,13 @@ JOB_KINDS: Mapping[str, JobKind] = {
             periodic=True,
         ),
         JobKind(REQUEST_ENDED, "show how a request ended on its message and tell its requester"),
+        JobKind(
+            REVERT_CHANGE,
+            "put back what a time-bound change set, unless it was changed meanwhile",
+            # Sarv may be down when the time is up: keep trying for about an hour.
+            max_attempts=12,
+        ),
+        JobKind(REMIND_REVERT, "remind the requester that a time-bound change ends soon"),
     )
 }
 

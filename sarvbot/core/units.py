@@ -16,6 +16,7 @@ from .chores import SmtpChores
 from .ledger import WorkLedger
 from .model import Directory
 from .permissions import Permissions
+from .reverts import Reverts
 from .trail import AuditTrail
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Core:
     chores: SmtpChores
     approvals: ApprovalDesk
     catalogue: Catalogue
+    reverts: Reverts
     trail: AuditTrail
     ledger: WorkLedger
     jobs: JobStore
@@ -54,13 +56,15 @@ def build_core(
     """Wire the units around one policy, one audit log and one Sarv client."""
     trail = AuditTrail(audit)
     permissions = Permissions(policy, directory, trail)
-    chores = SmtpChores(sarv_client, trail, catalogue, ledger)
+    reverts = Reverts(jobs, clock=clock)
+    chores = SmtpChores(sarv_client, trail, catalogue, ledger, reverts)
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
     return Core(
         permissions=permissions,
         chores=chores,
         approvals=desk,
         catalogue=Catalogue(catalogue, chores),
+        reverts=reverts,
         trail=trail,
         ledger=ledger,
         jobs=jobs,

@@ -27,13 +27,28 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from sarvbot import metrics
-from sarvbot.core import ApprovalRequest, AuditTrail, Core, LostWork, Ran, Scheduler
-from sarvbot.core.schedule import EXPIRE_REQUESTS, REPORT_LOST_WORK, REQUEST_ENDED, DueJob
+from sarvbot.core import (
+    ApprovalRequest,
+    AuditTrail,
+    Core,
+    LostWork,
+    Ran,
+    Scheduler,
+    TimedChange,
+)
+from sarvbot.core.schedule import (
+    EXPIRE_REQUESTS,
+    REMIND_REVERT,
+    REPORT_LOST_WORK,
+    REQUEST_ENDED,
+    REVERT_CHANGE,
+    DueJob,
+)
 
 from . import blocks, listeners, sentences
 from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
-from .flows import tell_request_ended
+from .flows import end_timed_change, remind_timed_change, tell_request_ended
 from .messenger import Messenger
 from .work import DRAIN_SECONDS, WorkQueue, WorkTracker
 
@@ -220,6 +235,14 @@ def _refuse_while_draining(work: WorkQueue) -> Callable[..., BoltResponse]:
     return refuse_while_draining
 
 
+def _timed(job: DueJob) -> TimedChange:
+    """The time-bound change a revert or reminder job is about (ValueError if garbled)."""
+    try:
+        return TimedChange.from_payload(job.payload)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"job {job.key} carries no time-bound change") from exc
+
+
 def _with_context(ours: SlackContext) -> Callable[..., BoltResponse]:
     """A middleware that hands the listeners their SlackContext through Bolt's context."""
 
@@ -268,11 +291,14 @@ class SlackApp:
                 EXPIRE_REQUESTS: lambda job, now: self.core.approvals.expire(),
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
+                REVERT_CHANGE: lambda job, now: end_timed_change(context, _timed(job)),
+                REMIND_REVERT: lambda job, now: remind_timed_change(context, _timed(job)),
             },
             owner=ledger.owner,
             lease=ledger.lease,
             every=ledger.lease / 3,
         )
+        context.run_due = lambda kinds: self.scheduler.run_due(kinds=kinds)
 
     def expire_requests(self) -> list[ApprovalRequest]:
         """Expire overdue requests, mark those left running unknown, and tell their people.

@@ -16,6 +16,7 @@ from sarvbot.core import (
     CatalogueView,
     Change,
     RequestState,
+    TimedChange,
 )
 from sarvbot.sarv import Credentials, SmtpUser
 
@@ -29,15 +30,19 @@ __all__ = [
     "approval_message",
     "audit_message",
     "deny_modal",
+    "duration_words",
     "edit_modal",
     "help_message",
     "loading_modal",
     "modal_notice",
+    "pending_message",
+    "reminder_message",
     "requests_message",
     "secret_message",
     "text_message",
     "user_list_message",
     "user_message",
+    "values_words",
     "whoami_message",
 ]
 
@@ -52,6 +57,8 @@ ACTION_REMOVE_SECRET = "remove_secret"  # noqa: S105 - an action id
 ACTION_APPROVE = "approve_request"
 ACTION_DENY = "deny_request"
 ACTION_RETRY = "retry_request"
+ACTION_EXTEND = "extend_change"
+ACTION_REVERT_NOW = "revert_now"
 VIEW_EDIT = "smtp_edit"
 VIEW_ADD = "smtp_add"
 VIEW_DENY = "smtp_deny"
@@ -215,10 +222,32 @@ def user_message(row: CataloguedUser) -> Message:
     return {"text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}", "blocks": blocks}
 
 
+def duration_words(seconds: int) -> str:
+    """``14400`` as "4 hours", ``5400`` as "1 hour 30 minutes"."""
+    parts = []
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 minutes"
+
+
+def _for(params: dict[str, Any]) -> str:
+    seconds = params.get("for_seconds")
+    return f" for {duration_words(seconds)}" if isinstance(seconds, int) else ""
+
+
+def values_words(params: dict[str, Any]) -> str:
+    """A change's values for people (mrkdwn): limits, status, and catalogue values."""
+    return _values(params)
+
+
 def _values(params: dict[str, Any]) -> str:
     """A change's values for people: limits, status, and catalogue values."""
     parts = []
     for key, value in params.items():
+        if key == "for_seconds":
+            continue
         if key == "owner_id":
             parts.append(f"owner {mention(str(value))}")
         elif key == "note":
@@ -236,7 +265,7 @@ def announcement(actor_id: str, change: Change, target: str) -> Message:
         detail = _values(change.params())
         if detail:
             text += f" ({detail})"
-    return text_message(text)
+    return text_message(text + _for(change.params()))
 
 
 def secret_message(credentials: Credentials, reason: str) -> Message:
@@ -389,13 +418,15 @@ def describe_request(request: ApprovalRequest) -> str:
     if spec.detail is Detail.LIMITS:
         return f"{spec.request_verb}{target} ({_values(params)})"
     if spec.detail is Detail.STATUS_NOW:
-        return f"{spec.request_verb}{target} (now {escape(str(old.get('status', '?')))})"
+        now = escape(str(old.get("status", "?")))
+        return f"{spec.request_verb}{target} (now {now}){_for(new)}"
     if spec.detail is Detail.OLD_TO_NEW:
         changes = [
             f"{key.replace('_limit', '')} {escape(str(old.get(key, '?')))} → {escape(str(value))}"
             for key, value in new.items()
+            if key != "for_seconds"
         ]
-        return f"{spec.request_verb}{target}: " + ", ".join(changes)
+        return f"{spec.request_verb}{target}: " + ", ".join(changes) + _for(new)
     if spec.detail is Detail.VALUES:
         return f"{spec.request_verb}{target}: {_values(new)}"
     return f"{spec.request_verb}{target}"
@@ -499,3 +530,39 @@ def audit_message(entries: Sequence[AuditEntry], target: str | None) -> Message:
             line += f" · {escape(truncate(entry.error, 120))}"
         lines.append(line)
     return {"text": f"Audit{about}", "blocks": _sections(lines)}
+
+
+def _timed_line(timed: TimedChange) -> str:
+    return (
+        f"{code(timed.target)} {escape(timed.action)} {_values(timed.set_values)} until "
+        f"{_when(timed.ends_at)}, then back to {_values(timed.before)} · by "
+        f"{mention(timed.requester_id)}"
+    )
+
+
+def pending_message(changes: Sequence[TimedChange]) -> Message:
+    """Time-bound changes in force, soonest end first."""
+    if not changes:
+        return text_message("No time-bound changes are in force.")
+    lines = [f"*{len(changes)} time-bound change(s) in force*"]
+    lines += [_timed_line(t) for t in changes[:40]]
+    return {"text": f"{len(changes)} time-bound change(s) in force", "blocks": _sections(lines)}
+
+
+def reminder_message(timed: TimedChange) -> Message:
+    """The requester's DM before a time-bound change ends: Extend, or Revert now."""
+    text = (
+        f"Your {escape(timed.action)} of {code(timed.target)} ({_values(timed.set_values)}) "
+        f"ends {_when(timed.ends_at)}; sarvbot then puts back {_values(timed.before)}."
+    )
+    buttons = [
+        _button(f"Extend: {duration_words(timed.seconds)} from now", ACTION_EXTEND, timed.key),
+        _button("Revert now", ACTION_REVERT_NOW, timed.key, "danger"),
+    ]
+    return {
+        "text": _plain(text),
+        "blocks": [
+            _section(text),
+            {"type": "actions", "block_id": "timed_change", "elements": buttons},
+        ],
+    }

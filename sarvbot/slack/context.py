@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -28,6 +29,8 @@ class SlackContext:
     messenger: Messenger
     work: WorkQueue
     client: WebClient
+    # Runs the timed work of some kinds that is due now (set by the SlackApp).
+    run_due: Callable[[Collection[str]], object] = field(default=lambda kinds: None)
 
     def actor(self, user_id: str) -> Actor:
         """The person behind a Slack user ID, with their guest status looked up."""

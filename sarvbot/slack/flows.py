@@ -17,6 +17,9 @@ from sarvbot.core import (
     ApprovalRequest,
     Change,
     DecisionKind,
+    Reverted,
+    RevertOutcome,
+    TimedChange,
     describe_change_failure,
     outcome_unknown,
 )
@@ -25,7 +28,15 @@ from sarvbot.policy import Decision, Verdict
 from . import blocks, sentences
 from .context import SlackContext
 
-__all__ = ["decide", "run_approved", "run_change", "tell_request_ended"]
+__all__ = [
+    "decide",
+    "end_timed_change",
+    "may_touch",
+    "remind_timed_change",
+    "run_approved",
+    "run_change",
+    "tell_request_ended",
+]
 
 logger = logging.getLogger("sarvbot.slack")
 
@@ -143,3 +154,41 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     ctx.messenger.refresh_request(request)
     text = sentences.request_ended_unheard(request, blocks.describe_request(request))
     return True if text is None else ctx.messenger.tell_requester(request, text)
+
+
+def end_timed_change(ctx: SlackContext, timed: TimedChange) -> Reverted:
+    """Time is up: put the values back (the core checks nobody changed them) and tell.
+
+    The channel where the change was made hears of a revert; the requester and the owner
+    hear by DM when sarvbot found the user changed (or gone) and left it. Telling is best
+    effort: the revert is done, and a repeat would find the values back already.
+    """
+    reverted = ctx.core.chores.revert(timed)
+    before = blocks.values_words(timed.before)
+    if reverted.outcome is RevertOutcome.REVERTED:
+        text = sentences.reverted(timed, before)
+        ctx.messenger.announce(timed.channel_id, blocks.text_message(text), None)
+        return reverted
+    found = blocks.values_words(reverted.found)
+    text = sentences.not_reverted(timed, reverted.outcome, found, before)
+    for person in _people_of(ctx, timed):
+        ctx.messenger.direct_message(person, text)
+    return reverted
+
+
+def remind_timed_change(ctx: SlackContext, timed: TimedChange) -> None:
+    """Before the end: the requester gets a DM with Extend and Revert now."""
+    if not ctx.messenger.direct_message(timed.requester_id, blocks.reminder_message(timed)):
+        raise RuntimeError("Slack did not take the reminder")  # tried again later
+
+
+def _people_of(ctx: SlackContext, timed: TimedChange) -> list[str]:
+    """The requester, and the user's owner when it is someone else."""
+    entry = ctx.core.catalogue.entry(timed.target)
+    owner = entry.owner_id if entry else None
+    return [timed.requester_id] + ([owner] if owner and owner != timed.requester_id else [])
+
+
+def may_touch(ctx: SlackContext, user_id: str, timed: TimedChange) -> bool:
+    """True for the requester of a time-bound change and the owner of its user."""
+    return user_id in _people_of(ctx, timed)

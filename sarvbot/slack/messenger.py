@@ -203,10 +203,11 @@ class Messenger:
         logger.warning("could not tell the requester of #%s: %s", request.id, first)
         return False
 
-    def direct_message(self, user_id: str, text: str) -> bool:
+    def direct_message(self, user_id: str, text: str | Message) -> bool:
         """A message (no secret) in the user's DM with the app. Never raises."""
+        message = blocks.text_message(text) if isinstance(text, str) else text
         try:
-            self.client.chat_postMessage(channel=user_id, **blocks.text_message(text))
+            self.client.chat_postMessage(channel=user_id, **message)
             return True
         except Exception as exc:
             logger.warning("could not send a DM to %s: %s", user_id, _reason(exc))

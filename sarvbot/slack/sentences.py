@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sarvbot.actions import SPECS, Action
-from sarvbot.core import ApprovalRequest, CommandError, LostWork, RequestState
+from sarvbot.core import (
+    ApprovalRequest,
+    CommandError,
+    LostWork,
+    RequestState,
+    RevertOutcome,
+    TimedChange,
+)
 
 from .mrkdwn import channel_link, code, escape, mention
 
@@ -146,6 +153,39 @@ def request_ended_unheard(request: ApprovalRequest, described: str) -> str | Non
             "again: check the user with `/smtp show` before asking again."
         )
     return None
+
+
+def only_requester_or_owner(what: str) -> str:
+    return f"Only the person who made the change, or the user's owner, can {what} it."
+
+
+def timed_change_over(key_known: bool) -> str:
+    if key_known:
+        return "That change is being put back right now."
+    return "That change is no longer in force: it was put back or extended already."
+
+
+def reverting_now(target: str) -> str:
+    return f"Putting {code(target)} back now."
+
+
+def reverted(timed: TimedChange, before: str) -> str:
+    return (
+        f"Time is up for the {escape(timed.action)} of {code(timed.target)} by "
+        f"{mention(timed.requester_id)}: sarvbot put back {before}."
+    )
+
+
+def not_reverted(timed: TimedChange, outcome: RevertOutcome, found: str, before: str) -> str:
+    what = f"The time-bound {escape(timed.action)} of {code(timed.target)} has ended"
+    if outcome is RevertOutcome.GONE:
+        return f"{what}, but Sarv no longer lists {code(timed.target)}: nothing was put back."
+    if outcome is RevertOutcome.ALREADY_BACK:
+        return f"{what}; it already had its values from before ({before})."
+    return (
+        f"{what}, but someone changed it meanwhile: it has {found}, not what sarvbot set. "
+        f"sarvbot left it as it is; before the change it had {before}."
+    )
 
 
 def lost_work(lost: LostWork) -> str:

@@ -196,6 +196,30 @@ class JobStore:
             )
             return moved == 1
 
+    def cancel(self, key: str, *, now: datetime) -> bool:
+        """Drop a job still waiting (not one a process has claimed); False if there was none."""
+        with self._db.session() as session:
+            moved = update_where(
+                session,
+                DueJobRow,
+                DueJobRow.key == key,
+                DueJobRow.state == "due",
+                state="done",
+                last_error="cancelled",
+                updated_at=as_utc(now),
+            )
+            return moved == 1
+
+    def waiting(self, kind: str) -> list[DueJob]:
+        """The jobs of ``kind`` still waiting to be done, soonest first."""
+        with self._db.session(readonly=True) as session:
+            rows = session.scalars(
+                select(DueJobRow)
+                .where(DueJobRow.kind == kind, DueJobRow.state.in_(("due", "running")))
+                .order_by(DueJobRow.due_at)
+            )
+            return [_to_job(row) for row in rows]
+
     def get(self, key: str) -> DueJob | None:
         """The job scheduled under ``key``, or None."""
         with self._db.session(readonly=True) as session:

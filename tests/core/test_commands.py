@@ -97,3 +97,46 @@ def test_mistakes_are_named(text: str, problem: str, usage: str | None) -> None:
     assert problem in caught.value.message
     if usage:
         assert caught.value.usage == usage
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "reason"),
+    [
+        ("edit smtp1 hourly=5000 for 4h campaign", 4 * 3600, "campaign"),
+        ("disable smtp1 for 30m", 1800, ""),
+        ("enable smtp1 for 2h30m back for the launch", 9000, "back for the launch"),
+        ("disable smtp1 for 1w", 7 * 86400, ""),
+        ("disable smtp1 for security reasons", None, "for security reasons"),
+        ("reset smtp1 for 1h", None, "for 1h"),  # a reset is never time-bound
+    ],
+)
+def test_a_duration_follows_for(text: str, seconds: int | None, reason: str) -> None:
+    command = parse_command(text)
+    assert command.for_seconds == seconds
+    assert command.reason == reason
+
+
+@pytest.mark.parametrize("text", ["disable smtp1 for 0m", "disable smtp1 for 91d"])
+def test_a_duration_out_of_range_is_named(text: str) -> None:
+    with pytest.raises(CommandError, match="from 1 minute"):
+        parse_command(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("label smtp1", "needs the user and the new label"),
+        ("label smtp1 bad/label", "a label is 1 to 40"),
+        ("owner smtp1 @alice", "name the person with an @-mention"),
+        ("note smtp1", "needs the text"),
+        ("add 10 5 colour=blue", "is not something `add` takes"),
+    ],
+)
+def test_catalogue_mistakes_are_named(text: str, problem: str) -> None:
+    with pytest.raises(CommandError, match=problem):
+        parse_command(text)
+
+
+def test_an_owner_mention_is_read_as_its_user_id() -> None:
+    assert parse_command("owner smtp1 <@U0ALICE|alice>").owner_id == "U0ALICE"
+    assert parse_command("add 10 5 owner=<@U0BOB> label=crm").owner_id == "U0BOB"

@@ -13,10 +13,13 @@ from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
 from sarvbot.actions import Action
+from sarvbot.core import Change, TimedChange
+from sarvbot.core.schedule import REVERT_CHANGE
+from sarvbot.sarv import UserStatus
 
 from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
-from ..flows import decide
+from ..flows import decide, may_touch, run_change
 from ..payloads import FormMeta, click_place, clicked_request, clicked_value
 from ..work import Handled
 
@@ -32,6 +35,8 @@ def register(app: App) -> None:
     app.action(blocks.ACTION_DENY)(deny_clicked)
     app.action(blocks.ACTION_LIST_PAGE)(list_page_clicked)
     app.action(blocks.ACTION_REMOVE_SECRET)(remove_secret_clicked)
+    app.action(blocks.ACTION_REVERT_NOW)(revert_now_clicked)
+    app.action(blocks.ACTION_EXTEND)(extend_clicked)
 
 
 def _decision_clicked(what: str) -> Callable[..., None]:
@@ -131,3 +136,76 @@ def remove_secret_clicked(ack: Callable[..., None], respond: Respond) -> None:
         respond(delete_original=True)
     except Exception as exc:
         logger.warning("could not remove a password message: %s", type(exc).__name__)
+
+
+def _timed_job(
+    ctx: SlackContext, body: dict[str, Any], respond: Respond, verb: str
+) -> tuple[str, str, TimedChange] | None:
+    """The clicker, the place and the time-bound change a button names, if they may act."""
+    user_id, channel_id = click_place(body)
+    key = clicked_value(body)
+    timed = ctx.core.reverts.get(key) if key else None
+    if timed is None:
+        ctx.messenger.tell(respond, sentences.timed_change_over(False))
+        return None
+    if not may_touch(ctx, user_id, timed):
+        ctx.messenger.tell(respond, sentences.only_requester_or_owner(verb))
+        return None
+    return user_id, channel_id, timed
+
+
+def revert_now_clicked(
+    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    """Revert now, from the reminder: the revert runs at once, by the same exactly-once job."""
+    ack()
+    ctx = sarvbot_of(context)
+    user_id, channel_id = click_place(body)
+
+    def job() -> None:
+        found = _timed_job(ctx, body, respond, "revert")
+        if found is None:
+            return
+        timed = found[2]
+        if not ctx.core.reverts.bring_forward(timed.key):
+            ctx.messenger.tell(respond, sentences.timed_change_over(True))
+            return
+        ctx.messenger.tell(respond, sentences.reverting_now(timed.target))
+        ctx.run_due((REVERT_CHANGE,))
+
+    ctx.work.submit(respond, job, Handled("click", "revert", user_id, channel_id))
+
+
+def extend_clicked(
+    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    """Extend, from the reminder: the same change again for as long, under the same policy
+    (so it is requested where the change's channel may only request) and approvals.
+    """
+    ack()
+    ctx = sarvbot_of(context)
+    user_id, channel_id = click_place(body)
+
+    def job() -> None:
+        found = _timed_job(ctx, body, respond, "extend")
+        if found is None:
+            return
+        timed = found[2]
+        actor = ctx.actor(user_id)
+        verdict = ctx.core.permissions.authorize(
+            actor, timed.channel_id, timed.action, timed.target
+        )
+        values = timed.set_values
+        status = values.get("status")
+        change = Change(
+            Action(timed.action),
+            timed.target,
+            total_limit=values.get("total_limit"),
+            hourly_limit=values.get("hourly_limit"),
+            status=UserStatus(status) if status and timed.action == Action.EDIT else None,
+            for_seconds=timed.seconds,
+        )
+        reason = f"extend it by {blocks.duration_words(timed.seconds)} from now"
+        run_change(ctx, actor, timed.channel_id, change, verdict, reason, respond)
+
+    ctx.work.submit(respond, job, Handled("click", "extend", user_id, channel_id))

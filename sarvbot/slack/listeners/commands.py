@@ -126,6 +126,7 @@ def _answer(
             label=command.label,
             owner_id=command.owner_id,
             note=command.note,
+            for_seconds=command.for_seconds,
         )
         run_change(ctx, actor, channel_id, change, verdict, command.reason, respond, receipt)
         return
@@ -173,6 +174,10 @@ def _requests(ctx: SlackContext, asked: _Asked) -> Message:
     return blocks.requests_message(ctx.core.approvals.pending())
 
 
+def _pending(ctx: SlackContext, asked: _Asked) -> Message:
+    return blocks.pending_message(ctx.core.reverts.pending())
+
+
 def _audit(ctx: SlackContext, asked: _Asked) -> Message:
     entries = ctx.core.trail.latest(target=asked.command.user, limit=20)
     return blocks.audit_message(entries, asked.command.user)
@@ -195,6 +200,7 @@ _ANSWERS: dict[Action, Callable[[SlackContext, _Asked], Message | None]] = {
     Action.SHOW: _show,
     Action.REVEAL: _reveal,
     Action.REQUESTS: _requests,
+    Action.PENDING: _pending,
     Action.AUDIT: _audit,
     Action.CANCEL: _cancel,
 }

@@ -1,0 +1,229 @@
+"""Changes that undo themselves: a time-bound change is put back when its time is up.
+
+Planning a revert schedules two due jobs (see :mod:`sarvbot.core.schedule`) before Sarv
+is called: a reminder for the requester some time before the end, and the revert itself.
+Any process claims each exactly once. At the end the user is read from Sarv: if it still
+has the values sarvbot set, the values from before are put back; if someone changed it
+meanwhile, nothing is overwritten and the people concerned are told what was found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sarvbot.sarv import SmtpUser, UserStatus
+
+from .model import Change
+
+if TYPE_CHECKING:
+    from sarvbot.store import JobStore
+
+__all__ = [
+    "MAX_DURATION",
+    "MIN_DURATION",
+    "REMIND_REVERT",
+    "REVERT_CHANGE",
+    "RevertOutcome",
+    "Reverted",
+    "Reverts",
+    "TimedChange",
+    "reminder_lead",
+]
+
+REVERT_CHANGE = "revert_change"
+REMIND_REVERT = "remind_revert"
+MIN_DURATION = timedelta(minutes=1)
+MAX_DURATION = timedelta(days=90)
+# The values a time-bound change may set, as Sarv names them on a user.
+_KEYS = ("total_limit", "hourly_limit", "status")
+
+
+def reminder_lead(duration: timedelta) -> timedelta:
+    """How long before the end the requester is reminded: an hour, or a tenth of a short one."""
+    return min(timedelta(hours=1), duration / 10)
+
+
+@dataclass(frozen=True)
+class TimedChange:
+    """A change in force until ``ends_at``: what it set, and what to put back."""
+
+    key: str
+    action: str
+    target: str
+    set_values: dict[str, Any]
+    before: dict[str, Any]
+    ends_at: datetime
+    seconds: int
+    requester_id: str
+    channel_id: str
+    request_id: int | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """What the due jobs carry (never a secret)."""
+        return {
+            "key": self.key,
+            "action": self.action,
+            "target": self.target,
+            "set": self.set_values,
+            "before": self.before,
+            "ends_at": self.ends_at.isoformat(),
+            "seconds": self.seconds,
+            "requester_id": self.requester_id,
+            "channel_id": self.channel_id,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> TimedChange:
+        """Read a due job's payload back; ValueError or KeyError when it is not one."""
+        request_id = payload.get("request_id")
+        return cls(
+            key=str(payload["key"]),
+            action=str(payload["action"]),
+            target=str(payload["target"]),
+            set_values=dict(payload["set"]),
+            before=dict(payload["before"]),
+            ends_at=datetime.fromisoformat(str(payload["ends_at"])),
+            seconds=int(payload["seconds"]),
+            requester_id=str(payload["requester_id"]),
+            channel_id=str(payload["channel_id"]),
+            request_id=request_id if isinstance(request_id, int) else None,
+        )
+
+
+class RevertOutcome(StrEnum):
+    """What the end of a time-bound change came to."""
+
+    REVERTED = "reverted"  # the values from before are back
+    CHANGED_MEANWHILE = "changed meanwhile"  # someone else changed it: left as it is
+    ALREADY_BACK = "already back"  # it has the values from before already
+    GONE = "gone"  # Sarv no longer lists the user
+
+
+@dataclass(frozen=True)
+class Reverted:
+    """A revert as it ran: the change, what came of it, and the user as it was found."""
+
+    timed: TimedChange
+    outcome: RevertOutcome
+    found: dict[str, Any]
+
+
+def _values(user: SmtpUser, keys: list[str] | tuple[str, ...] = _KEYS) -> dict[str, Any]:
+    values = {
+        "total_limit": user.total_limit,
+        "hourly_limit": user.hourly_limit,
+        "status": user.status.value,
+    }
+    return {k: values[k] for k in keys}
+
+
+class Reverts:
+    """Plans, lists and runs the reverts of time-bound changes."""
+
+    def __init__(self, jobs: JobStore, *, clock: Callable[[], datetime]) -> None:
+        self._jobs = jobs
+        self._clock = clock
+
+    def plan(
+        self,
+        change: Change,
+        before: SmtpUser,
+        *,
+        requester_id: str,
+        channel_id: str,
+        request_id: int | None = None,
+    ) -> TimedChange:
+        """Schedule the reminder and the revert of ``change``, which runs next.
+
+        A revert already waiting for the same values of the same user is taken over: it
+        is dropped, and its values from before are the ones this one puts back, so an
+        extension ends where the first change began.
+        """
+        if change.target is None or change.for_seconds is None:
+            raise ValueError("only a time-bound change to a user is reverted")
+        set_values = {k: v for k, v in change.sarv_values().items() if k in _KEYS}
+        before_values = _values(before, list(set_values))
+        now = self._clock()
+        for waiting in self.pending(change.target):
+            taken = set(waiting.set_values) & set(set_values)
+            if taken and self._jobs.cancel(waiting.key, now=now):
+                self._jobs.cancel(_reminder_key(waiting.key), now=now)
+                before_values.update({k: waiting.before[k] for k in taken})
+        duration = timedelta(seconds=change.for_seconds)
+        timed = TimedChange(
+            key=f"{REVERT_CHANGE}:{change.target}:{uuid.uuid4().hex[:12]}",
+            action=change.action,
+            target=change.target,
+            set_values=set_values,
+            before=before_values,
+            ends_at=now + duration,
+            seconds=change.for_seconds,
+            requester_id=requester_id,
+            channel_id=channel_id,
+            request_id=request_id,
+        )
+        payload = timed.payload()
+        self._jobs.schedule(REVERT_CHANGE, timed.key, timed.ends_at, payload, now=now)
+        remind_at = timed.ends_at - reminder_lead(duration)
+        self._jobs.schedule(REMIND_REVERT, _reminder_key(timed.key), remind_at, payload, now=now)
+        return timed
+
+    def drop(self, timed: TimedChange) -> None:
+        """The change did not happen (Sarv refused it): nothing to put back."""
+        now = self._clock()
+        self._jobs.cancel(timed.key, now=now)
+        self._jobs.cancel(_reminder_key(timed.key), now=now)
+
+    def pending(self, target: str | None = None) -> list[TimedChange]:
+        """Time-bound changes in force, soonest end first (for one user, or all)."""
+        found = []
+        for job in self._jobs.waiting(REVERT_CHANGE):
+            try:
+                timed = TimedChange.from_payload(job.payload)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if target is None or timed.target == target:
+                found.append(timed)
+        return found
+
+    def get(self, key: str) -> TimedChange | None:
+        """One time-bound change still waiting for its end, or None."""
+        job = self._jobs.get(key)
+        if job is None or job.kind != REVERT_CHANGE or job.state not in ("due", "running"):
+            return None
+        return TimedChange.from_payload(job.payload)
+
+    def bring_forward(self, key: str) -> bool:
+        """Make a waiting revert due now (Revert now); False if it is not waiting."""
+        now = self._clock()
+        if not self._jobs.due_now(key, now=now):
+            return False
+        self._jobs.cancel(_reminder_key(key), now=now)
+        return True
+
+    def decide(self, timed: TimedChange, user: SmtpUser | None) -> Reverted:
+        """What the end of ``timed`` should do, given the user as Sarv lists it now."""
+        if user is None:
+            return Reverted(timed, RevertOutcome.GONE, {})
+        found = _values(user, list(timed.set_values))
+        if found == timed.before:
+            return Reverted(timed, RevertOutcome.ALREADY_BACK, found)
+        if found != timed.set_values:
+            return Reverted(timed, RevertOutcome.CHANGED_MEANWHILE, found)
+        return Reverted(timed, RevertOutcome.REVERTED, found)
+
+
+def _reminder_key(key: str) -> str:
+    return f"{REMIND_REVERT}:{key}"
+
+
+def status_of(values: dict[str, Any]) -> UserStatus | None:
+    """The status among a change's values, if it sets one."""
+    status = values.get("status")
+    return UserStatus(status) if status else None
