@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from sarvbot import sarv
 from sarvbot.actions import Action
 from sarvbot.core import Actor, Change, RevertOutcome
 
@@ -40,10 +43,8 @@ def test_a_change_sarv_refused_leaves_nothing_to_put_back(bench: Bench) -> None:
     bench.sandbox.add_user(1000, 100, name="smtp80002")
     bench.sandbox.fail_next("general", path="settings/editSmtp")
     change = Change(Action.DISABLE, "smtp80002", for_seconds=600)
-    try:
+    with pytest.raises(sarv.GeneralError):
         bench.core.chores.apply(Actor(BOB), OPS, change, rule="r")
-    except Exception:
-        pass
     assert bench.core.reverts.pending() == []
 
 
