@@ -364,10 +364,40 @@ def edit_modal(user: SmtpUser, meta: str, *, ask_reason: bool) -> dict[str, Any]
         _input("total_limit", "Total limit", initial=str(user.total_limit)),
         _input("hourly_limit", "Hourly limit", initial=str(user.hourly_limit)),
         _status_input(user.status.value),
+        *_for_inputs(),
     ]
     if ask_reason:
         blocks.append(_input("reason", "Reason", multiline=True))
     return _modal(VIEW_EDIT, "Edit SMTP user", blocks, meta, "Request" if ask_reason else "Save")
+
+
+# The edit form's "For" choices: seconds as text, "" until changed, "custom" for the box.
+FOR_CHOICES = (
+    ("Until changed", "0"),
+    ("1 hour", "3600"),
+    ("4 hours", "14400"),
+    ("1 day", "86400"),
+    ("1 week", "604800"),
+    ("Custom (below)", "custom"),
+)
+
+
+def _for_inputs() -> list[dict[str, Any]]:
+    options = [{"text": {"type": "plain_text", "text": t}, "value": v} for t, v in FOR_CHOICES]
+    choice = {
+        "type": "input",
+        "block_id": "for",
+        "label": {"type": "plain_text", "text": "For"},
+        "element": {
+            "type": "static_select",
+            "action_id": "value",
+            "options": options,
+            "initial_option": options[0],
+        },
+    }
+    custom = _input("for_custom", "Custom duration (e.g. 90m, 2h30m, 3d)")
+    custom["optional"] = True
+    return [choice, custom]
 
 
 def add_modal(meta: str, *, ask_reason: bool, owner_id: str | None = None) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def test_edit_modal_opens_at_once_then_fills_in(
     assert "Looking up" in str(opened.args["view"]["blocks"])
     view = _only_view(workspace)
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
-    assert labels == ["Total limit", "Hourly limit", "Status"]
+    assert labels[:3] == ["Total limit", "Hourly limit", "Status"]
+    assert labels[3:] == ["For", "Custom duration (e.g. 90m, 2h30m, 3d)"]
     initial = {
         b["block_id"]: b["element"].get("initial_value")
         for b in view["blocks"]

@@ -249,3 +249,27 @@ def test_a_change_made_before_a_restart_is_put_back_once_by_one_of_two_processes
             database.dispose()
     assert len(shared.sandbox.calls_to("settings/editSmtp")) == edits_before + 1
     assert _posted_in(shared, OPS).count("sarvbot put back hourly 100") == 1
+
+
+def test_the_edit_form_makes_a_change_for_a_while(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(1000, 100, name=USER)
+    slack.command("/smtp", f"edit {USER}", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    (view,) = workspace.slack.views.values()
+    typed = {
+        "total_limit": {"value": "1000"},
+        "hourly_limit": {"value": "400"},
+        "status": {"value": "Enable"},
+        "for": {"value": "custom"},
+        "for_custom": {"value": "forever"},
+    }
+    refused = slack.submit_view(view, typed, user_id=BOB).json()
+    assert refused["errors"] == {"for_custom": "Give a duration such as 90m, 4h or 2d."}
+    typed["for_custom"] = {"value": "90m"}
+    assert slack.submit_view(view, typed, user_id=BOB).ok
+    workspace.drain()
+    assert workspace.sandbox.users[USER].hourly_limit == 400
+    (timed,) = _pending(workspace)
+    assert timed.seconds == 5400

@@ -9,7 +9,8 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from sarvbot.actions import Action
-from sarvbot.core import Change
+from sarvbot.core import Change, CommandError
+from sarvbot.core.commands import parse_duration
 from sarvbot.sarv import UserStatus
 
 from .. import blocks
@@ -44,14 +45,36 @@ def edit_submitted(
     if form.errors or form.meta is None:
         ack(response_action="errors", errors=form.errors)
         return
+    for_seconds = _duration(form.values, form.errors)
+    if form.errors:
+        ack(response_action="errors", errors=form.errors)
+        return
     change = Change(
         Action.EDIT,
         form.meta.user,
         total_limit=form.total if "total_limit" in changes else None,
         hourly_limit=form.hourly if "hourly_limit" in changes else None,
         status=UserStatus(str(status)) if "status" in changes else None,
+        for_seconds=for_seconds,
     )
     _submit_change(sarvbot_of(context), ack, str(body["user"]["id"]), form, change)
+
+
+def _duration(values: dict[str, Any], errors: dict[str, str]) -> int | None:
+    """The form's "For" choice in seconds (None: until changed); a bad one is an error."""
+    choice = state_choice(values, "for") or "0"
+    if choice == "custom":
+        text = state_text(values, "for_custom")
+        try:
+            seconds = parse_duration(text)
+        except CommandError as exc:
+            errors["for_custom"] = exc.message
+            return None
+        if seconds is None:
+            errors["for_custom"] = "Give a duration such as 90m, 4h or 2d."
+        return seconds
+    seconds_text = choice if choice.isdigit() else "0"
+    return int(seconds_text) or None
 
 
 def add_submitted(
