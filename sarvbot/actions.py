@@ -35,6 +35,7 @@ class Action(StrEnum):
     DISABLE = "disable"
     RESET = "reset"
     REVEAL = "reveal"
+    ROTATE = "rotate"
     LABEL = "label"
     OWNER = "owner"
     NOTE = "note"
@@ -64,6 +65,7 @@ class Takes(Enum):
     USER_AND_CHANGES = "user, key=value changes and reason"
     USER_VALUE_AND_REASON = "user, one value and reason"
     USER_AND_TEXT = "user and a text"
+    USER_GRACE_AND_REASON = "user, grace=DURATION and reason"
     LIMITS_AND_REASON = "limits and reason, or nothing for a form"
     REQUEST_NUMBER = "request number"
 
@@ -76,6 +78,7 @@ class Detail(Enum):
     OLD_TO_NEW = "old to new"  # each changed value, before and after (edit)
     STATUS_NOW = "status now"  # only the status it has before the change (enable, disable)
     VALUES = "values"  # the catalogue values it sets (label, owner, note)
+    REPLACEMENT = "replacement"  # the user that replaces it (rotate)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,18 @@ SPECS: dict[Action, ActionSpec] = {
             Kind.CREDENTIALS,
             Takes.USER,
             delivery_title="Current SMTP password",
+        ),
+        ActionSpec(
+            Action.ROTATE,
+            "/smtp rotate USER [grace=24h] [reason]",
+            Kind.CHANGE,
+            Takes.USER_GRACE_AND_REASON,
+            requestable=True,
+            verb="rotated",
+            request_verb="rotate",
+            detail=Detail.REPLACEMENT,
+            delivery_title="New SMTP user, replacing the old one",
+            example="/smtp rotate billing-api grace=48h yearly rotation",
         ),
         ActionSpec(
             Action.LABEL,

@@ -27,6 +27,7 @@ from .model import (
 )
 from .permissions import Permissions
 from .reverts import Reverted, RevertOutcome, Reverts, TimedChange
+from .rotations import Rotation, Rotations
 from .schedule import JOB_KINDS, JobKind, Ran, Scheduler
 from .trail import AuditTrail
 from .units import Core, build_core
@@ -64,6 +65,8 @@ __all__ = [
     "RevertOutcome",
     "Reverted",
     "Reverts",
+    "Rotation",
+    "Rotations",
     "Scheduler",
     "SmtpChores",
     "TimedChange",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sarvbot import sarv
@@ -14,6 +15,7 @@ from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
 from .model import Actor, Change, ChangeResult, LabelTaken, Refused, UnknownSmtpUser
 from .reverts import Reverted, RevertOutcome, Reverts, TimedChange, status_of
+from .rotations import DEFAULT_GRACE, Rotation, Rotations
 from .single_flight import SharedCall
 from .trail import AuditTrail
 
@@ -40,12 +42,14 @@ class SmtpChores:
         catalogue: CatalogueStore,
         ledger: WorkLedger | None = None,
         reverts: Reverts | None = None,
+        rotations: Rotations | None = None,
     ) -> None:
         self.sarv = sarv_client
         self._trail = trail
         self._catalogue = catalogue
         self._ledger = ledger
         self.reverts = reverts
+        self.rotations = rotations
         # Many people listing at once share one call to Sarv instead of queueing up.
         self._list_all = SharedCall(self.sarv.list_users)
 
@@ -123,6 +127,8 @@ class SmtpChores:
         self.record(receipt, "done")
         if timed is not None:
             result = replace(result, ends_at=timed.ends_at)
+        if result.replaces is not None:
+            result = self._plan_retirement(result, actor, channel_id, request_id)
         detail = "; ".join(filter(None, (_describe_values(change, result.before), note)))
         self._trail.record(
             *where,
@@ -147,6 +153,65 @@ class SmtpChores:
             channel_id=channel_id,
             request_id=request_id,
         )
+
+    def _rotate(self, change: Change) -> ChangeResult:
+        old = _target(change)
+        if self.rotations is None:
+            raise Refused("Rotation is not set up.", "rotation")
+        self.rotations.check_none_under_way(old)
+        before = self.get_user(old)
+        credentials = self.sarv.add_user(before.total_limit, before.hourly_limit)
+        return ChangeResult(
+            change, credentials.name, before=before, credentials=credentials, replaces=old
+        )
+
+    def _plan_retirement(
+        self, result: ChangeResult, actor: Actor, channel_id: str, request_id: int | None
+    ) -> ChangeResult:
+        """After the add of a rotation: the catalogue moves, and the old user's retirement is
+        scheduled. Sarv has made the user, so a failure here must not lose its password: it
+        is logged and the person is told to retire the old user by hand.
+        """
+        old, new = result.replaces or "", result.target
+        grace = timedelta(seconds=result.change.grace_seconds or DEFAULT_GRACE.total_seconds())
+        if self.rotations is None:
+            return result
+        try:
+            self._catalogue.move(old, new)
+            rotation = self.rotations.plan(
+                old,
+                new,
+                grace,
+                requester_id=actor.user_id,
+                channel_id=channel_id,
+                request_id=request_id,
+            )
+        except Exception as exc:
+            logger.error("could not schedule the retirement of %s: %s", old, type(exc).__name__)
+            return result
+        return replace(result, rotation_key=rotation.key, retire_at=rotation.retire_at)
+
+    def retire(self, rotation: Rotation) -> bool:
+        """Disable the user a rotation replaced; False if Sarv had it disabled already.
+
+        Sarv errors propagate (the job is tried again). Audited.
+        """
+        user = next((u for u in self._list_all() if u.name == rotation.old), None)
+        if user is None or not user.enabled:
+            return False
+        self.sarv.edit_user(rotation.old, status=UserStatus.DISABLE)
+        self._trail.record(
+            SYSTEM_ACTOR,
+            rotation.channel_id,
+            Action.ROTATE,
+            "retired",
+            rotation.old,
+            rule="rotation",
+            request_id=rotation.request_id,
+            detail=f"replaced by {rotation.new}",
+            best_effort=True,
+        )
+        return True
 
     def revert(self, timed: TimedChange) -> Reverted:
         """Put back what a time-bound change set, unless someone changed it meanwhile.
@@ -289,6 +354,7 @@ _RUNNERS: dict[Action, Callable[[SmtpChores, Change], ChangeResult]] = {
     Action.LABEL: SmtpChores._catalogue_entry,
     Action.OWNER: SmtpChores._catalogue_entry,
     Action.NOTE: SmtpChores._catalogue_entry,
+    Action.ROTATE: SmtpChores._rotate,
 }
 
 

@@ -63,6 +63,7 @@ class Command:
     owner_id: str | None = None
     note: str | None = None
     for_seconds: int | None = None
+    grace_seconds: int | None = None
 
     @property
     def wants_modal(self) -> bool:
@@ -263,6 +264,22 @@ def _user_value_and_reason(action: Action, rest: list[str], usage: str) -> Comma
     return Command(action, user=user, label=parse_label(rest[1], usage), reason=reason)
 
 
+def _user_grace_and_reason(action: Action, rest: list[str], usage: str) -> Command:
+    user = _user(rest, action)
+    rest = rest[1:]
+    grace = None
+    if rest and rest[0].lower().startswith("grace="):
+        word = rest[0].partition("=")[2]
+        try:
+            grace = parse_duration(word)
+        except CommandError as exc:
+            raise CommandError(exc.message, usage) from None
+        if grace is None:
+            raise CommandError(f"grace must be a duration such as 24h, not `{_shown(word)}`", usage)
+        rest = rest[1:]
+    return Command(action, user=user, reason=" ".join(rest), grace_seconds=grace)
+
+
 def _user_and_text(action: Action, rest: list[str], usage: str) -> Command:
     user = _user(rest, action)
     text = " ".join(rest[1:])
@@ -323,4 +340,5 @@ _PARSERS: dict[Takes, Callable[[Action, list[str], str], Command]] = {
     Takes.USER_AND_CHANGES: _user_and_changes,
     Takes.USER_VALUE_AND_REASON: _user_value_and_reason,
     Takes.USER_AND_TEXT: _user_and_text,
+    Takes.USER_GRACE_AND_REASON: _user_grace_and_reason,
 }

@@ -88,6 +88,8 @@ class Change:
     note: str | None = None
     # A time-bound change: sarvbot puts the values back after this many seconds.
     for_seconds: int | None = None
+    # A rotation: how long the old user stays enabled beside its replacement.
+    grace_seconds: int | None = None
 
     @property
     def makes_password(self) -> bool:
@@ -108,7 +110,7 @@ class Change:
             values["hourly_limit"] = self.hourly_limit
         if self.status is not None:
             values["status"] = self.status.value
-        for key in ("label", "owner_id", "note", "for_seconds"):
+        for key in ("label", "owner_id", "note", "for_seconds", "grace_seconds"):
             if getattr(self, key) is not None:
                 values[key] = getattr(self, key)
         return values
@@ -140,6 +142,7 @@ class Change:
             owner_id=new.get("owner_id"),
             note=new.get("note"),
             for_seconds=new.get("for_seconds"),
+            grace_seconds=new.get("grace_seconds"),
         )
 
 
@@ -153,6 +156,11 @@ class ChangeResult:
     credentials: Credentials | None = None
     # When a time-bound change will be put back.
     ends_at: datetime | None = None
+    # A rotation: the user the new one replaces, and the key of its retirement (None if
+    # the retirement could not be scheduled).
+    replaces: str | None = None
+    rotation_key: str | None = None
+    retire_at: datetime | None = None
 
 
 class RequestState(StrEnum):

@@ -19,13 +19,17 @@ from datetime import UTC, datetime, timedelta
 from sarvbot.store.jobs import REQUEST_ENDED, DueJob, JobStore
 
 from .reverts import REMIND_REVERT, REVERT_CHANGE
+from .rotations import REMIND_RETIRE, RETIRE_OLD
 
 __all__ = [
     "EXPIRE_REQUESTS",
     "JOB_KINDS",
+    "REMIND_RETIRE",
     "REMIND_REVERT",
     "REPORT_LOST_WORK",
     "REQUEST_ENDED",
+    "RETIRE_ATTEMPTS",
+    "RETIRE_OLD",
     "REVERT_CHANGE",
     "DueJob",
     "JobHandler",
@@ -37,6 +41,8 @@ __all__ = [
 logger = logging.getLogger("sarvbot.core")
 
 EXPIRE_REQUESTS = "expire_requests"
+# Tries at retiring a rotated user before its people are told it failed (and offered a retry).
+RETIRE_ATTEMPTS = 6
 REPORT_LOST_WORK = "report_lost_work"
 
 JobHandler = Callable[[DueJob, datetime], object]
@@ -74,6 +80,12 @@ JOB_KINDS: Mapping[str, JobKind] = {
             max_attempts=12,
         ),
         JobKind(REMIND_REVERT, "remind the requester that a time-bound change ends soon"),
+        JobKind(
+            RETIRE_OLD,
+            "disable the user a rotation replaced, at the end of its grace period or on Done",
+            max_attempts=RETIRE_ATTEMPTS,
+        ),
+        JobKind(REMIND_RETIRE, "remind requester and owner that a rotated user is retired soon"),
     )
 }
 

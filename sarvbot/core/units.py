@@ -17,6 +17,7 @@ from .ledger import WorkLedger
 from .model import Directory
 from .permissions import Permissions
 from .reverts import Reverts
+from .rotations import Rotations
 from .trail import AuditTrail
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Core:
     approvals: ApprovalDesk
     catalogue: Catalogue
     reverts: Reverts
+    rotations: Rotations
     trail: AuditTrail
     ledger: WorkLedger
     jobs: JobStore
@@ -57,7 +59,8 @@ def build_core(
     trail = AuditTrail(audit)
     permissions = Permissions(policy, directory, trail)
     reverts = Reverts(jobs, clock=clock)
-    chores = SmtpChores(sarv_client, trail, catalogue, ledger, reverts)
+    rotations = Rotations(jobs, clock=clock)
+    chores = SmtpChores(sarv_client, trail, catalogue, ledger, reverts, rotations)
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
     return Core(
         permissions=permissions,
@@ -65,6 +68,7 @@ def build_core(
         approvals=desk,
         catalogue=Catalogue(catalogue, chores),
         reverts=reverts,
+        rotations=rotations,
         trail=trail,
         ledger=ledger,
         jobs=jobs,

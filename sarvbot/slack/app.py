@@ -33,14 +33,17 @@ from sarvbot.core import (
     Core,
     LostWork,
     Ran,
+    Rotation,
     Scheduler,
     TimedChange,
 )
 from sarvbot.core.schedule import (
     EXPIRE_REQUESTS,
+    REMIND_RETIRE,
     REMIND_REVERT,
     REPORT_LOST_WORK,
     REQUEST_ENDED,
+    RETIRE_OLD,
     REVERT_CHANGE,
     DueJob,
 )
@@ -48,7 +51,13 @@ from sarvbot.core.schedule import (
 from . import blocks, listeners, sentences
 from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
-from .flows import end_timed_change, remind_timed_change, tell_request_ended
+from .flows import (
+    end_timed_change,
+    remind_retire,
+    remind_timed_change,
+    retire_rotated,
+    tell_request_ended,
+)
 from .messenger import Messenger
 from .work import DRAIN_SECONDS, WorkQueue, WorkTracker
 
@@ -293,6 +302,12 @@ class SlackApp:
                 REQUEST_ENDED: self._request_ended,
                 REVERT_CHANGE: lambda job, now: end_timed_change(context, _timed(job)),
                 REMIND_REVERT: lambda job, now: remind_timed_change(context, _timed(job)),
+                RETIRE_OLD: lambda job, now: retire_rotated(
+                    context, Rotation.from_payload(job.payload), job.attempts
+                ),
+                REMIND_RETIRE: lambda job, now: remind_retire(
+                    context, Rotation.from_payload(job.payload)
+                ),
             },
             owner=ledger.owner,
             lease=ledger.lease,

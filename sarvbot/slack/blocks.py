@@ -16,6 +16,7 @@ from sarvbot.core import (
     CatalogueView,
     Change,
     RequestState,
+    Rotation,
     TimedChange,
 )
 from sarvbot.sarv import Credentials, SmtpUser
@@ -59,6 +60,7 @@ ACTION_DENY = "deny_request"
 ACTION_RETRY = "retry_request"
 ACTION_EXTEND = "extend_change"
 ACTION_REVERT_NOW = "revert_now"
+ACTION_RETIRE = "retire_old"
 VIEW_EDIT = "smtp_edit"
 VIEW_ADD = "smtp_add"
 VIEW_DENY = "smtp_deny"
@@ -261,6 +263,9 @@ def announcement(actor_id: str, change: Change, target: str) -> Message:
     """The channel's note of a change: who did what to which user, never a secret."""
     spec = SPECS[change.action]
     text = f"{mention(actor_id)} {spec.verb} {code(target)}"
+    if spec.detail is Detail.REPLACEMENT:
+        old = code(change.target or "")
+        return text_message(f"{mention(actor_id)} {spec.verb} {old}: {code(target)} replaces it")
     if spec.detail is not Detail.STATUS_NOW:
         detail = _values(change.params())
         if detail:
@@ -459,6 +464,10 @@ def describe_request(request: ApprovalRequest) -> str:
         return f"{spec.request_verb}{target}: " + ", ".join(changes) + _for(new)
     if spec.detail is Detail.VALUES:
         return f"{spec.request_verb}{target}: {_values(new)}"
+    if spec.detail is Detail.REPLACEMENT:
+        grace = new.get("grace_seconds")
+        shown = duration_words(grace) if isinstance(grace, int) else "24 hours"
+        return f"{spec.request_verb}{target} (the old user stays enabled for {shown})"
     return f"{spec.request_verb}{target}"
 
 
@@ -596,3 +605,40 @@ def reminder_message(timed: TimedChange) -> Message:
             {"type": "actions", "block_id": "timed_change", "elements": buttons},
         ],
     }
+
+
+def _retire_button(key: str, text: str = "Done, retire the old one") -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "rotation",
+        "elements": [_button(text, ACTION_RETIRE, key, "primary")],
+    }
+
+
+def rotation_message(old: str, new: str, retire_at: datetime | None, key: str) -> Message:
+    """After a rotation's password: how the old user is retired, and the Done button."""
+    text = (
+        f"{code(new)} replaces {code(old)}, with the same limits and catalogue entry. When your "
+        f"app sends with {code(new)}, click *Done* to disable {code(old)}; otherwise sarvbot "
+        f"disables it {_when(retire_at)}."
+    )
+    return {"text": _plain(text), "blocks": [_section(text), _retire_button(key)]}
+
+
+def retire_reminder_message(rotation: Rotation) -> Message:
+    """Before the grace period ends: the old user is disabled soon."""
+    text = (
+        f"sarvbot disables {code(rotation.old)} {_when(rotation.retire_at)}: make sure the app "
+        f"sends with {code(rotation.new)}, which replaces it."
+    )
+    return {"text": _plain(text), "blocks": [_section(text), _retire_button(rotation.key)]}
+
+
+def retire_failed_message(rotation: Rotation, why: str) -> Message:
+    """A retirement that kept failing: the old user is still enabled; try again."""
+    text = (
+        f"sarvbot could not disable {code(rotation.old)}: {escape(why)} It is still enabled "
+        f"beside {code(rotation.new)}. Try again when Sarv is back."
+    )
+    button = _retire_button(rotation.key, "Retire the old one now")
+    return {"text": _plain(text), "blocks": [_section(text), button]}

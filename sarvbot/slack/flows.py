@@ -16,13 +16,17 @@ from sarvbot.core import (
     Actor,
     ApprovalRequest,
     Change,
+    ChangeResult,
     DecisionKind,
     Reverted,
     RevertOutcome,
+    Rotation,
     TimedChange,
     describe_change_failure,
+    describe_sarv_error,
     outcome_unknown,
 )
+from sarvbot.core.schedule import RETIRE_ATTEMPTS
 from sarvbot.policy import Decision, Verdict
 
 from . import blocks, sentences
@@ -31,8 +35,11 @@ from .context import SlackContext
 __all__ = [
     "decide",
     "end_timed_change",
+    "may_retire",
     "may_touch",
+    "remind_retire",
     "remind_timed_change",
+    "retire_rotated",
     "run_approved",
     "run_change",
     "tell_request_ended",
@@ -77,6 +84,7 @@ def run_change(
         core.chores.record_delivery(
             actor, channel_id, change.action, result.target, delivered=delivered
         )
+        _after_rotation(ctx, actor.user_id, result)
     announcement = blocks.announcement(actor.user_id, change, result.target)
     if not messenger.announce(channel_id, announcement, respond):
         messenger.tell(respond, sentences.done_not_announced(change.action, result.target))
@@ -142,6 +150,7 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
             delivered=delivered,
             request_id=final.id,
         )
+        _after_rotation(ctx, final.requester_id, executed.result)
     described = blocks.describe_request(final)
     messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
     messenger.refresh_request(final)
@@ -192,3 +201,58 @@ def _people_of(ctx: SlackContext, timed: TimedChange) -> list[str]:
 def may_touch(ctx: SlackContext, user_id: str, timed: TimedChange) -> bool:
     """True for the requester of a time-bound change and the owner of its user."""
     return user_id in _people_of(ctx, timed)
+
+
+def _after_rotation(ctx: SlackContext, user_id: str, result: ChangeResult) -> None:
+    """After a rotation's password: tell its requester how the old user is retired."""
+    if result.replaces is None:
+        return
+    if result.rotation_key is None:
+        ctx.messenger.direct_message(
+            user_id, sentences.retire_by_hand(result.replaces, result.target)
+        )
+        return
+    message = blocks.rotation_message(
+        result.replaces, result.target, result.retire_at, result.rotation_key
+    )
+    ctx.messenger.direct_message(user_id, message)
+
+
+def retire_rotated(ctx: SlackContext, rotation: Rotation, attempts: int) -> None:
+    """The grace period is over (or Done was clicked): disable the old user, and tell.
+
+    Sarv failing raises, so the job is tried again; after the last try the requester and
+    the owner are told, with a button to try again, and the job ends.
+    """
+    try:
+        disabled = ctx.core.chores.retire(rotation)
+    except sarv.Error as exc:
+        if attempts < RETIRE_ATTEMPTS:
+            raise
+        message = blocks.retire_failed_message(rotation, describe_sarv_error(exc))
+        for person in _rotation_people(ctx, rotation):
+            ctx.messenger.direct_message(person, message)
+        return
+    if disabled:
+        text = sentences.retired(rotation.old, rotation.new)
+        ctx.messenger.announce(rotation.channel_id, blocks.text_message(text), None)
+
+
+def remind_retire(ctx: SlackContext, rotation: Rotation) -> None:
+    """Before the grace period ends: the requester and the owner hear the old user goes."""
+    message = blocks.retire_reminder_message(rotation)
+    told = [ctx.messenger.direct_message(p, message) for p in _rotation_people(ctx, rotation)]
+    if not any(told):
+        raise RuntimeError("Slack did not take the reminder")  # tried again later
+
+
+def _rotation_people(ctx: SlackContext, rotation: Rotation) -> list[str]:
+    """The requester, and the owner (now the new user's) when it is someone else."""
+    entry = ctx.core.catalogue.entry(rotation.new)
+    owner = entry.owner_id if entry else None
+    return [rotation.requester_id] + ([owner] if owner and owner != rotation.requester_id else [])
+
+
+def may_retire(ctx: SlackContext, user_id: str, rotation: Rotation) -> bool:
+    """True for the requester of a rotation and the owner of its users."""
+    return user_id in _rotation_people(ctx, rotation)

@@ -188,6 +188,25 @@ def not_reverted(timed: TimedChange, outcome: RevertOutcome, found: str, before:
     )
 
 
+def retire_by_hand(old: str, new: str) -> str:
+    return (
+        f"{code(new)} replaces {code(old)}, but sarvbot could not schedule the retirement of "
+        f"{code(old)}: disable it with `/smtp disable {escape(old)}` once your app has moved."
+    )
+
+
+def retired(old: str, new: str) -> str:
+    return f"sarvbot disabled {code(old)}: {code(new)} replaced it."
+
+
+def retiring_now(old: str) -> str:
+    return f"Disabling {code(old)} now."
+
+
+def already_retired(old: str) -> str:
+    return f"{code(old)} is disabled already."
+
+
 def lost_work(lost: LostWork) -> str:
     """What became of a change whose answer never reached its person (no secret).
 

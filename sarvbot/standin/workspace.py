@@ -51,12 +51,15 @@ expire_after_hours = 24
 
 [channels.{OPS}]
 allow = [
-    "list", "show", "add", "edit", "enable", "disable", "reset", "reveal", "label", "owner", "note",
+    "list", "show", "add", "edit", "enable", "disable", "reset", "reveal", "rotate", "label",
+    "owner", "note",
 ]
 
 [channels.{DEV}]
 allow = ["list", "show"]
-request = ["add", "edit", "enable", "disable", "reset", "label", "owner", "note"]
+request = [
+    "add", "edit", "enable", "disable", "reset", "rotate", "label", "owner", "note",
+]
 """
 
 

@@ -74,6 +74,35 @@ class CatalogueStore:
         with self._db.session(readonly=True) as session:
             return int(session.scalar(select(func.count()).select_from(CatalogueEntryRow)) or 0)
 
+    def move(self, old: str, new: str, *, now: datetime | None = None) -> CatalogueEntry | None:
+        """A rotation: ``new`` takes over the label, owner and note of ``old``, which is marked
+        retiring, in one transaction. Returns the new entry (None if ``old`` had none).
+        """
+        now = now or datetime.now(UTC)
+        with self._db.session() as session:
+            row = session.get(CatalogueEntryRow, old)
+            if row is None:
+                session.add(
+                    CatalogueEntryRow(name=old, retiring=True, created_at=now, updated_at=now)
+                )
+                return None
+            label, owner_id, note = row.label, row.owner_id, row.note
+            row.label, row.label_key, row.retiring, row.updated_at = None, None, True, now
+            session.flush()
+            session.merge(
+                CatalogueEntryRow(
+                    name=new,
+                    label=label,
+                    label_key=label.lower() if label else None,
+                    owner_id=owner_id,
+                    note=note,
+                    retiring=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return CatalogueEntry(name=new, label=label, owner_id=owner_id, note=note)
+
     def write(
         self,
         name: str,

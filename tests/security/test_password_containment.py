@@ -25,6 +25,8 @@ FLOWS = [
     pytest.param("reveal", "direct", id="reveal-direct"),
     pytest.param("add", "approval", id="add-approved"),
     pytest.param("reset", "approval", id="reset-approved"),
+    pytest.param("rotate", "direct", id="rotate-direct"),
+    pytest.param("rotate", "approval", id="rotate-approved"),
 ]
 FAILURES = [
     pytest.param("chat.postEphemeral", "messages_tab_disabled", id="dm-tab-off"),
@@ -68,7 +70,7 @@ def run_flow(witness: Witness, action: str, route: str) -> tuple[str, str]:
         owner = ALICE
         witness.request(f"{text} {REASON}")
         witness.approve(user_id=BOB)
-    if action == "add":
+    if action in ("add", "rotate"):  # the password is the new user's
         created = set(sandbox.users) - before
         assert len(created) == 1, f"expected one new SMTP user, got {created}"
         target = created.pop()
@@ -125,7 +127,7 @@ def test_password_reaches_only_its_owner(
         assert told, witness.said_to(owner)
 
 
-@pytest.mark.parametrize("action", ["add", "reset"])
+@pytest.mark.parametrize("action", ["add", "reset", "rotate"])
 @pytest.mark.parametrize(("failing_method", "error"), FAILURES)
 def test_requester_learns_an_approved_password_could_not_be_sent(
     witness: Witness, action: str, failing_method: str, error: str

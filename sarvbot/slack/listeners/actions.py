@@ -14,12 +14,12 @@ from slack_sdk.errors import SlackApiError
 from sarvbot import sarv
 from sarvbot.actions import Action
 from sarvbot.core import Change, TimedChange
-from sarvbot.core.schedule import REVERT_CHANGE
+from sarvbot.core.schedule import RETIRE_OLD, REVERT_CHANGE
 from sarvbot.sarv import UserStatus
 
 from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
-from ..flows import decide, may_touch, run_change
+from ..flows import decide, may_retire, may_touch, run_change
 from ..payloads import FormMeta, click_place, clicked_request, clicked_value
 from ..work import Handled
 
@@ -37,6 +37,7 @@ def register(app: App) -> None:
     app.action(blocks.ACTION_REMOVE_SECRET)(remove_secret_clicked)
     app.action(blocks.ACTION_REVERT_NOW)(revert_now_clicked)
     app.action(blocks.ACTION_EXTEND)(extend_clicked)
+    app.action(blocks.ACTION_RETIRE)(retire_clicked)
 
 
 def _decision_clicked(what: str) -> Callable[..., None]:
@@ -209,3 +210,32 @@ def extend_clicked(
         run_change(ctx, actor, timed.channel_id, change, verdict, reason, respond)
 
     ctx.work.submit(respond, job, Handled("click", "extend", user_id, channel_id))
+
+
+def retire_clicked(
+    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    """Done, retire the old one (or try again after a failure): by the retirement job, once."""
+    ack()
+    ctx = sarvbot_of(context)
+    user_id, channel_id = click_place(body)
+    key = clicked_value(body)
+
+    def job() -> None:
+        rotation = ctx.core.rotations.get(key) if key else None
+        if rotation is None:
+            ctx.messenger.tell(respond, sentences.timed_change_over(False))
+            return
+        if not may_retire(ctx, user_id, rotation):
+            ctx.messenger.tell(respond, sentences.only_requester_or_owner("retire"))
+            return
+        if not ctx.core.rotations.bring_forward(rotation.key):
+            # Its job ran already: if the old user is still enabled, it failed; try again.
+            if not ctx.core.chores.get_user(rotation.old).enabled:
+                ctx.messenger.tell(respond, sentences.already_retired(rotation.old))
+                return
+            ctx.core.rotations.retry(rotation)
+        ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
+        ctx.run_due((RETIRE_OLD,))
+
+    ctx.work.submit(respond, job, Handled("click", "retire", user_id, channel_id))

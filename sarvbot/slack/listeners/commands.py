@@ -127,6 +127,7 @@ def _answer(
             owner_id=command.owner_id,
             note=command.note,
             for_seconds=command.for_seconds,
+            grace_seconds=command.grace_seconds,
         )
         run_change(ctx, actor, channel_id, change, verdict, command.reason, respond, receipt)
         return
