@@ -115,6 +115,8 @@ class Policy:
     approvals: ApprovalsPolicy | None = None
     allow_guests: bool = False
     source: str = "(built in)"
+    # [rotation] max_age_days: owners of users whose password is older are reminded.
+    max_password_age_days: int | None = None
 
     def decide(self, channel_id: str, action: str, *, is_guest: bool = False) -> Verdict:
         """May ``action`` run in ``channel_id``, be requested there, or neither?
@@ -203,10 +205,11 @@ class _Checker:
         return found
 
     def policy(self, data: Mapping[str, Any]) -> Policy:
-        unknown = set(data) - {"channels", "approvals", "allow_guests"}
+        unknown = set(data) - {"channels", "approvals", "allow_guests", "rotation"}
         for key in sorted(unknown):
             raise self.fail(
-                f"unknown setting {key!r} (expected channels, approvals, allow_guests)", key
+                f"unknown setting {key!r} (expected channels, approvals, allow_guests, rotation)",
+                key,
             )
         allow_guests = data.get("allow_guests", False)
         if not isinstance(allow_guests, bool):
@@ -228,8 +231,33 @@ class _Checker:
                         "request",
                     )
         return Policy(
-            channels=channels, approvals=approvals, allow_guests=allow_guests, source=self.source
+            channels=channels,
+            approvals=approvals,
+            allow_guests=allow_guests,
+            source=self.source,
+            max_password_age_days=self.rotation(data.get("rotation", {})),
         )
+
+    def rotation(self, section: object) -> int | None:
+        if not isinstance(section, dict):
+            raise self.fail("[rotation] must be a table", "rotation")
+        for key in section:
+            if key != "max_age_days":
+                raise self.fail(
+                    f"[rotation] has an unknown key {key!r} (expected max_age_days)",
+                    "[rotation]",
+                    key,
+                )
+        days = section.get("max_age_days")
+        if days is None:
+            return None
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+            raise self.fail(
+                "[rotation] max_age_days must be a whole number of days from 1 to 3650",
+                "[rotation]",
+                "max_age_days",
+            )
+        return days
 
     def channel_id(self, value: object, *needles: str) -> str:
         if not isinstance(value, str) or not _CHANNEL_ID.match(value):

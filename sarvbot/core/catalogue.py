@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sarvbot.sarv import SmtpUser
 
 from .chores import SmtpChores
 from .model import CatalogueEntry, Refused
+from .trail import AuditTrail
 
 if TYPE_CHECKING:
     from sarvbot.store import CatalogueStore
@@ -18,10 +21,16 @@ __all__ = ["Catalogue", "CatalogueView", "CataloguedUser"]
 
 @dataclass(frozen=True)
 class CataloguedUser:
-    """A user Sarv lists, with its catalogue entry (None: unlabelled)."""
+    """A user Sarv lists, with its catalogue entry (None: unlabelled).
+
+    ``password_days`` is the age of its password in whole days when sarvbot made it, and
+    ``stale`` says it is past the policy's maximum age.
+    """
 
     user: SmtpUser
     entry: CatalogueEntry | None
+    password_days: int | None = None
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,9 +44,20 @@ class CatalogueView:
 class Catalogue:
     """Finds SMTP users by Sarv name or label and shows them with what sarvbot keeps."""
 
-    def __init__(self, store: CatalogueStore, chores: SmtpChores) -> None:
+    def __init__(
+        self,
+        store: CatalogueStore,
+        chores: SmtpChores,
+        trail: AuditTrail,
+        *,
+        max_age_days: Callable[[], int | None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._store = store
         self._chores = chores
+        self._trail = trail
+        self._max_age_days = max_age_days
+        self._clock = clock
 
     def resolve(self, text: str) -> str:
         """The Sarv name that ``text`` means: a label's user, or ``text`` as a name.
@@ -68,7 +88,8 @@ class Catalogue:
 
     def show(self, name: str) -> CataloguedUser:
         """One user with its entry; UnknownSmtpUser if Sarv does not list it."""
-        return CataloguedUser(self._chores.get_user(name), self._store.get(name))
+        user = self._chores.get_user(name)
+        return self._row(user, self._store.get(name), self._trail.password_times())
 
     def view(self, text: str = "") -> CatalogueView:
         """Users whose name or label holds ``text`` (any case), by name, and the entries of
@@ -78,8 +99,9 @@ class Catalogue:
         entries = {e.name: e for e in self._store.all()}
         listed = self._chores.list_users()
         names = {u.name for u in listed}
+        times = self._trail.password_times()
         users = [
-            CataloguedUser(u, entries.get(u.name))
+            self._row(u, entries.get(u.name), times)
             for u in listed
             if needle in u.name.lower() or needle in (_label(entries.get(u.name)) or "").lower()
         ]
@@ -89,6 +111,21 @@ class Catalogue:
             if name not in names and (needle in name.lower() or needle in (e.label or "").lower())
         ]
         return CatalogueView(users, missing)
+
+    def stale(self) -> list[CataloguedUser]:
+        """Users whose password sarvbot made longer ago than the policy's maximum age."""
+        if self._max_age_days() is None:
+            return []
+        return [row for row in self.view().users if row.stale]
+
+    def _row(
+        self, user: SmtpUser, entry: CatalogueEntry | None, times: dict[str, datetime]
+    ) -> CataloguedUser:
+        made = times.get(user.name)
+        days = (self._clock() - made).days if made else None
+        limit = self._max_age_days()
+        stale = days is not None and limit is not None and days > limit
+        return CataloguedUser(user, entry, days, stale)
 
 
 def _label(entry: CatalogueEntry | None) -> str | None:

@@ -22,8 +22,10 @@ from .reverts import REMIND_REVERT, REVERT_CHANGE
 from .rotations import REMIND_RETIRE, RETIRE_OLD
 
 __all__ = [
+    "CHECK_CREDENTIAL_AGE",
     "EXPIRE_REQUESTS",
     "JOB_KINDS",
+    "REMIND_CREDENTIAL_AGE",
     "REMIND_RETIRE",
     "REMIND_REVERT",
     "REPORT_LOST_WORK",
@@ -41,6 +43,8 @@ __all__ = [
 logger = logging.getLogger("sarvbot.core")
 
 EXPIRE_REQUESTS = "expire_requests"
+CHECK_CREDENTIAL_AGE = "check_credential_age"
+REMIND_CREDENTIAL_AGE = "remind_credential_age"
 # Tries at retiring a rotated user before its people are told it failed (and offered a retry).
 RETIRE_ATTEMPTS = 6
 REPORT_LOST_WORK = "report_lost_work"
@@ -57,6 +61,8 @@ class JobKind:
     description: str
     periodic: bool = False
     max_attempts: int = 5
+    # How often a periodic kind comes round, when not at every housekeeping round.
+    every: timedelta | None = None
 
 
 JOB_KINDS: Mapping[str, JobKind] = {
@@ -86,6 +92,13 @@ JOB_KINDS: Mapping[str, JobKind] = {
             max_attempts=RETIRE_ATTEMPTS,
         ),
         JobKind(REMIND_RETIRE, "remind requester and owner that a rotated user is retired soon"),
+        JobKind(
+            CHECK_CREDENTIAL_AGE,
+            "find passwords older than the policy's max_age_days and plan their reminders",
+            periodic=True,
+            every=timedelta(hours=1),
+        ),
+        JobKind(REMIND_CREDENTIAL_AGE, "tell an owner that a password is due for rotation"),
     )
 }
 
@@ -200,8 +213,9 @@ class Scheduler:
             error = type(exc).__name__
             return self._after_failure(kind, job, now, error)
         if kind.periodic:
+            every = kind.every or self.every
             self.jobs.again(
-                job.id, owner=self.owner, due_at=now + self.every, now=now, reset_attempts=True
+                job.id, owner=self.owner, due_at=now + every, now=now, reset_attempts=True
             )
             return Ran(job, "again", result)
         self.jobs.done(job.id, owner=self.owner, now=now)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from sarvbot.actions import SPECS
 
 from .model import Actor, ApprovalRequest, AuditEntry
 
@@ -109,6 +112,11 @@ class AuditTrail:
             detail=detail,
             error=error,
         )
+
+    def password_times(self) -> dict[str, datetime]:
+        """When each SMTP user last got a password from a change sarvbot made (by name)."""
+        makers = tuple(a.value for a, s in SPECS.items() if s.changes_sarv and s.yields_password)
+        return self._log.password_times(makers)
 
     def latest(self, target: str | None = None, limit: int = 20) -> list[AuditEntry]:
         """The newest rows, for one SMTP user or all."""

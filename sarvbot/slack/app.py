@@ -38,7 +38,9 @@ from sarvbot.core import (
     TimedChange,
 )
 from sarvbot.core.schedule import (
+    CHECK_CREDENTIAL_AGE,
     EXPIRE_REQUESTS,
+    REMIND_CREDENTIAL_AGE,
     REMIND_RETIRE,
     REMIND_REVERT,
     REPORT_LOST_WORK,
@@ -53,6 +55,7 @@ from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
 from .flows import (
     end_timed_change,
+    remind_password_age,
     remind_retire,
     remind_timed_change,
     retire_rotated,
@@ -308,6 +311,8 @@ class SlackApp:
                 REMIND_RETIRE: lambda job, now: remind_retire(
                     context, Rotation.from_payload(job.payload)
                 ),
+                CHECK_CREDENTIAL_AGE: lambda job, now: self._plan_password_reminders(now),
+                REMIND_CREDENTIAL_AGE: lambda job, now: remind_password_age(context, job.payload),
             },
             owner=ledger.owner,
             lease=ledger.lease,
@@ -342,6 +347,24 @@ class SlackApp:
         if not tell_request_ended(self.context, request):
             # Raised so the job is tried again later; the message update is safe to repeat.
             raise RuntimeError("Slack did not take the notice to the requester")
+
+    def _plan_password_reminders(self, now: datetime) -> int:
+        """One reminder per owner and stale password per ISO week, however often this runs."""
+        year, week, _ = now.isocalendar()
+        planned = 0
+        for row in self.core.catalogue.stale():
+            owner = row.entry.owner_id if row.entry else None
+            if owner is None:
+                continue
+            key = f"{REMIND_CREDENTIAL_AGE}:{row.user.name}:{year}-W{week:02d}"
+            payload = {
+                "name": row.user.name,
+                "label": row.entry.label if row.entry else None,
+                "days": row.password_days,
+                "owner_id": owner,
+            }
+            planned += self.scheduler.schedule(REMIND_CREDENTIAL_AGE, key, now, payload)
+        return planned
 
     def report_lost_work(self, now: datetime | None = None) -> list[LostWork]:
         """Tell, by DM, the people whose acknowledged changes a dead process never answered.

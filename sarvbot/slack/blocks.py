@@ -157,9 +157,10 @@ def _user_line(row: CataloguedUser) -> str:
     label = f"*{escape(entry.label)}*" if entry and entry.label else "_unlabelled_"
     owner = f"  ·  {mention(entry.owner_id)}" if entry and entry.owner_id else ""
     retiring = "  ·  retiring" if entry and entry.retiring else ""
+    stale = f"  ·  🔑 password {row.password_days} days old" if row.stale else ""
     return (
         f"{code(user.name)}  {label}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
-        f"total {user.total_limit:,}  ·  hourly {user.hourly_limit:,}{owner}{retiring}"
+        f"total {user.total_limit:,}  ·  hourly {user.hourly_limit:,}{owner}{retiring}{stale}"
     )
 
 

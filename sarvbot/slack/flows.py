@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from typing import Any
 
 from slack_bolt.context.respond import Respond
 
@@ -37,6 +38,7 @@ __all__ = [
     "end_timed_change",
     "may_retire",
     "may_touch",
+    "remind_password_age",
     "remind_retire",
     "remind_timed_change",
     "retire_rotated",
@@ -256,3 +258,13 @@ def _rotation_people(ctx: SlackContext, rotation: Rotation) -> list[str]:
 def may_retire(ctx: SlackContext, user_id: str, rotation: Rotation) -> bool:
     """True for the requester of a rotation and the owner of its users."""
     return user_id in _rotation_people(ctx, rotation)
+
+
+def remind_password_age(ctx: SlackContext, payload: dict[str, Any]) -> None:
+    """Tell an owner that a password sarvbot made is past the policy's maximum age."""
+    limit = ctx.core.permissions.policy.max_password_age_days
+    text = sentences.password_too_old(
+        str(payload["name"]), payload.get("label"), int(payload["days"]), limit
+    )
+    if not ctx.messenger.direct_message(str(payload["owner_id"]), text):
+        raise RuntimeError("Slack did not take the reminder")  # tried again later

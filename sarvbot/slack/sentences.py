@@ -188,6 +188,15 @@ def not_reverted(timed: TimedChange, outcome: RevertOutcome, found: str, before:
     )
 
 
+def password_too_old(name: str, label: object, days: int, limit: int | None) -> str:
+    shown = f"{code(name)} ({escape(str(label))})" if label else code(name)
+    most = f" (the policy asks for a new one every {limit} days)" if limit else ""
+    return (
+        f"The password of {shown}, which you own, is {days} days old{most}. Rotate it "
+        f"without downtime with `/smtp rotate {escape(str(label or name))}`."
+    )
+
+
 def retire_by_hand(old: str, new: str) -> str:
     return (
         f"{code(new)} replaces {code(old)}, but sarvbot could not schedule the retirement of "

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sarvbot.core.model import AuditEntry
 from sarvbot.logs import safe_field
@@ -109,6 +109,22 @@ class AuditLog:
             if len(entries) < batch:
                 return
             after = entries[-1].id
+
+    def password_times(self, actions: tuple[str, ...]) -> dict[str, datetime]:
+        """When each SMTP user last got a password through sarvbot (the newest "done" row of
+        one of ``actions``), by user name.
+        """
+        query = (
+            select(AuditEventRow.target, func.max(AuditEventRow.at))
+            .where(
+                AuditEventRow.outcome == "done",
+                AuditEventRow.action.in_(actions),
+                AuditEventRow.target.is_not(None),
+            )
+            .group_by(AuditEventRow.target)
+        )
+        with self._db.session(readonly=True) as session:
+            return {str(target): as_utc(at) for target, at in session.execute(query) if at}
 
     def latest(self, *, target: str | None = None, limit: int = 20) -> list[AuditEntry]:
         """The newest ``limit`` events, newest first, optionally for one SMTP user."""
