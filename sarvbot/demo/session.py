@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from sarvbot.core.schedule import REMIND_RETIRE, REMIND_REVERT, RETIRE_OLD, REVERT_CHANGE
 from sarvbot.policy import PolicyError
 from sarvbot.standin import ApiCall, Recorded, ResponsePost
 from sarvbot.standin.workspace import LocalWorkspace
@@ -28,6 +31,11 @@ from .workspace import demo_setup
 __all__ = ["DemoSession", "Shown", "StepFailed", "run_session"]
 
 _INDENT = "    "
+
+
+# What ``:later`` brings forward: the end of time-bound changes and of rotations' grace
+# periods, and the reminders before them.
+_LATER_KINDS = (REMIND_REVERT, REVERT_CHANGE, REMIND_RETIRE, RETIRE_OLD)
 
 
 class StepFailed(Exception):
@@ -179,6 +187,8 @@ class DemoSession:
                 f"  :in CHANNEL       go to a channel: {channels} (or its ID)",
                 "  :click LABEL [N]  click a button of message [N], or of the latest message",
                 "                    you can see that has it (:click Approve, :click Deny 3)",
+                "  :later            time passes: changes made for a while, reminders and",
+                "                    rotations' grace periods come due now",
                 "  :help             this list",
                 "  :quit             leave (Ctrl-D does too)",
                 "Modals ask for their fields one by one: Enter keeps the value in [brackets],",
@@ -205,6 +215,8 @@ class DemoSession:
         elif word == "click":
             self._click(rest)
             self._fill_opened_modals()
+        elif word == "later":
+            self._later()
         else:
             raise StepFailed(f"unknown demo command :{word} (:help lists them)")
         return True
@@ -253,12 +265,38 @@ class DemoSession:
         self._origins[url] = origin
         response = self.client.command(
             command,
-            args.strip(),
+            self._escaped(args.strip()),
             user_id=self.user_id,
             channel_id=self.channel_id,
             response_url=url,
         )
         self._settle(response, origin)
+
+    def _escaped(self, text: str) -> str:
+        """``@name`` of someone here as Slack sends it for a command that escapes its text."""
+
+        def mention(found: re.Match[str]) -> str:
+            wanted = found.group(1).casefold()
+            user = next((u for u in self.workspace.users if u.name.casefold() == wanted), None)
+            return f"<@{user.id}|{user.name}>" if user is not None else found.group(0)
+
+        return re.sub(r"(?<![<\w])@([\w.-]+)", mention, text)
+
+    def _later(self) -> None:
+        """Time passes: every change, reminder and grace period waiting for a later time
+        comes due now, and the app's timed work runs as it would then.
+        """
+        app = self.workspace.app
+        if app is None:
+            raise StepFailed("the app is not running")
+        now = datetime.now(UTC)
+        waiting = [job for kind in _LATER_KINDS for job in app.core.jobs.waiting(kind)]
+        for job in waiting:
+            app.core.jobs.due_now(job.key, now=now)
+        self._note(f"(time passes: {len(waiting)} timed job(s) come due)")
+        app.run_schedule()
+        self.workspace.drain()
+        self._flush()
 
     def _click(self, text: str) -> None:
         words = text.split()

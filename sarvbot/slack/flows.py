@@ -189,6 +189,8 @@ def end_timed_change(ctx: SlackContext, timed: TimedChange) -> Reverted:
 
 def remind_timed_change(ctx: SlackContext, timed: TimedChange) -> None:
     """Before the end: the requester gets a DM with Extend and Revert now."""
+    if ctx.core.reverts.get(timed.key) is None:
+        return  # put back already (Revert now, or its end came first)
     if not ctx.messenger.direct_message(timed.requester_id, blocks.reminder_message(timed)):
         raise RuntimeError("Slack did not take the reminder")  # tried again later
 
@@ -242,6 +244,8 @@ def retire_rotated(ctx: SlackContext, rotation: Rotation, attempts: int) -> None
 
 def remind_retire(ctx: SlackContext, rotation: Rotation) -> None:
     """Before the grace period ends: the requester and the owner hear the old user goes."""
+    if not ctx.core.rotations.waiting(rotation.key):
+        return  # retired already (Done, or the end of the grace period came first)
     message = blocks.retire_reminder_message(rotation)
     told = [ctx.messenger.direct_message(p, message) for p in _rotation_people(ctx, rotation)]
     if not any(told):

@@ -49,6 +49,7 @@ def test_edit_modal_fields_carry_their_current_values() -> None:
     assert [(f.block_id, f.label, f.initial, f.optional) for f in fields] == [
         ("total_limit", "Total limit", None, False),
         ("hourly_limit", "Hourly limit", None, False),
+        ("label", "Label (e.g. billing-api)", None, True),
         ("reason", "Reason", None, False),
     ]
     deny = modal_fields(blocks.deny_modal(3, "{}"))

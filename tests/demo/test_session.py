@@ -23,11 +23,11 @@ def test_developer_lists_the_seeded_users_in_dev() -> None:
     assert status == 0
     assert "alice@#dev> /smtp list" in lines
     assert "[1] #dev  sarvbot (only visible to you): SMTP users: 1-4 of 4" in lines
-    assert "    `smtp10004`  ⛔ Disable  ·  total 500  ·  hourly 50" in lines
+    assert "    `smtp10004`  _unlabelled_  ⛔ Disable  ·  total 500  ·  hourly 50" in lines
 
 
 def test_ops_adds_a_user_in_the_modal_and_gets_its_password_in_a_dm() -> None:
-    status, lines = _demo(":as bob\n:in #ops\n/smtp add\n100\n10\n")
+    status, lines = _demo(":as bob\n:in #ops\n/smtp add\n100\n10\n\n")
     assert status == 0
     assert "  Total limit: 100" in lines
     assert "  Hourly limit: 10" in lines
@@ -44,7 +44,7 @@ def test_ops_adds_a_user_in_the_modal_and_gets_its_password_in_a_dm() -> None:
 
 
 def test_ops_edits_in_the_modal_and_a_bad_value_is_asked_again() -> None:
-    script = ":as bob\n:in #ops\n/smtp edit smtp10001\n8000\nlots\nDisable\n300\n"
+    script = ":as bob\n:in #ops\n/smtp edit smtp10001\n8000\nlots\nDisable\n\n\n300\n"
     status, lines = _demo(script)
     assert status == 0
     start = lines.index("bob@#ops> /smtp edit smtp10001")
@@ -55,6 +55,9 @@ def test_ops_edits_in_the_modal_and_a_bad_value_is_asked_again() -> None:
         "  Hourly limit [200]: lots",
         "  Status: 1. Enable / 2. Disable",
         "  Status [Enable]: Disable",
+        "  For: 1. Until changed / 2. 1 hour / 3. 4 hours / 4. 1 day / 5. 1 week / 6. Custom (below)",
+        "  For [Until changed]: ",
+        "  Custom duration (e.g. 90m, 2h30m, 3d) (optional): ",
         "  ! Hourly limit: Enter a whole number from 1 to 2,147,483,647.",
         "  Hourly limit [lots]: 300",
         "[1] #ops  sarvbot: @bob edited `smtp10001` (total 8000, hourly 300, status Disable)",
