@@ -55,7 +55,8 @@ def test_ops_edits_in_the_modal_and_a_bad_value_is_asked_again() -> None:
         "  Hourly limit [200]: lots",
         "  Status: 1. Enable / 2. Disable",
         "  Status [Enable]: Disable",
-        "  For: 1. Until changed / 2. 1 hour / 3. 4 hours / 4. 1 day / 5. 1 week / 6. Custom (below)",
+        "  For: 1. Until changed / 2. 1 hour / 3. 4 hours / 4. 1 day / 5. 1 week"
+        " / 6. Custom (below)",
         "  For [Until changed]: ",
         "  Custom duration (e.g. 90m, 2h30m, 3d) (optional): ",
         "  ! Hourly limit: Enter a whole number from 1 to 2,147,483,647.",
