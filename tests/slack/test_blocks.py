@@ -105,7 +105,14 @@ def test_only_the_secret_message_holds_the_password() -> None:
 def test_modal_labels_are_exact() -> None:
     view = blocks.edit_modal(SmtpUser("smtp1", UserStatus.DISABLE, 5, 2), "{}", ask_reason=True)
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
-    assert labels == ["Total limit", "Hourly limit", "Status", "Reason"]
+    assert labels == [
+        "Total limit",
+        "Hourly limit",
+        "Status",
+        "For",
+        "Custom duration (e.g. 90m, 2h30m, 3d)",
+        "Reason",
+    ]
     assert len(view["title"]["text"]) <= 24
     status = next(b for b in view["blocks"] if b.get("block_id") == "status")
     assert status["element"]["initial_option"]["value"] == "Disable"
