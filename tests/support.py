@@ -1,13 +1,66 @@
-"""Small helpers shared by tests that start servers in other processes."""
+"""Helpers shared by the tests: sarvbot commands and servers in processes of their own."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
 
 import requests
+
+from sarvbot.standin import SlackAppClient
+from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
+
+# Settings the app would pick up from the environment (the test process's own ones too).
+SETTING_PREFIXES = (
+    "SLACK_",
+    "SARV",
+    "DATABASE_",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "LOG_",
+    "PROMETHEUS_",
+)
+# A complete configuration, every value made up: enough for ``serve`` to read it.
+GOOD_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
+    "SLACK_SIGNING_SECRET": "secret",
+    "SARV_OWNER_ID": "owner",
+    "SARV_TOKEN": "sarv-token",
+    "SARV_APP_DOMAIN": "mail.example.com",
+}
+SARVBOT = ("-m", "sarvbot.cli")
+
+
+# Waiting
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05
+) -> bool:
+    """Poll ``condition`` until it holds; False if it did not within ``timeout`` seconds.
+
+    Only for what another process (or a database) changes: there is nothing to wait on.
+    """
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(interval)
+    return True
+
+
+# Processes
 
 
 def free_port() -> int:
@@ -17,25 +70,143 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def clean_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any setting of sarvbot's, then ``env``."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+    return {**kept, **(env or {})}
+
+
+def write_policy(folder: Path, text: str = DEMO_POLICY) -> Path:
+    """``folder/sarvbot.toml`` holding ``text`` (the demo policy by default)."""
+    policy = folder / "sarvbot.toml"
+    policy.write_text(text, encoding="utf-8")
+    return policy
+
+
+def app_env(workspace: LocalWorkspace, folder: Path, **extra: str) -> dict[str, str]:
+    """The settings of a sarvbot process for ``workspace``, with the demo policy in ``folder``."""
+    policy = write_policy(folder)
+    return {**workspace.environ(), "SARVBOT_POLICY": str(policy), **extra}
+
+
+def run_sarvbot(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    python: Sequence[str] = SARVBOT,
+    timeout: float = 60,
+    check: bool = False,
+    input: str | None = None,
+    stdin: IO[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``sarvbot ARGS`` (``python PYTHON ARGS``) in a fresh interpreter set up by ``env`` alone."""
+    return subprocess.run(
+        [sys.executable, *python, *args],
+        env=clean_environ(env),
+        cwd=cwd,
+        input=input,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
+def stop(*processes: subprocess.Popen[str], timeout: float = 60) -> None:
+    """SIGTERM every process still running, then wait for each; SIGKILL one that hangs on."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def wait_healthy(process: subprocess.Popen[str], url: str, timeout: float = 30.0) -> None:
     """Wait until ``url`` answers 200, failing with the process's output if it exits."""
     session = requests.Session()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
         if process.poll() is not None:
             output = process.stderr.read() if process.stderr else ""
             raise AssertionError(f"the server exited: {output}")
         try:
-            if session.get(url, timeout=0.5).ok:
-                return
+            return session.get(url, timeout=0.5).ok
         except requests.ConnectionError:
-            time.sleep(0.1)  # gunicorn is still starting: it offers nothing to wait on
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+            return False  # gunicorn is still starting: it offers nothing to wait on
+
+    try:
+        if not wait_until(answered, timeout, interval=0.1):
+            raise AssertionError(f"{url} did not answer within {timeout} s")
+    finally:
+        session.close()
 
 
 def serve_argv(port: int, *, workers: int = 1, threads: int = 32) -> list[str]:
     """The command line of a ``sarvbot serve`` on 127.0.0.1:``port``, run by this Python."""
     return [
-        *(sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1"),
+        *(sys.executable, *SARVBOT, "serve", "--host", "127.0.0.1"),
         *("--port", str(port), "--workers", str(workers), "--threads", str(threads)),
     ]
+
+
+@dataclass
+class Served:
+    """A running ``sarvbot serve`` and where it listens."""
+
+    process: subprocess.Popen[str]
+    base: str  # http://127.0.0.1:PORT
+
+    @property
+    def events_url(self) -> str:
+        return self.base + "/slack/events"
+
+    def client(self, workspace: LocalWorkspace) -> SlackAppClient:
+        """A client signing as ``workspace``'s Slack does, posting to this server."""
+        return SlackAppClient(self.events_url, workspace.signing_secret, slack=workspace.slack)
+
+
+@contextmanager
+def serving_many(
+    env: Mapping[str, str],
+    count: int,
+    *,
+    workers: int = 1,
+    threads: int = 4,
+    stderr: int | IO[str] = subprocess.PIPE,
+    cwd: Path | None = None,
+    start_new_session: bool = False,
+) -> Iterator[list[Served]]:
+    """``count`` ``sarvbot serve`` processes set up by ``env``, each answering /healthz.
+
+    All are stopped at the end (SIGTERM, then SIGKILL for one that will not stop).
+    """
+    started: list[Served] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                serve_argv(port, workers=workers, threads=threads),
+                env=clean_environ(env),
+                cwd=cwd,
+                stderr=stderr,
+                text=True,
+                start_new_session=start_new_session,
+            )
+            started.append(Served(process, f"http://127.0.0.1:{port}"))
+            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+        yield started
+    finally:
+        stop(*(served.process for served in started))
+
+
+@contextmanager
+def serving(env: Mapping[str, str], **options: Any) -> Iterator[Served]:
+    """One ``sarvbot serve``, as ``serving_many`` starts them."""
+    with serving_many(env, 1, **options) as (served,):
+        yield served
