@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: sarvbot commands and servers in processes of their own."""
+"""Helpers shared by the tests: sarvbot commands and servers, racing threads."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import requests
 
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
+
+T = TypeVar("T")
 
 # Settings the app would pick up from the environment (the test process's own ones too).
 SETTING_PREFIXES = (
@@ -210,3 +213,22 @@ def serving(env: Mapping[str, str], **options: Any) -> Iterator[Served]:
     """One ``sarvbot serve``, as ``serving_many`` starts them."""
     with serving_many(env, 1, **options) as (served,):
         yield served
+
+
+# Threads
+
+
+def race(count: int, run: Callable[[int], T], *, timeout: float = 60.0) -> list[T]:
+    """``run(0)`` to ``run(count - 1)``, each on its own thread, all released at once.
+
+    A barrier holds every thread until all have started, so the calls overlap as much as
+    they can. Returns the results in index order; an exception in any thread is raised.
+    """
+    barrier = threading.Barrier(count, timeout=timeout)
+
+    def at_once(index: int) -> T:
+        barrier.wait()
+        return run(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(at_once, range(count), timeout=timeout))
