@@ -1,7 +1,8 @@
-"""Helpers shared by the tests: sarvbot commands and servers, racing threads."""
+"""Helpers shared by the tests: sarvbot processes, servers, racing threads, signed bodies."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,8 +19,8 @@ from typing import IO, Any, TypeVar
 
 import requests
 
-from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
+from sarvbot.standin import FakeSlackApi, SlackAppClient, slash_command_body
+from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 
 T = TypeVar("T")
 
@@ -232,3 +233,65 @@ def race(count: int, run: Callable[[int], T], *, timeout: float = 60.0) -> list[
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(at_once, range(count), timeout=timeout))
+
+
+class LogNotice(logging.Handler):
+    """Sets ``seen`` once a record whose message holds ``words`` is logged."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.seen.set()
+
+
+@contextmanager
+def noticing(words: str, logger: str = "sarvbot") -> Iterator[threading.Event]:
+    """An event set once ``logger`` logs a message holding ``words``, while in the block."""
+    notice = LogNotice(words)
+    logging.getLogger(logger).addHandler(notice)
+    try:
+        yield notice.seen
+    finally:
+        logging.getLogger(logger).removeHandler(notice)
+
+
+# Signed requests
+
+
+class Captured:
+    """Keeps the signed posts a client makes (bytes and headers), to send them again."""
+
+    def __init__(self, client: SlackAppClient) -> None:
+        self.posts: list[tuple[bytes, dict[str, str]]] = []
+        send = client.session.post
+
+        def recording(url: str, *, data: bytes, headers: dict[str, str], **kw: Any) -> Any:
+            self.posts.append((data, dict(headers)))
+            return send(url, data=data, headers=headers, **kw)
+
+        client.session.post = recording  # type: ignore[method-assign,assignment]
+
+    def last(self) -> tuple[bytes, dict[str, str]]:
+        return self.posts[-1]
+
+
+def smtp_command_body(
+    slack: FakeSlackApi, text: str, *, team_id: str = "T0SARV", **fields: str
+) -> str:
+    """bob's ``/smtp TEXT`` in #ops as Slack sends it, with a response_url from ``slack``."""
+    return slash_command_body(
+        command="/smtp",
+        text=text,
+        user_id=BOB,
+        user_name="bob",
+        channel_id=OPS,
+        channel_name="ops",
+        team_id=team_id,
+        response_url=slack.new_response_url(),
+        trigger_id=slack.new_trigger_id(BOB),
+        **fields,
+    )
