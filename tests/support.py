@@ -19,8 +19,10 @@ from typing import IO, Any, TypeVar
 
 import requests
 
+from sarvbot.core import RequestState
 from sarvbot.standin import FakeSlackApi, SlackAppClient, slash_command_body
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
+from sarvbot.store import ApprovalStore, Database
 
 T = TypeVar("T")
 
@@ -257,6 +259,30 @@ def noticing(words: str, logger: str = "sarvbot") -> Iterator[threading.Event]:
         yield notice.seen
     finally:
         logging.getLogger(logger).removeHandler(notice)
+
+
+# The workspace and its records
+
+
+def join_channel(slack: FakeSlackApi, channel_id: str, user_id: str) -> None:
+    """Make ``user_id`` a member of ``channel_id`` in Slack's stand-in."""
+    channel = slack.channel(channel_id)
+    channel.members.add(user_id)
+    slack.add_channel(channel)
+
+
+def leave_channel(slack: FakeSlackApi, channel_id: str, user_id: str) -> None:
+    """Take ``user_id`` out of ``channel_id`` in Slack's stand-in."""
+    channel = slack.channel(channel_id)
+    channel.members.discard(user_id)
+    slack.add_channel(channel)
+
+
+def request_state(database: Database, request_id: int) -> RequestState:
+    """The stored state of approval request ``request_id``, which must exist."""
+    request = ApprovalStore(database).get(request_id)
+    assert request is not None, f"there is no request #{request_id}"
+    return request.state
 
 
 # Signed requests
