@@ -47,6 +47,12 @@ def _fresh_postgres_database(admin: Engine) -> Iterator[str]:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def postgres_url(postgres_admin_engine: Engine) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the test server."""
+    yield from _fresh_postgres_database(postgres_admin_engine)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database: a SQLite file, or a new PostgreSQL database."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from sqlalchemy import insert
 
 from sarvbot.store import Database
 from sarvbot.store.models import AuditEventRow
+from tests.support import SARVBOT, clean_environ, run_sarvbot
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -52,11 +52,10 @@ _MEASURED = (
 
 def export(url: str, *args: str) -> tuple[str, int]:
     """Run the export in a process of its own; its output and its peak memory in KiB."""
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURED, "audit", "export", *args],
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
+    result = run_sarvbot(
+        ["audit", "export", *args],
+        {"DATABASE_URL": url},
+        python=("-c", _MEASURED),
         timeout=120,
         check=True,
     )
@@ -103,14 +102,7 @@ def test_since_and_csv(tmp_path: Path) -> None:
 
 
 def test_bad_since_is_one_clear_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", "audit", "export", "--since", "last week"],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_export(f"sqlite:///{tmp_path / 'a.db'}", "--since", "last week")
     assert result.returncode == 2
     assert "not a date: 'last week'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -118,14 +110,7 @@ def test_bad_since_is_one_clear_line(tmp_path: Path) -> None:
 
 def run_export(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``sarvbot audit export`` in a process of its own, whatever its exit status."""
-    return subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", "audit", "export", *args],
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_sarvbot(["audit", "export", *args], {"DATABASE_URL": url})
 
 
 def test_export_into_a_pipe_closed_early_ends_without_a_traceback(tmp_path: Path) -> None:
@@ -134,8 +119,8 @@ def test_export_into_a_pipe_closed_early_ends_without_a_traceback(tmp_path: Path
     for output in ("jsonl", "csv"):
         # `sarvbot audit export | head -1`: the reader goes away after one line.
         process = subprocess.Popen(
-            [sys.executable, "-m", "sarvbot.cli", "audit", "export", "--format", output],
-            env={**os.environ, "DATABASE_URL": url},
+            [sys.executable, *SARVBOT, "audit", "export", "--format", output],
+            env=clean_environ({"DATABASE_URL": url}),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -201,14 +186,5 @@ def test_export_takes_database_url_from_dotenv_and_needs_nothing_else(tmp_path: 
     fill(url, 3)
     (tmp_path / ".env").write_text(f"DATABASE_URL={url}\n", encoding="utf-8")
     # No DATABASE_URL, and nothing of Slack's or Sarv's, in the environment.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", "audit", "export"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_sarvbot(["audit", "export"], cwd=tmp_path, check=True)
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1, 2, 3]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,42 +13,24 @@ import requests
 from sqlalchemy import text
 
 from sarvbot.core import RequestState
-from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
-from tests.support import free_port, wait_healthy
-
-GOOD_ENV = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "secret",
-    "SARV_OWNER_ID": "owner",
-    "SARV_TOKEN": "sarv-token",
-    "SARV_APP_DOMAIN": "mail.example.com",
-}
-
-
-def _run(
-    args: list[str], env: dict[str, str], cwd: Path, *, module: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """``sarvbot ARGS`` (or ``python ARGS``, not ``module``) configured by ``env`` alone."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "SARV", "DATABASE_", "PORT", "WEB_CONCURRENCY", "LOG_"))
-    }
-    return subprocess.run(
-        [sys.executable, *(["-m", "sarvbot.cli"] if module else []), *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support import (
+    GOOD_ENV,
+    SARVBOT,
+    Served,
+    app_env,
+    clean_environ,
+    free_port,
+    run_sarvbot,
+    stop,
+    wait_healthy,
+    write_policy,
+)
 
 
 def test_serve_without_config_lists_every_missing_variable(tmp_path: Path) -> None:
-    result = _run(["serve"], {}, tmp_path)
+    result = run_sarvbot(["serve"], {}, cwd=tmp_path)
     assert result.returncode == 2
     for name in (
         "SLACK_BOT_TOKEN",
@@ -76,12 +57,10 @@ def test_serve_without_config_lists_every_missing_variable(tmp_path: Path) -> No
 )
 def test_serve_with_slack_unreachable_says_why(tmp_path: Path, slack_url: str, words: str) -> None:
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY)
         plain = workspace.slack.base_url.rsplit(":", 1)[1]  # a server that speaks no TLS
         url = slack_url.format(closed=free_port(), plain=plain)
-        env = {**workspace.environ(), "SARVBOT_POLICY": str(policy), "SLACK_API_URL": url}
-        result = _run(["serve"], env, tmp_path)
+        env = app_env(workspace, tmp_path, SLACK_API_URL=url)
+        result = run_sarvbot(["serve"], env, cwd=tmp_path)
     assert result.returncode == 2
     (line,) = [line for line in result.stderr.splitlines() if "Slack" in line]
     assert line.endswith(f": {words}"), result.stderr
@@ -89,41 +68,40 @@ def test_serve_with_slack_unreachable_says_why(tmp_path: Path, slack_url: str, w
 
 
 def test_serve_with_a_bad_policy_names_the_line(tmp_path: Path) -> None:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text('[channels.C0OPS]\nallow = ["list"]\n\n[channels.dev]\nallow = ["list"]\n')
-    result = _run(["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy)}, tmp_path)
+    policy = write_policy(
+        tmp_path, '[channels.C0OPS]\nallow = ["list"]\n\n[channels.dev]\nallow = ["list"]\n'
+    )
+    result = run_sarvbot(["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy)}, cwd=tmp_path)
     assert result.returncode == 2
     assert f"{policy}:4: channels are given by ID" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_serve_on_a_database_that_is_behind_says_to_upgrade(tmp_path: Path) -> None:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY)
+    policy = write_policy(tmp_path)
     env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
-    result = _run(["serve"], env, tmp_path)
+    result = run_sarvbot(["serve"], env, cwd=tmp_path)
     assert result.returncode == 2
     assert "sarvbot db upgrade" in result.stderr
-    upgraded = _run(["db", "upgrade"], env, tmp_path)
+    upgraded = run_sarvbot(["db", "upgrade"], env, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in upgraded.stdout
-    assert _run(["db", "current"], env, tmp_path).returncode == 0
+    assert run_sarvbot(["db", "current"], env, cwd=tmp_path).returncode == 0
 
 
 def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Path) -> None:
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY)
         port = free_port()
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV"))}
+        # The port comes from PORT, as a platform gives it, not from --port.
         process = subprocess.Popen(
-            [sys.executable, "-m", "sarvbot.cli", "serve", "--host", "127.0.0.1", "--workers", "1"],
-            env={**clean, **workspace.environ(), "SARVBOT_POLICY": str(policy), "PORT": str(port)},
+            [sys.executable, *SARVBOT, "serve", "--host", "127.0.0.1", "--workers", "1"],
+            env=clean_environ(app_env(workspace, tmp_path, PORT=str(port))),
             stderr=subprocess.PIPE,
             text=True,
         )
+        served = Served(process, f"http://127.0.0.1:{port}")
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = served.base
             wait_healthy(process, base + "/healthz")
             health = requests.get(base + "/healthz", timeout=5)
             assert health.json() == {"ok": True}
@@ -135,9 +113,7 @@ def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Pa
             assert len(workspace.slack.calls) == before
             assert workspace.sandbox.calls == []
             workspace.sandbox.add_user(name="smtp50001")
-            client = SlackAppClient(
-                base + "/slack/events", workspace.signing_secret, slack=workspace.slack
-            )
+            client = served.client(workspace)
             assert (
                 client.command(
                     "/smtp", "disable smtp50001", user_id=BOB, channel_id=OPS
@@ -148,8 +124,7 @@ def test_serve_answers_healthz_and_signed_commands_through_gunicorn(tmp_path: Pa
             assert workspace.sandbox.users["smtp50001"].status == "Disable"
             assert requests.get(base + "/slack/events", timeout=5).status_code == 405
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop(process)
 
 
 def test_expire_marks_overdue_requests_and_updates_their_message(tmp_path: Path) -> None:
@@ -160,15 +135,13 @@ def test_expire_marks_overdue_requests_and_updates_their_message(tmp_path: Path)
         store = ApprovalStore(workspace.database)
         request = store.get(1)
         assert request is not None
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY)
         # Make it overdue as a day passing would.
         with workspace.database.session() as session:
             session.execute(
                 text("UPDATE approval_requests SET expires_at = :t WHERE id = 1"),
                 {"t": datetime.now(UTC) - timedelta(minutes=1)},
             )
-        result = _run(["expire"], {**workspace.environ(), "SARVBOT_POLICY": str(policy)}, tmp_path)
+        result = run_sarvbot(["expire"], app_env(workspace, tmp_path), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "request #1: expired" in result.stdout
         expired = store.get(1)
@@ -180,7 +153,7 @@ def test_expire_marks_overdue_requests_and_updates_their_message(tmp_path: Path)
 
 
 def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
-    result = _run(["socket"], GOOD_ENV, tmp_path)
+    result = run_sarvbot(["socket"], GOOD_ENV, cwd=tmp_path)
     assert result.returncode == 2
     assert "Socket Mode needs SLACK_APP_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
@@ -188,14 +161,8 @@ def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
 
 def test_serve_with_a_token_slack_refuses_says_so(tmp_path: Path) -> None:
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY)
-        env = {
-            **workspace.environ(),
-            "SARVBOT_POLICY": str(policy),
-            "SLACK_BOT_TOKEN": "xoxb-revoked",
-        }
-        result = _run(["serve"], env, tmp_path)
+        env = app_env(workspace, tmp_path, SLACK_BOT_TOKEN="xoxb-revoked")
+        result = run_sarvbot(["serve"], env, cwd=tmp_path)
     assert result.returncode == 2
     assert "Slack did not accept SLACK_BOT_TOKEN: invalid_auth" in result.stderr
     assert "xoxb-revoked" not in result.stderr
@@ -204,14 +171,8 @@ def test_serve_with_a_token_slack_refuses_says_so(tmp_path: Path) -> None:
 
 def test_socket_mode_refused_by_slack_says_so(tmp_path: Path) -> None:
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY)
-        env = {
-            **workspace.environ(),
-            "SARVBOT_POLICY": str(policy),
-            "SLACK_APP_TOKEN": "xapp-1-not-enabled",
-        }
-        result = _run(["socket"], env, tmp_path)
+        env = app_env(workspace, tmp_path, SLACK_APP_TOKEN="xapp-1-not-enabled")
+        result = run_sarvbot(["socket"], env, cwd=tmp_path)
         opened = workspace.slack.calls_to("apps.connections.open")
     assert result.returncode == 2
     assert "Slack refused the Socket Mode connection:" in result.stderr
@@ -221,13 +182,15 @@ def test_socket_mode_refused_by_slack_says_so(tmp_path: Path) -> None:
 
 
 def test_version(tmp_path: Path) -> None:
-    result = _run(["--version"], {}, tmp_path)
+    result = run_sarvbot(["--version"], {}, cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == "sarvbot 0.1.0"
 
 
 def test_db_upgrade_names_its_migrations_and_nothing_else_of_alembic(tmp_path: Path) -> None:
-    result = _run(["db", "upgrade"], {"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}, tmp_path)
+    result = run_sarvbot(
+        ["db", "upgrade"], {"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "Running upgrade  -> 0001" in result.stderr
     assert "setup plugin" not in result.stderr
@@ -235,20 +198,20 @@ def test_db_upgrade_names_its_migrations_and_nothing_else_of_alembic(tmp_path: P
 
 def test_db_commands_and_the_audit_export_need_only_database_url(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'only.db'}"}
-    upgraded = _run(["db", "upgrade"], env, tmp_path)
+    upgraded = run_sarvbot(["db", "upgrade"], env, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    current = _run(["db", "current"], env, tmp_path)
+    current = run_sarvbot(["db", "current"], env, cwd=tmp_path)
     assert current.returncode == 0, current.stderr
     assert current.stdout.startswith(f"sqlite:///{tmp_path / 'only.db'}: revision ")
     assert current.stdout.rstrip().endswith("up to date")
-    exported = _run(["audit", "export"], env, tmp_path)
+    exported = run_sarvbot(["audit", "export"], env, cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == ""
 
 
 def test_db_upgrade_takes_database_url_from_dotenv_as_serve_does(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'from-dotenv.db'}\n")
-    result = _run(["db", "upgrade"], {}, tmp_path)
+    result = run_sarvbot(["db", "upgrade"], {}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "from-dotenv.db: revision" in result.stdout
     assert (tmp_path / "from-dotenv.db").exists()
@@ -267,9 +230,10 @@ def test_db_upgrade_takes_database_url_from_dotenv_as_serve_does(tmp_path: Path)
 def test_serve_with_a_bad_port_or_web_concurrency_says_so_in_one_line(
     tmp_path: Path, name: str, value: str, problem: str
 ) -> None:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY)
-    result = _run(["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy), name: value}, tmp_path)
+    policy = write_policy(tmp_path)
+    result = run_sarvbot(
+        ["serve"], {**GOOD_ENV, "SARVBOT_POLICY": str(policy), name: value}, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "sarvbot serve: the configuration has problems:",
@@ -287,28 +251,18 @@ _GIVEN_MAPPING = [
 
 def test_main_takes_its_settings_from_the_mapping_it_is_given(tmp_path: Path) -> None:
     given = {"DATABASE_URL": f"sqlite:///{tmp_path / 'given.db'}"}
-    result = subprocess.run(
-        [sys.executable, *_GIVEN_MAPPING, json.dumps(given), "db", "upgrade"],
-        env={**os.environ, "DATABASE_URL": "mysql://not/this/one"},
+    result = run_sarvbot(
+        [json.dumps(given), "db", "upgrade"],
+        {"DATABASE_URL": "mysql://not/this/one"},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        python=_GIVEN_MAPPING,
     )
     assert result.returncode == 0, result.stderr
     assert "given.db: revision" in result.stdout
     # --port and --workers stand in for PORT and WEB_CONCURRENCY, which are then unread.
     given = {"PORT": "http", "WEB_CONCURRENCY": "none"}
     argv = ["serve", "--port", "3000", "--workers", "1"]
-    result = subprocess.run(
-        [sys.executable, *_GIVEN_MAPPING, json.dumps(given), *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_sarvbot([json.dumps(given), *argv], cwd=tmp_path, python=_GIVEN_MAPPING)
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN: is missing" in result.stderr
     assert "PORT" not in result.stderr
@@ -350,7 +304,7 @@ sys.exit(status)
 def test_main_reads_the_environment_once(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "LOG_LEVEL": "WARNING"}
     for command in (["db", "upgrade"], ["audit", "export"]):
-        result = _run(["-c", _COUNTING_READS, *command], env, tmp_path, module=False)
+        result = run_sarvbot(["-c", _COUNTING_READS, *command], env, cwd=tmp_path, python=())
         assert result.returncode == 0, result.stderr
         reads = json.loads(result.stderr.splitlines()[-1])
         assert reads["DATABASE_URL"] == 1, command

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,8 +17,8 @@ from sarvbot.config import (
     load_settings,
     read_environment,
 )
-from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin.workspace import LocalWorkspace
+from tests.support import serving, write_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +115,7 @@ def test_empty_environment_variables_count_as_unset(monkeypatch: pytest.MonkeyPa
 
 def test_serve_starts_from_a_copy_of_env_example(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    (tmp_path / "sarvbot.toml").write_text(DEMO_POLICY, encoding="utf-8")
+    write_policy(tmp_path)
     with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace:
         # The stand-ins replace Slack's and Sarv's addresses; the rest comes from .env, and
         # what .env.example leaves empty stays empty.
@@ -126,19 +124,8 @@ def test_serve_starts_from_a_copy_of_env_example(tmp_path: Path) -> None:
             for key, value in workspace.environ().items()
             if key not in ("SARVBOT_WORKERS", "SARV_OWNER_ID")
         }
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SARV", "SLACK_"))},
-            **stand_ins,
-        }
-        port = free_port()
-        process = subprocess.Popen(
-            serve_argv(port, threads=4), cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
-        )
-        try:
-            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-        finally:
-            process.terminate()
-            process.communicate(timeout=60)
+        with serving(stand_ins, cwd=tmp_path):
+            pass  # it answers /healthz
 
 
 def test_a_mapping_is_all_that_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -7,12 +7,7 @@ printed, whether the database is up to date, behind or gone.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,24 +15,18 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from sarvbot.standin.workspace import DEMO_POLICY
 from sarvbot.store import Database, DatabaseUnavailable
 from sarvbot.store.database import migrations_dir
 from sarvbot.store.errors import DatabaseUrlError
+from tests.db_fixtures import _fresh_postgres_database
+from tests.support import GOOD_ENV, free_port, run_sarvbot, write_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SECRET = "hunter2-Query+Secret/42"  # changed by URL encoding in every way it can be
-GOOD_ENV = {
-    "SLACK_BOT_TOKEN": "xoxb-1-2-3",
-    "SLACK_SIGNING_SECRET": "secret",
-    "SARV_OWNER_ID": "owner",
-    "SARV_TOKEN": "sarv-token",
-    "SARV_APP_DOMAIN": "mail.example.com",
-}
 ENCODED_SECRET = "hunter2-Query%2BSecret%2F42"
 LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ")
 BAD_URLS = [
@@ -49,25 +38,6 @@ BAD_URLS = [
 ]
 
 
-def run(
-    args: list[str], env: dict[str, str], cwd: Path, *, python: list[str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``sarvbot ARGS`` in a fresh interpreter, with only ``env`` configuring it."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))
-    }
-    command = python or ["-m", "sarvbot.cli"]
-    return subprocess.run(
-        [sys.executable, *command, *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def with_query_secret(url: str) -> str:
     """``url`` with a libpq password in its query, URL-encoded as people paste it."""
     return f"{url}?sslmode=prefer&password={ENCODED_SECRET}"
@@ -76,15 +46,8 @@ def with_query_secret(url: str) -> str:
 @pytest.fixture
 def postgres_database(postgres_admin_engine: Engine) -> Iterator[str]:
     """A new, empty database on the test server: its URL without a driver name."""
-    name = f"sarvbot_t_{secrets.token_hex(6)}"
-    with postgres_admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = postgres_admin_engine.url.set(database=name)
-        yield url.render_as_string(hide_password=False).split("://", 1)[1]
-    finally:
-        with postgres_admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for url in _fresh_postgres_database(postgres_admin_engine):
+        yield url.split("://", 1)[1]
 
 
 def said(stderr: str) -> list[str]:
@@ -105,8 +68,8 @@ def test_db_current_masks_a_password_given_in_the_query(
     postgres_database: str, tmp_path: Path
 ) -> None:
     env = {"DATABASE_URL": with_query_secret(f"postgresql+psycopg://{postgres_database}")}
-    upgraded = run(["db", "upgrade"], env, tmp_path)
-    current = run(["db", "current"], env, tmp_path)
+    upgraded = run_sarvbot(["db", "upgrade"], env, cwd=tmp_path)
+    current = run_sarvbot(["db", "current"], env, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert current.returncode == 0, current.stderr
     assert "password=***" in current.stdout
@@ -118,11 +81,10 @@ def test_db_current_masks_a_password_given_in_the_query(
 def test_serve_start_up_line_masks_a_password_given_in_the_query(
     postgres_database: str, tmp_path: Path
 ) -> None:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY)
+    policy = write_policy(tmp_path)
     url = with_query_secret(f"postgresql://{postgres_database}")
     env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": url}
-    result = run(["serve"], env, tmp_path)  # never upgraded: serve refuses to start
+    result = run_sarvbot(["serve"], env, cwd=tmp_path)  # never upgraded: serve refuses to start
     assert result.returncode == 2
     assert "sarvbot db upgrade" in result.stderr
     assert "password=***" in result.stderr
@@ -131,17 +93,10 @@ def test_serve_start_up_line_masks_a_password_given_in_the_query(
 
 def test_sqlite_url_with_a_query_password_is_masked_by_db_current(tmp_path: Path) -> None:
     env = {"DATABASE_URL": with_query_secret(f"sqlite:///{tmp_path / 'x.db'}")}
-    result = run(["db", "current"], env, tmp_path)
+    result = run_sarvbot(["db", "current"], env, cwd=tmp_path)
     assert result.returncode == 1  # never upgraded
     assert "revision none" in result.stdout
     assert_never_shown(result.stdout + result.stderr)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.mark.parametrize(
@@ -155,7 +110,7 @@ def _closed_port() -> int:
     ],
 )
 def test_gone_database_with_a_secret_in_its_url_never_says_it(url: str) -> None:
-    database = Database(url.format(port=_closed_port()))
+    database = Database(url.format(port=free_port()))
     try:
         with pytest.raises(DatabaseUnavailable) as raised:
             database.check_current()
@@ -184,7 +139,7 @@ def test_heroku_postgres_scheme_runs_on_psycopg(
     postgres_database: str, tmp_path: Path, scheme: str
 ) -> None:
     env = {"DATABASE_URL": f"{scheme}://{postgres_database}"}
-    upgraded = run(["db", "upgrade"], env, tmp_path)
+    upgraded = run_sarvbot(["db", "upgrade"], env, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in upgraded.stdout
     assert upgraded.stdout.startswith("postgresql+psycopg://")
@@ -201,10 +156,9 @@ def test_heroku_postgres_scheme_runs_on_psycopg(
 def test_unusable_database_url_is_one_clear_line(
     tmp_path: Path, command: list[str], url: str
 ) -> None:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY)
+    policy = write_policy(tmp_path)
     env = {**GOOD_ENV, "SARVBOT_POLICY": str(policy), "DATABASE_URL": url}
-    result = run(command, env, tmp_path)
+    result = run_sarvbot(command, env, cwd=tmp_path)
     assert result.returncode == 2
     lines = said(result.stderr)
     assert len(lines) == 1, result.stderr
@@ -234,7 +188,7 @@ def test_postgresql_url_without_the_postgres_extra_says_what_to_install(
     tmp_path: Path, scheme: str
 ) -> None:
     env = {"DATABASE_URL": f"{scheme}://sarvbot:{ENCODED_SECRET}@db.example/sarvbot"}
-    result = run(["db", "current"], env, tmp_path, python=WITHOUT_PSYCOPG)
+    result = run_sarvbot(["db", "current"], env, cwd=tmp_path, python=WITHOUT_PSYCOPG)
     assert result.returncode == 2
     lines = said(result.stderr)
     assert len(lines) == 1, result.stderr
@@ -245,7 +199,7 @@ def test_postgresql_url_without_the_postgres_extra_says_what_to_install(
 
 def test_sqlite_needs_no_extra(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    result = run(["db", "upgrade"], env, tmp_path, python=WITHOUT_PSYCOPG)
+    result = run_sarvbot(["db", "upgrade"], env, cwd=tmp_path, python=WITHOUT_PSYCOPG)
     assert result.returncode == 0, result.stderr
     assert make_url(result.stdout.split(": revision")[0]).get_backend_name() == "sqlite"
 
@@ -277,13 +231,15 @@ def test_alembic_from_the_checkout_migrates_the_database_sarvbot_db_would(
     """DATABASE_URL as sarvbot reads it: the environment's, else the one in ./.env."""
     (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'dotenv.db'}\n")
     env = {"PYTHONPATH": str(ROOT)}
-    from_dotenv = run(["upgrade", "head"], env, tmp_path, python=ALEMBIC)
+    from_dotenv = run_sarvbot(["upgrade", "head"], env, cwd=tmp_path, python=ALEMBIC)
     assert from_dotenv.returncode == 0, from_dotenv.stderr
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'env.db'}"
-    from_env = run(["upgrade", "head"], env, tmp_path, python=ALEMBIC)
+    from_env = run_sarvbot(["upgrade", "head"], env, cwd=tmp_path, python=ALEMBIC)
     assert from_env.returncode == 0, from_env.stderr
     for name in ("dotenv.db", "env.db"):
-        current = run(["db", "current"], {"DATABASE_URL": f"sqlite:///{tmp_path / name}"}, tmp_path)
+        current = run_sarvbot(
+            ["db", "current"], {"DATABASE_URL": f"sqlite:///{tmp_path / name}"}, cwd=tmp_path
+        )
         assert current.returncode == 0, current.stdout + current.stderr
         assert "up to date" in current.stdout
     assert not (tmp_path / "sarvbot.db").exists()

@@ -3,52 +3,37 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
+from tests.support import app_env, serving
 
 
 def serve_and_reset(tmp_path: Path, **log_env: str) -> tuple[str, list[str]]:
     """Run ``sarvbot serve``, reset a password through it, stop it; its stderr and secrets."""
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
         workspace.sandbox.add_user(name="smtp60001")
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy), **log_env}
-        port = free_port()
-        log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
-        process = subprocess.Popen(serve_argv(port, threads=4), env=env, stderr=log, text=True)
-        try:
-            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-            client = SlackAppClient(
-                f"http://127.0.0.1:{port}/slack/events",
-                workspace.signing_secret,
-                slack=workspace.slack,
-            )
-            client.command("/smtp", "reset smtp60001", user_id=BOB, channel_id=OPS)
-            workspace.slack.wait_for(
-                lambda call: call.method == "chat.postEphemeral" and call.args["user"] == BOB,
-                timeout=10,
-            )
-            client.close()
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
-        log.seek(0)
+        env = app_env(workspace, tmp_path, **log_env)
+        with (tmp_path / "serve.log").open("w+", encoding="utf-8") as log:
+            with serving(env, stderr=log) as server:
+                client = server.client(workspace)
+                client.command("/smtp", "reset smtp60001", user_id=BOB, channel_id=OPS)
+                workspace.slack.wait_for(
+                    lambda call: call.method == "chat.postEphemeral" and call.args["user"] == BOB,
+                    timeout=10,
+                )
+                client.close()
+            log.seek(0)
+            output = log.read()
         secrets = [
             workspace.bot_token,
             workspace.signing_secret,
             workspace.sarv_token,
             workspace.sandbox.users["smtp60001"].password,
         ]
-        return log.read(), secrets
+        return output, secrets
 
 
 def test_json_logs_are_one_object_per_line_with_each_request_and_audit_row(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,36 +10,26 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import ALICE, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin.workspace import ALICE, BOB, DEV, OPS, LocalWorkspace
+from tests.support import Served, app_env, run_sarvbot, serving, wait_until
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
 
 
 @pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LocalWorkspace, str]]:
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[LocalWorkspace, Served]]:
     """``sarvbot serve`` with two workers; metrics on unless the test's name says off."""
     enabled = "off" not in request.node.name
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
         workspace.sandbox.add_user(name="smtp70001")
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        if enabled:
-            env["SARVBOT_METRICS"] = "true"
-        port = free_port()
-        with (tmp_path / "serve.log").open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(
-                serve_argv(port, workers=2, threads=4), env=env, stderr=log, text=True
-            )
-            try:
-                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-                yield workspace, f"http://127.0.0.1:{port}"
-            finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+        env = app_env(workspace, tmp_path, **({"SARVBOT_METRICS": "true"} if enabled else {}))
+        with (
+            (tmp_path / "serve.log").open("w", encoding="utf-8") as log,
+            serving(env, workers=2, threads=4, stderr=log) as server,
+        ):
+            yield workspace, server
 
 
 def samples(base: str) -> dict[Sample, float]:
@@ -56,14 +43,15 @@ def samples(base: str) -> dict[Sample, float]:
 
 def wait_for_samples(base: str, expected: dict[Sample, float], timeout: float = 10) -> dict:
     """Scrape until the expected samples are there (bounded); returns the last scrape."""
-    deadline = time.monotonic() + timeout
-    while True:
+    found: dict[Sample, float] = {}
+
+    def arrived() -> bool:  # samples land in other processes: nothing here to wait on
+        nonlocal found
         found = samples(base)
-        if all(found.get(key) == value for key, value in expected.items()):
-            return found
-        if time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)  # samples land in other processes: nothing here to wait on
+        return all(found.get(key) == value for key, value in expected.items())
+
+    wait_until(arrived, timeout)
+    return found
 
 
 def handled(action: str) -> Sample:
@@ -74,10 +62,11 @@ def handled(action: str) -> Sample:
 
 
 def test_metrics_count_commands_sarv_calls_deliveries_and_requests(
-    served: tuple[LocalWorkspace, str],
+    served: tuple[LocalWorkspace, Served],
 ) -> None:
-    workspace, base = served
-    client = SlackAppClient(f"{base}/slack/events", workspace.signing_secret, slack=workspace.slack)
+    workspace, server = served
+    base = server.base
+    client = server.client(workspace)
     # Enough commands that both workers (behind one port) most likely answer some.
     for _ in range(6):
         client.command("/smtp", "list", user_id=BOB, channel_id=OPS)
@@ -101,9 +90,9 @@ def test_metrics_count_commands_sarv_calls_deliveries_and_requests(
     assert workspace.sandbox.users["smtp70001"].password not in text
 
 
-def test_metrics_off_by_default(served: tuple[LocalWorkspace, str]) -> None:
-    _, base = served
-    assert requests.get(f"{base}/metrics", timeout=10).status_code == 404
+def test_metrics_off_by_default(served: tuple[LocalWorkspace, Served]) -> None:
+    _, server = served
+    assert requests.get(f"{server.base}/metrics", timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["expire"]])
@@ -113,19 +102,11 @@ def test_a_preset_metrics_directory_that_is_missing_is_one_clear_line(
     missing = tmp_path / "no-such-dir"
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
         env = {
-            **os.environ,
             **workspace.environ(),
             "SARVBOT_METRICS": "true",
             "PROMETHEUS_MULTIPROC_DIR": str(missing),
         }
-        result = subprocess.run(
-            [*serve_argv(0)[:3], *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_sarvbot(command, env)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
@@ -147,31 +128,21 @@ def test_metrics_still_answer_when_the_database_is_down(
     name = url.rsplit("/", 1)[-1]
     try:
         with LocalWorkspace(url) as workspace:
-            policy = tmp_path / "sarvbot.toml"
-            policy.write_text(DEMO_POLICY, encoding="utf-8")
-            env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-            env["SARVBOT_METRICS"] = "true"
-            port = free_port()
-            process = subprocess.Popen(
-                serve_argv(port, threads=4), env=env, stderr=subprocess.DEVNULL, text=True
-            )
+            env = app_env(workspace, tmp_path, SARVBOT_METRICS="true")
             try:
-                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-                workspace.database.dispose()
-                with postgres_admin_engine.connect() as connection:
-                    connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-                    connection.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                            " WHERE datname = :name"
-                        ),
-                        {"name": name},
-                    )
-                answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
+                with serving(env, stderr=subprocess.DEVNULL) as server:
+                    workspace.database.dispose()
+                    with postgres_admin_engine.connect() as connection:
+                        connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+                        connection.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE datname = :name"
+                            ),
+                            {"name": name},
+                        )
+                    answer = requests.get(f"{server.base}/metrics", timeout=30)
             finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
                 with postgres_admin_engine.connect() as connection:
                     connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
     finally:

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import requests
 
-from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin.workspace import LocalWorkspace
+from tests.support import app_env, serving
 
 
 def test_a_serving_process_is_ready_with_its_database_and_schedule(tmp_path: Path) -> None:
-    with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        port = free_port()
-        process = subprocess.Popen(
-            serve_argv(port, threads=4), env=env, stderr=subprocess.DEVNULL, text=True
-        )
-        try:
-            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-            answer = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+    with (
+        LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}") as workspace,
+        serving(app_env(workspace, tmp_path), stderr=subprocess.DEVNULL) as server,
+    ):
+        answer = requests.get(f"{server.base}/readyz", timeout=10)
     assert answer.status_code == 200
     assert answer.json() == {"ok": True, "database": "ok", "schedule": "ok"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sarvbot.standin.workspace import DEMO_POLICY, LocalWorkspace
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin.workspace import LocalWorkspace
+from tests.support import free_port, serve_argv, wait_healthy, write_policy
 
 
 @pytest.fixture
@@ -22,8 +22,7 @@ def workspace(tmp_path: Path) -> Iterator[LocalWorkspace]:
 def _serve(
     workspace: LocalWorkspace, tmp_path: Path, port: int, **extra: str
 ) -> subprocess.Popen[str]:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY, encoding="utf-8")
+    policy = write_policy(tmp_path)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = {

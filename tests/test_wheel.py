@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from sarvbot.standin import ApiCall, ResponsePost, SlackAppClient
-from sarvbot.standin.workspace import ALICE, DEMO_POLICY, DEV, LocalWorkspace
-from tests.support import free_port, wait_healthy
+from sarvbot.standin.workspace import ALICE, DEV, LocalWorkspace
+from tests.support import free_port, wait_healthy, write_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 # What is not part of the source: caches, virtualenvs, earlier builds.
@@ -199,8 +199,7 @@ def workspace(installed: Installed) -> Iterator[LocalWorkspace]:
 def test_installed_wheel_serves_until_healthz_answers_and_takes_a_command(
     installed: Installed, workspace: LocalWorkspace
 ) -> None:
-    policy = installed.workdir / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY, encoding="utf-8")
+    policy = write_policy(installed.workdir)
     port = free_port()
     argv = [installed.sarvbot, "serve", "--host", "127.0.0.1", "--port", str(port)]
     answered = threading.Event()

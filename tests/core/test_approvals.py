@@ -17,6 +17,13 @@ def _request_reset(bench: Bench, name: str = "smtp40001", reason: str = "key lea
     return bench.core.approvals.request_change(Actor(ALICE), DEV, change, reason, rule="r").id
 
 
+def _require_two_approvals(bench: Bench) -> None:
+    base = make_policy()
+    bench.core.permissions.policy = Policy(
+        channels=base.channels, approvals=ApprovalsPolicy(channel_id=APPROVALS, required=2)
+    )
+
+
 def test_a_request_needs_a_reason(bench: Bench) -> None:
     with pytest.raises(Refused, match="needs a reason"):
         _request_reset(bench, reason="  ")
@@ -48,10 +55,7 @@ def test_approved_reset_runs_once_and_a_second_click_is_refused(bench: Bench) ->
 
 
 def test_two_approvals_are_needed_when_the_policy_says_two(bench: Bench) -> None:
-    base = make_policy()
-    bench.core.permissions.policy = Policy(
-        channels=base.channels, approvals=ApprovalsPolicy(channel_id=APPROVALS, required=2)
-    )
+    _require_two_approvals(bench)
     request_id = _request_reset(bench)
     desk = bench.core.approvals
     first = desk.decide(Actor(BOB), APPROVALS, request_id, approve=True)
@@ -61,10 +65,7 @@ def test_two_approvals_are_needed_when_the_policy_says_two(bench: Bench) -> None
 
 
 def test_a_vote_of_someone_who_left_the_channel_no_longer_counts(bench: Bench) -> None:
-    base = make_policy()
-    bench.core.permissions.policy = Policy(
-        channels=base.channels, approvals=ApprovalsPolicy(channel_id=APPROVALS, required=2)
-    )
+    _require_two_approvals(bench)
     request_id = _request_reset(bench)
     desk = bench.core.approvals
     desk.decide(Actor(BOB), APPROVALS, request_id, approve=True)

@@ -11,6 +11,7 @@ import pytest
 from sarvbot.core import JOB_KINDS, JobKind, Scheduler
 from sarvbot.core.schedule import JobHandler
 from sarvbot.store import Database, DueJob, JobStore
+from tests.support import race
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -107,11 +108,7 @@ def test_a_periodic_job_reschedules_itself_and_runs_in_one_process_per_round(
     for runner in runners:
         runner.start_periodic()
     for _ in range(3):
-        threads = [threading.Thread(target=runner.run_due) for runner in runners]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        race(len(runners), lambda index: runners[index].run_due())
         clock.now += timedelta(seconds=20)
     assert rounds == [T0, T0 + timedelta(seconds=20), T0 + timedelta(seconds=40)]
     tick_job = jobs.get("tick")

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support import run_sarvbot
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_tour_script_runs_with_a_clean_transcript() -> None:
     with (ROOT / "docs" / "demo-steps.txt").open(encoding="utf-8") as steps:
-        done = subprocess.run(
-            [sys.executable, "-m", "sarvbot.cli", "demo"],
-            stdin=steps,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-            check=False,
-        )
+        done = run_sarvbot(["demo"], cwd=ROOT, stdin=steps)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     lines = done.stdout.splitlines()
@@ -33,15 +25,7 @@ def test_tour_script_runs_with_a_clean_transcript() -> None:
 
 
 def test_a_bad_line_gives_a_non_zero_exit() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", "demo"],
-        input="/smtp list\n:nope\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    done = run_sarvbot(["demo"], cwd=ROOT, input="/smtp list\n:nope\n")
     assert done.returncode == 1
     assert "error: unknown demo command :nope" in done.stdout
     assert done.stderr == ""

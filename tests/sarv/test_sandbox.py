@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import requests
 
 from sarvbot.sandbox import Sandbox
 from sarvbot.sarv import SarvClient
-from tests.support import free_port
+from tests.support import SARVBOT, clean_environ, free_port, race, run_sarvbot, stop
 
 from .conftest import OWNER_ID, TOKEN
 
@@ -76,19 +74,11 @@ def test_get_is_refused(sandbox: Sandbox) -> None:
 
 
 def test_concurrent_adds_get_distinct_users(sandbox: Sandbox) -> None:
-    barrier = threading.Barrier(20)
-    names: list[str] = []
-
-    def add() -> None:
+    def add(_: int) -> str:
         with SarvClient(OWNER_ID, TOKEN, base_url=sandbox.url) as client:
-            barrier.wait()
-            names.append(client.add_user(10, 1).name)
+            return client.add_user(10, 1).name
 
-    threads = [threading.Thread(target=add) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    names = race(20, add)
     assert len(set(names)) == 20
     assert set(sandbox.users) == set(names)
 
@@ -137,9 +127,9 @@ def test_stop_releases_a_hanging_call(sandbox: Sandbox) -> None:
 
 def test_command_serves_with_env_credentials(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "SARV_OWNER_ID": OWNER_ID, "SARV_TOKEN": TOKEN}
+    env = clean_environ({"SARV_OWNER_ID": OWNER_ID, "SARV_TOKEN": TOKEN})
     process = subprocess.Popen(
-        [sys.executable, "-m", "sarvbot.cli", "sandbox", "--port", str(port), "--seed-users", "3"],
+        [sys.executable, *SARVBOT, "sandbox", "--port", str(port), "--seed-users", "3"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -151,20 +141,11 @@ def test_command_serves_with_env_credentials(tmp_path: Path) -> None:
         with SarvClient(OWNER_ID, TOKEN, base_url=f"http://127.0.0.1:{port}/v1.0/") as client:
             assert len(client.list_users()) == 3
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process, timeout=10)
 
 
 def test_command_without_credentials_says_what_to_set() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SARV_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "sarvbot.cli", "sandbox"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_sarvbot(["sandbox"], timeout=30)
     assert result.returncode == 2
     assert "set SARV_OWNER_ID and SARV_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,15 @@ import requests
 from sarvbot.core import ApprovalRequest, AuditEntry
 from sarvbot.sandbox import RecordedCall
 from sarvbot.slack import blocks
-from sarvbot.standin import ApiCall, FakeSlackApi, ResponsePost, SlackAppClient, SlackUser
+from sarvbot.standin import (
+    ApiCall,
+    FakeSlackApi,
+    ResponsePost,
+    SlackAppClient,
+    SlackUser,
+    block_actions_body,
+    view_submission_body,
+)
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog
 
@@ -181,28 +190,78 @@ def record_rejected_posts(fake: FakeSlackApi, into: list[RejectedPost]) -> None:
     fake._handle_response_post = recording  # type: ignore[method-assign]
 
 
-def start_witness(tmp_path: Path) -> tuple[LocalWorkspace, Witness]:
-    database_file = tmp_path / "sarvbot.db"
-    workspace = LocalWorkspace(f"sqlite:///{database_file}").start()
-    workspace.slack.add_user(SlackUser(DAVE, "dave"))
-    slack = RecordingClient(workspace.app_url, workspace.signing_secret, slack=workspace.slack)
-    witness = Witness(workspace, slack, database_file)
-    record_rejected_posts(workspace.slack, witness.rejected_posts)
-    return workspace, witness
+@contextmanager
+def running_witness(folder: Path) -> Iterator[Witness]:
+    """A fresh workspace, its database in ``folder``, and its witness; stopped at the end."""
+    database_file = folder / "sarvbot.db"
+    with LocalWorkspace(f"sqlite:///{database_file}") as workspace:
+        workspace.slack.add_user(SlackUser(DAVE, "dave"))
+        slack = RecordingClient(workspace.app_url, workspace.signing_secret, slack=workspace.slack)
+        witness = Witness(workspace, slack, database_file)
+        record_rejected_posts(workspace.slack, witness.rejected_posts)
+        try:
+            yield witness
+        finally:
+            slack.close()
+
+
+def capture_app_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Have ``caplog`` keep everything the app and its libraries log, down to DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    for name in APP_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
 
 
 @pytest.fixture
 def witness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Witness]:
     """A fresh workspace with everything the app logs captured at DEBUG."""
-    caplog.set_level(logging.DEBUG)
-    for name in APP_LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    workspace, witness = start_witness(tmp_path)
-    try:
+    capture_app_logs(caplog)
+    with running_witness(tmp_path) as witness:
         yield witness
-    finally:
-        witness.slack.close()
-        workspace.stop()
+
+
+def forged_click(
+    witness: Witness,
+    action_id: str,
+    value: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    in_message: bool = True,
+) -> str:
+    """A click on a button carrying ``value`` that the app never sent, as a forger makes it.
+
+    In a message by default; otherwise with neither message nor channel nor response_url,
+    as a click in a modal comes.
+    """
+    return block_actions_body(
+        user_id=user_id,
+        user_name="forger",
+        team_id="T0SARV",
+        channel_id=channel_id if in_message else None,
+        message={"ts": "1.000100", "blocks": []} if in_message else None,
+        container={"type": "message", "message_ts": "1.000100", "channel_id": channel_id},
+        actions=[{"action_id": action_id, "block_id": "b", "value": value}],
+        response_url=witness.fake.new_response_url() if in_message else None,
+        trigger_id=witness.fake.new_trigger_id(user_id or "U0NOBODY"),
+    )
+
+
+def forged_submission(
+    witness: Witness, callback_id: str, meta: str, state: dict[str, Any], *, user_id: str = BOB
+) -> str:
+    """A submission of a modal the app never opened: its ``private_metadata`` and values."""
+    view = {
+        "id": "V0FORGED",
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": meta,
+        "blocks": [],
+        "state": {"values": state},
+    }
+    return view_submission_body(
+        user_id=user_id, team_id="T0SARV", view=view, trigger_id=witness.fake.new_trigger_id(BOB)
+    )
 
 
 def log_text(records: list[logging.LogRecord]) -> str:

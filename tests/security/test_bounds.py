@@ -15,15 +15,16 @@ import pytest
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.standin import block_actions_body, view_submission_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
 
-from .conftest import Witness
+from .conftest import Witness, forged_click, forged_submission
 
 HUGE = "99999999999999999999"  # beyond any database integer
 ENORMOUS = "9" * 5000  # beyond the 4300 digits int() accepts
 BEYOND_INT4 = "2147483648"  # one past PostgreSQL's integer
 CRASH = "Something went wrong"
+NO_SUCH_REQUEST = "there is no request #"
+NOT_A_NUMBER = "`cancel` needs the request number"
 
 
 def assert_no_crash(witness: Witness, caplog: pytest.LogCaptureFixture) -> None:
@@ -41,18 +42,9 @@ def click(
     witness: Witness, action_id: str, value: str, *, user_id: str = BOB, channel_id: str = APPROVALS
 ) -> None:
     """A signed click on a button carrying ``value``, as a forger would send it."""
-    body = block_actions_body(
-        user_id=user_id,
-        user_name="forger",
-        team_id="T0SARV",
-        channel_id=channel_id,
-        message={"ts": "1.000100", "blocks": []},
-        container={"type": "message", "message_ts": "1.000100", "channel_id": channel_id},
-        actions=[{"action_id": action_id, "block_id": "b", "value": value}],
-        response_url=witness.fake.new_response_url(),
-        trigger_id=witness.fake.new_trigger_id(user_id),
+    witness.slack.post(
+        forged_click(witness, action_id, value, user_id=user_id, channel_id=channel_id)
     )
-    witness.slack.post(body)
     witness.workspace.drain()
 
 
@@ -60,18 +52,7 @@ def submit(
     witness: Witness, callback_id: str, meta: str, state: dict[str, Any]
 ) -> requests.Response:
     """A signed submission of a modal with ``private_metadata`` and state values."""
-    view = {
-        "id": "V0BOUNDS",
-        "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": meta,
-        "blocks": [],
-        "state": {"values": state},
-    }
-    body = view_submission_body(
-        user_id=BOB, team_id="T0SARV", view=view, trigger_id=witness.fake.new_trigger_id(BOB)
-    )
-    response = witness.slack.post(body)
+    response = witness.slack.post(forged_submission(witness, callback_id, meta, state))
     witness.workspace.drain()
     return response
 
@@ -80,26 +61,21 @@ def typed(value: str) -> dict[str, Any]:
     return {"value": {"type": "plain_text_input", "value": value}}
 
 
-@pytest.mark.parametrize("number", [HUGE, BEYOND_INT4, "#" + "9" * 1990, "0"])
-def test_cancel_with_a_huge_number_says_no_such_request(
-    witness: Witness, caplog: pytest.LogCaptureFixture, number: str
+@pytest.mark.parametrize(
+    ("number", "answer"),
+    [
+        *(pytest.param(n, NO_SUCH_REQUEST, id=n) for n in (HUGE, BEYOND_INT4, "0")),
+        pytest.param("#" + "9" * 1990, NO_SUCH_REQUEST, id="#-and-1990-nines"),
+        *(pytest.param(n, NOT_A_NUMBER, id=n) for n in ("²", "\u0661", "#", "1.0", "-1")),
+    ],
+)
+def test_cancel_with_a_number_too_big_or_not_a_number_says_which(
+    witness: Witness, caplog: pytest.LogCaptureFixture, number: str, answer: str
 ) -> None:
     witness.workspace.sandbox.add_user(name="smtp1")
     request = witness.request("reset smtp1 forgot it")
     response = witness.command(f"cancel {number}", user_id=ALICE, channel_id=DEV)
-    assert "there is no request #" in response.text
-    assert witness.state_of(request.id) == "pending"
-    assert_no_crash(witness, caplog)
-
-
-@pytest.mark.parametrize("number", ["²", "\u0661", "#", "1.0", "-1"])
-def test_cancel_with_something_not_a_number_asks_for_the_number(
-    witness: Witness, caplog: pytest.LogCaptureFixture, number: str
-) -> None:
-    witness.workspace.sandbox.add_user(name="smtp1")
-    request = witness.request("reset smtp1 forgot it")
-    response = witness.command(f"cancel {number}", user_id=ALICE, channel_id=DEV)
-    assert "`cancel` needs the request number" in response.text
+    assert answer in response.text
     assert witness.state_of(request.id) == "pending"
     assert_no_crash(witness, caplog)
 

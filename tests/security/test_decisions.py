@@ -18,8 +18,9 @@ from sarvbot.slack import blocks
 from sarvbot.standin import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY
 from sarvbot.store import ApprovalStore
+from tests.support import join_channel, leave_channel
 
-from .conftest import DAVE, Witness, start_witness
+from .conftest import DAVE, Witness, running_witness
 
 NAME = "smtp80001"
 RESET = "settings/resetSmtpPassword"
@@ -36,17 +37,14 @@ request = ["reset"]
 
 
 def _witness(tmp_path: Path, policy: str) -> Iterator[Witness]:
-    workspace, witness = start_witness(tmp_path)
-    workspace.policy = parse_policy(policy, source="policy")
-    assert workspace.app is not None
-    workspace.app.core.permissions.policy = workspace.policy
-    join(witness, DAVE)
-    workspace.sandbox.add_user(name=NAME)
-    try:
+    with running_witness(tmp_path) as witness:
+        workspace = witness.workspace
+        workspace.policy = parse_policy(policy, source="policy")
+        assert workspace.app is not None
+        workspace.app.core.permissions.policy = workspace.policy
+        join_channel(witness.fake, APPROVALS, DAVE)
+        workspace.sandbox.add_user(name=NAME)
         yield witness
-    finally:
-        witness.slack.close()
-        workspace.stop()
 
 
 @pytest.fixture
@@ -59,18 +57,6 @@ def witness(tmp_path: Path) -> Iterator[Witness]:
 def single(tmp_path: Path) -> Iterator[Witness]:
     """The demo policy: one approval from any member of the approvals channel."""
     yield from _witness(tmp_path, DEMO_POLICY)
-
-
-def join(witness: Witness, user_id: str) -> None:
-    channel = witness.fake.channel(APPROVALS)
-    channel.members.add(user_id)
-    witness.fake.add_channel(channel)
-
-
-def leave(witness: Witness, user_id: str) -> None:
-    channel = witness.fake.channel(APPROVALS)
-    channel.members.discard(user_id)
-    witness.fake.add_channel(channel)
 
 
 def become_guest(witness: Witness, user_id: str) -> None:
@@ -87,7 +73,7 @@ def test_vote_of_someone_who_left_the_approvals_channel_no_longer_counts(
 ) -> None:
     request = witness.request(f"reset {NAME} key leaked in CI")
     witness.approve(user_id=BOB)
-    leave(witness, BOB)
+    leave_channel(witness.fake, APPROVALS, BOB)
     witness.approve(user_id=CAROL)
     assert resets(witness) == 0
     assert witness.state_of(request.id) == "pending"

@@ -17,7 +17,7 @@ import pytest
 
 from sarvbot.standin.workspace import ALICE, BOB, DEV, OPS
 
-from .conftest import APP_LOGGERS, Witness, start_witness
+from .conftest import APP_LOGGERS, Witness, capture_app_logs, running_witness
 
 NAME = "smtp70001"
 COULD_NOT_SEND = "I could not send you the password"
@@ -34,20 +34,14 @@ FAILURES = [
 @pytest.fixture
 def witness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Witness]:
     """A workspace whose Slack clients give up after half a second."""
-    caplog.set_level(logging.DEBUG)
-    for name in APP_LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    workspace, witness = start_witness(tmp_path)
-    app = workspace.app
-    assert app is not None
-    app.context.messenger.client.timeout = 0.5
-    app.context.messenger._secret_client.timeout = 0.5
-    workspace.sandbox.add_user(name=NAME)
-    try:
+    capture_app_logs(caplog)
+    with running_witness(tmp_path) as witness:
+        app = witness.workspace.app
+        assert app is not None
+        app.context.messenger.client.timeout = 0.5
+        app.context.messenger._secret_client.timeout = 0.5
+        witness.workspace.sandbox.add_user(name=NAME)
         yield witness
-    finally:
-        witness.slack.close()
-        workspace.stop()
 
 
 def fail(witness: Witness, method: str, failure: dict[str, Any], **match: str) -> None:

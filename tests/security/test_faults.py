@@ -15,7 +15,7 @@ from sarvbot.slack import blocks
 from sarvbot.standin.workspace import ALICE, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
 
-from .conftest import Witness, start_witness
+from .conftest import Witness, running_witness
 
 RESET = "settings/resetSmtpPassword"
 NAME = "smtp70001"
@@ -27,17 +27,13 @@ def witness(tmp_path: Path) -> Iterator[Witness]:
     """A workspace whose Sarv client gives up after half a second; the DB in its own folder."""
     folder = tmp_path / "db"
     folder.mkdir()
-    workspace, witness = start_witness(folder)
-    app = workspace.app
-    assert app is not None
-    app.core.chores.sarv.timeout = (1.0, 0.5)
-    workspace.sandbox.settings.hang_seconds = 1.5
-    workspace.sandbox.add_user(name=NAME)
-    try:
+    with running_witness(folder) as witness:
+        app = witness.workspace.app
+        assert app is not None
+        app.core.chores.sarv.timeout = (1.0, 0.5)
+        witness.workspace.sandbox.settings.hang_seconds = 1.5
+        witness.workspace.sandbox.add_user(name=NAME)
         yield witness
-    finally:
-        witness.slack.close()
-        workspace.stop()
 
 
 def resets(workspace: LocalWorkspace) -> int:

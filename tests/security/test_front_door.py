@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,12 +15,10 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import Engine
 
-from sarvbot.standin import ApiCall, SlackAppClient, sign, slash_command_body
-from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
-from tests.db_fixtures import _fresh_postgres_database
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin import ApiCall, sign
+from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
+from tests.support import app_env, race, serving, serving_many, smtp_command_body
 
 from .conftest import Witness, log_text
 
@@ -39,17 +35,7 @@ def reset_body(witness_or_workspace: Witness | LocalWorkspace) -> str:
     )
     if NAME not in {u.name for u in workspace.sandbox.users.values()}:
         workspace.sandbox.add_user(name=NAME)
-    return slash_command_body(
-        command="/smtp",
-        text=f"reset {NAME}",
-        user_id=BOB,
-        user_name="bob",
-        channel_id=OPS,
-        channel_name="ops",
-        team_id="T0SARV",
-        response_url=workspace.slack.new_response_url(),
-        trigger_id=workspace.slack.new_trigger_id(BOB),
-    )
+    return smtp_command_body(workspace.slack, f"reset {NAME}")
 
 
 def post(url: str, body: bytes | str, headers: dict[str, str]) -> requests.Response:
@@ -136,27 +122,13 @@ def test_slack_retry_of_an_event_runs_its_work_once(witness: Witness) -> None:
 
 
 @pytest.fixture
-def postgres_url(postgres_admin_engine: Engine) -> Iterator[str]:
-    yield from _fresh_postgres_database(postgres_admin_engine)
-
-
-@pytest.fixture
 def two_processes(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, list[str]]]:
     """Two ``sarvbot serve`` processes on one PostgreSQL database, as behind a balancer."""
-    with LocalWorkspace(postgres_url) as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        processes: list[subprocess.Popen[str]] = []
-        urls: list[str] = []
-        try:
-            for _ in range(2):
-                process, base = start_serve(env, threads=4)
-                processes.append(process)
-                urls.append(base + "/slack/events")
-            yield workspace, urls
-        finally:
-            stop_all(processes)
+    with (
+        LocalWorkspace(postgres_url) as workspace,
+        serving_many(app_env(workspace, tmp_path), 2) as servers,
+    ):
+        yield workspace, [server.events_url for server in servers]
 
 
 @pytest.mark.postgres
@@ -166,18 +138,7 @@ def test_replay_to_the_other_process_runs_once(
     workspace, urls = two_processes
     body = reset_body(workspace)
     headers = sign(workspace.signing_secret, body)
-    barrier = threading.Barrier(2)
-    answers: list[requests.Response] = []
-
-    def send(url: str) -> None:
-        barrier.wait(timeout=10)
-        answers.append(post(url, body, headers))
-
-    threads = [threading.Thread(target=send, args=(url,)) for url in urls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    answers = race(len(urls), lambda index: post(urls[index], body, headers), timeout=20)
     assert [a.status_code for a in answers] == [200, 200]
 
     def password(call: ApiCall) -> bool:
@@ -317,35 +278,6 @@ def test_nested_200000_deep_gets_a_4xx_without_traceback(
 # Item 12: slow clients
 
 
-def start_serve(env: dict[str, str], *, threads: int) -> tuple[subprocess.Popen[str], str]:
-    """``sarvbot serve`` with one worker of ``threads`` threads; returns it and its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        serve_argv(port, threads=threads),
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(process, base + "/healthz")
-    except BaseException:
-        stop_all([process])
-        raise
-    return process, base
-
-
-def stop_all(processes: list[subprocess.Popen[str]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 class Drippers:
     """Connections that send a request one byte at a time, for as long as they are kept."""
 
@@ -397,33 +329,26 @@ class Drippers:
 
 def test_dripping_clients_do_not_starve_healthz_or_slack(tmp_path: Path) -> None:
     threads = 4
-    with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        process, base = start_serve(env, threads=threads)
-        try:
-            port = int(base.rsplit(":", 1)[1])
-            header_drip = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 400
-            body_drip = (
-                b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 400\r\n\r\n"
-                + b"a" * 400
-            )
-            heads = [header_drip] * threads + [body_drip] * threads
-            with Drippers(port, heads) as drippers:
-                time.sleep(1.0)  # let every dripper send a few bytes: nothing to await
-                assert drippers.still_open() == len(heads)
-                started = time.monotonic()
-                health = requests.get(base + "/healthz", timeout=2)
-                slack = SlackAppClient(
-                    base + "/slack/events", workspace.signing_secret, slack=workspace.slack
-                )
-                slack.session.headers["Connection"] = "close"
-                answer = slack.command("/smtp", "help", user_id=BOB, channel_id=OPS)
-                elapsed = time.monotonic() - started
-                assert drippers.still_open() == len(heads)
-            assert health.status_code == 200
-            assert answer.status_code == 200
-            assert elapsed < 2.0
-        finally:
-            stop_all([process])
+    with (
+        LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace,
+        serving(app_env(workspace, tmp_path), threads=threads) as server,
+    ):
+        port = int(server.base.rsplit(":", 1)[1])
+        header_drip = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 400
+        body_drip = (
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 400\r\n\r\n" + b"a" * 400
+        )
+        heads = [header_drip] * threads + [body_drip] * threads
+        with Drippers(port, heads) as drippers:
+            time.sleep(1.0)  # let every dripper send a few bytes: nothing to await
+            assert drippers.still_open() == len(heads)
+            started = time.monotonic()
+            health = requests.get(server.base + "/healthz", timeout=2)
+            slack = server.client(workspace)
+            slack.session.headers["Connection"] = "close"
+            answer = slack.command("/smtp", "help", user_id=BOB, channel_id=OPS)
+            elapsed = time.monotonic() - started
+            assert drippers.still_open() == len(heads)
+        assert health.status_code == 200
+        assert answer.status_code == 200
+        assert elapsed < 2.0

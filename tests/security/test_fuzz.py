@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 
 from sarvbot.core import USAGE
 from sarvbot.slack import blocks
-from sarvbot.standin import block_actions_body, view_submission_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS
 
-from .conftest import DAVE, Witness, start_witness
+from .conftest import DAVE, Witness, forged_click, forged_submission, running_witness
 
 FUZZ = settings(
     max_examples=60,
@@ -54,18 +53,16 @@ class ErrorRecords(logging.Handler):
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Witness, ErrorRecords]]:
-    workspace, witness = start_witness(Path(tmp_path_factory.mktemp("fuzz")))
-    for name in ("smtp60001", "smtp60002"):
-        workspace.sandbox.add_user(name=name)
-    witness.request("reset smtp60001 fuzzing")  # a pending request to click at
-    handler = ErrorRecords()
-    logging.getLogger().addHandler(handler)
-    try:
-        yield witness, handler
-    finally:
-        logging.getLogger().removeHandler(handler)
-        witness.slack.close()
-        workspace.stop()
+    with running_witness(Path(tmp_path_factory.mktemp("fuzz"))) as witness:
+        for name in ("smtp60001", "smtp60002"):
+            witness.workspace.sandbox.add_user(name=name)
+        witness.request("reset smtp60001 fuzzing")  # a pending request to click at
+        handler = ErrorRecords()
+        logging.getLogger().addHandler(handler)
+        try:
+            yield witness, handler
+        finally:
+            logging.getLogger().removeHandler(handler)
 
 
 USERS = st.sampled_from([ALICE, BOB, GUEST, DAVE, "U0NOBODY", "W0EXTERN", "", "<!channel>"])
@@ -187,16 +184,8 @@ def test_any_button_payload_is_answered(
 ) -> None:
     witness, errors = fuzzed
     errors.records.clear()
-    body = block_actions_body(
-        user_id=user_id,
-        user_name="fuzz",
-        team_id="T0SARV",
-        channel_id=channel_id if in_message else None,
-        message={"ts": "1.000100", "blocks": []} if in_message else None,
-        container={"type": "message", "message_ts": "1.000100", "channel_id": channel_id},
-        actions=[{"action_id": action_id, "block_id": "b", "value": value}],
-        response_url=witness.fake.new_response_url() if in_message else None,
-        trigger_id=witness.fake.new_trigger_id(user_id or "U0NOBODY"),
+    body = forged_click(
+        witness, action_id, value, user_id=user_id, channel_id=channel_id, in_message=in_message
     )
     check(witness, errors, witness.slack.post(body).status_code)
 
@@ -212,17 +201,7 @@ def test_any_form_submission_is_answered(
 ) -> None:
     witness, errors = fuzzed
     errors.records.clear()
-    view = {
-        "id": "V0FUZZ",
-        "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": meta,
-        "blocks": [],
-        "state": {"values": state},
-    }
-    body = view_submission_body(
-        user_id=user_id, team_id="T0SARV", view=view, trigger_id=witness.fake.new_trigger_id(BOB)
-    )
+    body = forged_submission(witness, callback_id, meta, state, user_id=user_id)
     check(witness, errors, witness.slack.post(body).status_code)
 
 
@@ -239,17 +218,7 @@ def test_form_with_malformed_state_is_answered(
 ) -> None:
     witness, errors = fuzzed
     errors.records.clear()
-    view = {
-        "id": "V0FUZZ",
-        "type": "modal",
-        "callback_id": blocks.VIEW_ADD,
-        "private_metadata": json.dumps({"c": OPS}),
-        "blocks": [],
-        "state": {"values": state},
-    }
-    body = view_submission_body(
-        user_id=BOB, team_id="T0SARV", view=view, trigger_id=witness.fake.new_trigger_id(BOB)
-    )
+    body = forged_submission(witness, blocks.VIEW_ADD, json.dumps({"c": OPS}), state)
     response = witness.slack.post(body)
     check(witness, errors, response.status_code)
     assert response.json().get("response_action") == "errors"

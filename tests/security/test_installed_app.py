@@ -10,8 +10,9 @@ from __future__ import annotations
 from sarvbot.core import AuditEntry
 from sarvbot.slack import blocks
 from sarvbot.slack.app import INSTALLED_APP_RULE
-from sarvbot.standin import SlackAppClient, slash_command_body
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS
+from tests.support import smtp_command_body
 
 from .conftest import Witness
 
@@ -21,18 +22,7 @@ OTHER_APP = "A0SOMEOTHERAPP"
 
 def signed_reset(witness: Witness, name: str, *, team_id: str, api_app_id: str) -> str:
     """bob's ``/smtp reset NAME`` in #ops, as Slack would send it for that team and app."""
-    return slash_command_body(
-        command="/smtp",
-        text=f"reset {name}",
-        user_id=BOB,
-        user_name="bob",
-        channel_id=OPS,
-        channel_name="ops",
-        team_id=team_id,
-        api_app_id=api_app_id,
-        response_url=witness.fake.new_response_url(),
-        trigger_id=witness.fake.new_trigger_id(BOB),
-    )
+    return smtp_command_body(witness.fake, f"reset {name}", team_id=team_id, api_app_id=api_app_id)
 
 
 def refusals(witness: Witness) -> list[AuditEntry]:

@@ -6,9 +6,7 @@ and headers again, as an attacker who saw it (or a proxy that repeats it) would.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,30 +19,13 @@ from sarvbot.slack import blocks
 from sarvbot.standin import sign
 from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEV
 from sarvbot.store import SeenRequests
+from tests.support import Captured, noticing
 
 from .conftest import Witness
 from .test_front_door import reset_body, resets
 
 NAME = "smtp70001"
 EDIT = "settings/editSmtp"
-
-
-class Captured:
-    """Keeps the signed posts a client makes, to send them again unchanged."""
-
-    def __init__(self, witness: Witness) -> None:
-        self.posts: list[tuple[bytes, dict[str, str]]] = []
-        session = witness.slack.session
-        send = session.post
-
-        def recording(url: str, *, data: bytes, headers: dict[str, str], **kw: Any) -> Any:
-            self.posts.append((data, dict(headers)))
-            return send(url, data=data, headers=headers, **kw)
-
-        session.post = recording  # type: ignore[method-assign,assignment]
-
-    def last(self) -> tuple[bytes, dict[str, str]]:
-        return self.posts[-1]
 
 
 @contextmanager
@@ -57,18 +38,6 @@ def database_locked(witness: Witness) -> Iterator[None]:
         connection.execute("ROLLBACK")
     finally:
         connection.close()
-
-
-class GaveUp(logging.Handler):
-    """Notices the app giving up on its replay check."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "could not check a request for replays" in record.getMessage():
-            self.seen.set()
 
 
 def edits(witness: Witness) -> int:
@@ -86,28 +55,29 @@ def failed_request(witness: Witness) -> dict[str, Any]:
     return message
 
 
+def refused_retry(witness: Witness) -> tuple[bytes, dict[str, str]]:
+    """A Retry click on a failed request that Sarv refuses again: its body and headers."""
+    message = failed_request(witness)
+    captured = Captured(witness.slack)
+    witness.workspace.sandbox.fail_next("general", path=EDIT)
+    witness.click(blocks.ACTION_RETRY, user_id=CAROL, message=message)
+    return captured.last()
+
+
 def test_replayed_retry_does_not_run_while_the_database_is_busy(
     witness: Witness,
 ) -> None:
-    message = failed_request(witness)
-    captured = Captured(witness)
-    witness.workspace.sandbox.fail_next("general", path=EDIT)
-    witness.click(blocks.ACTION_RETRY, user_id=CAROL, message=message)
+    body, headers = refused_retry(witness)
     assert witness.state_of(1) == "failed"
-    body, headers = captured.last()
 
-    gave_up = GaveUp()
-    logging.getLogger("sarvbot").addHandler(gave_up)
-    try:
+    with noticing("could not check a request for replays") as gave_up:
         with database_locked(witness):
             url = witness.workspace.app_url
             answer = requests.post(url, data=body, headers=headers, timeout=10)
             # Held for a moment, as a busy writer would: until the replay check gives up
             # on the lock, if it does, and well inside the wait of every other write.
-            gave_up.seen.wait(timeout=2.5)
+            gave_up.wait(timeout=2.5)
         witness.workspace.drain()
-    finally:
-        logging.getLogger("sarvbot").removeHandler(gave_up)
     assert answer.status_code == 200
     # The replay of a Retry click must not run the change again (Sarv refused it twice,
     # so the sandbox has applied nothing yet).
@@ -119,11 +89,7 @@ def test_replayed_retry_does_not_run_while_the_database_is_busy(
 def test_replay_gate_fails_closed_when_the_database_stays_unavailable(
     witness: Witness,
 ) -> None:
-    message = failed_request(witness)
-    captured = Captured(witness)
-    witness.workspace.sandbox.fail_next("general", path=EDIT)
-    witness.click(blocks.ACTION_RETRY, user_id=CAROL, message=message)
-    body, headers = captured.last()
+    body, headers = refused_retry(witness)
     started = time.monotonic()
     with database_locked(witness):
         requests.post(witness.workspace.app_url, data=body, headers=headers, timeout=10)

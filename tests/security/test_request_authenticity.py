@@ -9,9 +9,10 @@ import pytest
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.standin import block_actions_body, sign, slash_command_body
-from sarvbot.standin.workspace import APPROVALS, BOB, OPS
+from sarvbot.standin import block_actions_body, sign
+from sarvbot.standin.workspace import APPROVALS, BOB
 from sarvbot.store import ApprovalStore
+from tests.support import smtp_command_body
 
 from .conftest import Witness
 
@@ -21,17 +22,7 @@ Headers = dict[str, str]
 def reset_command(witness: Witness) -> str:
     """A form body of bob's ``/smtp reset`` in #ops, a change if it were run."""
     name = witness.workspace.sandbox.add_user(name="smtp30001").name
-    return slash_command_body(
-        command="/smtp",
-        text=f"reset {name}",
-        user_id=BOB,
-        user_name="bob",
-        channel_id=OPS,
-        channel_name="ops",
-        team_id="T0SARV",
-        response_url=witness.fake.new_response_url(),
-        trigger_id=witness.fake.new_trigger_id(BOB),
-    )
+    return smtp_command_body(witness.fake, f"reset {name}")
 
 
 def wrong_secret(witness: Witness, body: str) -> Headers:

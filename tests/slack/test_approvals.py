@@ -13,6 +13,7 @@ from sarvbot.core import RequestState
 from sarvbot.standin import SlackAppClient, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable
+from tests.support import join_channel, leave_channel, request_state
 
 
 def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
@@ -76,16 +77,12 @@ def test_requester_cannot_approve_own_request(
 ) -> None:
     message = _request_reset(workspace, slack, "smtp20002")
     # Alice is not even in the approvals channel; make her a member to test the rule itself.
-    channel = workspace.slack.channel(APPROVALS)
-    channel.members.add(ALICE)
-    workspace.slack.add_channel(channel)
+    join_channel(workspace.slack, APPROVALS, ALICE)
     slack.click("approve_request", user_id=ALICE, message=message, channel_id=APPROVALS)
     workspace.drain()
     assert "You cannot decide your own request." in _replies(workspace)
     assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
-    request = ApprovalStore(workspace.database).get(1)
-    assert request is not None
-    assert request.state is RequestState.PENDING
+    assert request_state(workspace.database, 1) is RequestState.PENDING
 
 
 def test_non_member_and_guest_cannot_decide(
@@ -95,9 +92,7 @@ def test_non_member_and_guest_cannot_decide(
     slack.click("approve_request", user_id=GUEST, message=message, channel_id=APPROVALS)
     workspace.drain()
     assert "Guests and external users cannot decide requests." in _replies(workspace)
-    channel = workspace.slack.channel(APPROVALS)
-    channel.members.discard(BOB)
-    workspace.slack.add_channel(channel)
+    leave_channel(workspace.slack, APPROVALS, BOB)
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
     workspace.drain()
     assert "Only current members of the approvals channel" in _replies(workspace)
@@ -184,9 +179,7 @@ def test_sarv_failure_marks_failed_and_retry_runs_it(
     slack.click("retry_request", user_id=CAROL, message=failed, channel_id=APPROVALS)
     workspace.drain()
     assert workspace.sandbox.users["smtp20009"].total_limit == 900
-    request = ApprovalStore(workspace.database).get(1)
-    assert request is not None
-    assert request.state is RequestState.DONE
+    assert request_state(workspace.database, 1) is RequestState.DONE
 
 
 TWO_APPROVERS = """
@@ -208,9 +201,7 @@ def test_two_approvals_from_the_approver_group_are_needed(tmp_path: Any) -> None
         usergroups={"S0OPS": [BOB, CAROL]},
     ) as workspace:
         slack = workspace.client()
-        channel = workspace.slack.channel(APPROVALS)
-        channel.members.add("U0DAVE")
-        workspace.slack.add_channel(channel)
+        join_channel(workspace.slack, APPROVALS, "U0DAVE")
         workspace.slack.add_user(SlackUser("U0DAVE", "dave"))
         slack.command("/smtp", "add 500 200 for billing", user_id=ALICE, channel_id=DEV)
         workspace.drain()
@@ -286,9 +277,7 @@ def test_outcome_is_recorded_through_a_database_hiccup(
     monkeypatch.setattr("sarvbot.core.approvals.RECORD_WAIT", tenacity.wait_none())
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
     workspace.drain()
-    request = ApprovalStore(workspace.database).get(1)
-    assert request is not None
-    assert request.state is RequestState.DONE
+    assert request_state(workspace.database, 1) is RequestState.DONE
     password = workspace.sandbox.users["smtp20012"].password
     assert [c.args["user"] for c in workspace.slack.calls if password in str(c.args)] == [ALICE]
 
@@ -309,10 +298,8 @@ def test_requester_gets_the_password_even_if_the_outcome_cannot_be_recorded(
     assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
     password = workspace.sandbox.users["smtp20013"].password
     assert [c.args["user"] for c in workspace.slack.calls if password in str(c.args)] == [ALICE]
-    request = ApprovalStore(workspace.database).get(1)
-    assert request is not None
     # Still shown as running: `sarvbot expire` marks it unknown later; it never runs again.
-    assert request.state is RequestState.RUNNING
+    assert request_state(workspace.database, 1) is RequestState.RUNNING
 
 
 def test_expire_marks_a_request_left_running_as_unknown(

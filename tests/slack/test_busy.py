@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from sarvbot.slack.work import BUSY, QUEUE_ROUNDS, QUICK_LIMIT, QUICK_WORKERS
 from sarvbot.standin import Recorded, SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
+from tests.support import Captured, noticing
 
 WORKERS = 1
 
@@ -38,23 +38,32 @@ def is_busy(post: object) -> bool:
     return BUSY in str(getattr(post, "body", {}).get("text", ""))
 
 
+def requested(workspace: LocalWorkspace, slack: SlackAppClient, prefix: str) -> dict[str, Any]:
+    """alice asks to reset ``PREFIX1`` (users enough to fill the queue made too): the message."""
+    for number in range(1, 2 + QUEUE_ROUNDS * WORKERS):
+        workspace.sandbox.add_user(name=f"{prefix}{number}")
+    slack.command("/smtp", f"reset {prefix}1 leaked key", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    (posted,) = workspace.slack.calls_to("chat.postMessage")
+    return workspace.slack.messages[(APPROVALS, posted.response["ts"])]
+
+
+def fill_the_queue(workspace: LocalWorkspace, slack: SlackAppClient, prefix: str) -> None:
+    """Every reset hangs at Sarv: the first holds the one worker, the rest fill the queue."""
+    workspace.sandbox.fail_next("hang", times=100, path="settings/resetSmtpPassword")
+    for number in range(2, 2 + QUEUE_ROUNDS * WORKERS):
+        assert slack.command("/smtp", f"reset {prefix}{number}", user_id=BOB, channel_id=OPS).ok
+
+
 def test_busy_answer_to_a_click_does_not_wait_behind_the_backlog(
     small: tuple[LocalWorkspace, SlackAppClient],
 ) -> None:
     workspace, slack = small
-    for number in range(1, 2 + QUEUE_ROUNDS * WORKERS):
-        workspace.sandbox.add_user(name=f"smtp6000{number}")
-    slack.command("/smtp", "reset smtp60001 leaked key", user_id=ALICE, channel_id=DEV)
-    workspace.drain()
+    message = requested(workspace, slack, "smtp6000")
     (request,) = ApprovalStore(workspace.database).pending()
-    (posted,) = workspace.slack.calls_to("chat.postMessage")
-    message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
     workspace.slack.clear()
 
-    # Every reset hangs at Sarv: the first holds the one worker, the rest fill the queue.
-    workspace.sandbox.fail_next("hang", times=100, path="settings/resetSmtpPassword")
-    for number in range(2, 2 + QUEUE_ROUNDS * WORKERS):
-        assert slack.command("/smtp", f"reset smtp6000{number}", user_id=BOB, channel_id=OPS).ok
+    fill_the_queue(workspace, slack, "smtp6000")
 
     response = slack.click(
         blocks.ACTION_APPROVE, user_id=BOB, message=message, channel_id=APPROVALS
@@ -105,54 +114,23 @@ def test_forms_beyond_the_form_pool_bound_are_turned_away_at_once(
         unsubscribe()
 
 
-class _Noticed(logging.Handler):
-    """Sets ``seen`` when the app logs a line holding ``words``."""
-
-    def __init__(self, words: str) -> None:
-        super().__init__()
-        self.words = words
-        self.seen = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.words in record.getMessage():
-            self.seen.set()
-
-
 def test_replayed_approval_turned_away_while_busy_does_not_say_nothing_was_done(
     small: tuple[LocalWorkspace, SlackAppClient],
 ) -> None:
     workspace, slack = small
-    for number in range(1, 2 + QUEUE_ROUNDS * WORKERS):
-        workspace.sandbox.add_user(name=f"smtp6100{number}")
-    slack.command("/smtp", "reset smtp61001 leaked key", user_id=ALICE, channel_id=DEV)
-    workspace.drain()
-    (posted,) = workspace.slack.calls_to("chat.postMessage")
-    message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
-    sent: list[tuple[bytes, dict[str, str]]] = []
-    send = slack.session.post
-
-    def keep(url: str, *, data: bytes, headers: dict[str, str], **kw: Any) -> Any:
-        sent.append((data, dict(headers)))
-        return send(url, data=data, headers=headers, **kw)
-
-    slack.session.post = keep  # type: ignore[method-assign,assignment]
+    message = requested(workspace, slack, "smtp6100")
+    captured = Captured(slack)
     slack.click(blocks.ACTION_APPROVE, user_id=BOB, message=message, channel_id=APPROVALS)
     workspace.drain()
     assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
-    body, headers = sent[-1]
+    body, headers = captured.last()
     workspace.slack.clear()
 
-    workspace.sandbox.fail_next("hang", times=100, path="settings/resetSmtpPassword")
-    for number in range(2, 2 + QUEUE_ROUNDS * WORKERS):
-        assert slack.command("/smtp", f"reset smtp6100{number}", user_id=BOB, channel_id=OPS).ok
-    noticed = _Noticed("a replay turned away")
-    logging.getLogger("sarvbot").addHandler(noticed)
-    try:
+    fill_the_queue(workspace, slack, "smtp6100")
+    with noticing("a replay turned away") as turned_away:
         # The captured Approve click, sent again while the queue is full.
         replay = requests.post(workspace.app_url, data=body, headers=headers, timeout=10)
         assert replay.status_code == 200
-        noticed.seen.wait(timeout=5)
-    finally:
-        logging.getLogger("sarvbot").removeHandler(noticed)
+        turned_away.wait(timeout=5)
     # The approval was done: its clicker must not hear that nothing was.
     assert [p for p in workspace.slack.posts if is_busy(p)] == []

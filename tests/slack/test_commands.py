@@ -8,8 +8,9 @@ from typing import Any
 
 import requests
 
-from sarvbot.standin import SlackAppClient, SlackUser, sign, slash_command_body
+from sarvbot.standin import SlackAppClient, SlackUser, sign
 from sarvbot.standin.workspace import ALICE, BOB, DEV, GUEST, OPS, LocalWorkspace
+from tests.support import join_channel, smtp_command_body
 
 
 def _texts(workspace: LocalWorkspace) -> list[str]:
@@ -85,9 +86,7 @@ def test_user_of_another_organisation_may_only_run_help_and_whoami(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     workspace.slack.add_user(SlackUser("U0EXT", "ext", team_id="T0OTHERORG"))
-    channel = workspace.slack.channel(OPS)
-    channel.members.add("U0EXT")
-    workspace.slack.add_channel(channel)
+    join_channel(workspace.slack, OPS, "U0EXT")
     slack.command("/smtp", "list", user_id="U0EXT", channel_id=OPS)
     workspace.drain()
     assert "may run only `/smtp help` and `/smtp whoami`" in _last_reply(workspace)["text"]
@@ -121,17 +120,7 @@ def test_events_from_bots_are_ignored(workspace: LocalWorkspace) -> None:
 
 def test_stale_timestamp_is_refused(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
     workspace.sandbox.add_user(name="smtp10005")
-    body = slash_command_body(
-        command="/smtp",
-        text="disable smtp10005",
-        user_id=BOB,
-        user_name="bob",
-        channel_id=OPS,
-        channel_name="ops",
-        team_id="T0SARV",
-        response_url=workspace.slack.new_response_url(),
-        trigger_id=workspace.slack.new_trigger_id(BOB),
-    )
+    body = smtp_command_body(workspace.slack, "disable smtp10005")
     response = slack.post(body, timestamp=int(time.time()) - 301)
     assert response.status_code == 401
     workspace.drain()

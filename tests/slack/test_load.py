@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
+from tests.support import race
 
 
 def _fire(workspace: LocalWorkspace, count: int, text: str) -> list[int]:
     client = workspace.client()
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
-
-    def send() -> None:
-        barrier.wait()
-        statuses.append(client.command("/smtp", text, user_id=BOB, channel_id=OPS).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = race(
+        count, lambda _: client.command("/smtp", text, user_id=BOB, channel_id=OPS).status_code
+    )
     workspace.drain()
     client.close()
     return statuses
@@ -43,21 +34,12 @@ def test_a_full_queue_answers_busy_at_once_and_loses_nothing(tmp_path: Path) -> 
         for index in range(12):
             workspace.sandbox.add_user(name=f"smtp6{index:04d}")
         client = workspace.client()
-        barrier = threading.Barrier(12)
-        acks: list[str] = []
 
-        def disable(index: int) -> None:
-            barrier.wait()
-            response = client.command(
-                "/smtp", f"disable smtp6{index:04d}", user_id=BOB, channel_id=OPS
-            )
-            acks.append(response.text)
+        def disable(index: int) -> str:
+            text = f"disable smtp6{index:04d}"
+            return client.command("/smtp", text, user_id=BOB, channel_id=OPS).text
 
-        threads = [threading.Thread(target=disable, args=(i,)) for i in range(12)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        acks = race(12, disable)
         workspace.drain()
         # Turned away in the ack itself (a slash command's reply), without waiting.
         texts = acks + [str(p.body.get("text")) for p in workspace.slack.posts]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,9 +20,9 @@ from sqlalchemy import text
 from sarvbot.core import LostWork, RequestState
 from sarvbot.slack import sentences
 from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.standin.workspace import ALICE, BOB, CAROL, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, Database, ReceiptStore
-from tests.support import free_port, serve_argv, wait_healthy
+from tests.support import app_env, race, serving, wait_until
 
 RESET = "settings/resetSmtpPassword"
 EDIT = "settings/editSmtp"
@@ -38,37 +36,33 @@ def workspace(tmp_path: Path) -> Iterator[LocalWorkspace]:
         yield running
 
 
-def start_server(workspace: LocalWorkspace, tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY, encoding="utf-8")
-    env = {
-        **os.environ,
-        **workspace.environ(),
-        "SARVBOT_POLICY": str(policy),
-        "SARVBOT_WORKERS": "1",  # the second change waits behind the first
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        serve_argv(port, threads=4),
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-    return process, f"http://127.0.0.1:{port}/slack/events"
+@contextmanager
+def reset_hanging_then_killed(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> Iterator[SlackAppClient]:
+    """A ``sarvbot serve`` that has acked bob's reset, which hangs at Sarv: a client of it.
+
+    The server is killed (SIGKILL) when the block ends. The whole process group goes,
+    master and worker: neither has a chance to answer.
+    """
+    workspace.sandbox.fail_next("hang", path=RESET, after_apply=True)
+    env = app_env(workspace, tmp_path, SARVBOT_WORKERS="1")  # the 2nd change waits behind
+    with serving(env, start_new_session=True) as server:
+        client = server.client(workspace)
+        try:
+            assert client.command("/smtp", "reset smtp50001", user_id=BOB, channel_id=OPS).ok
+            assert workspace.sandbox.wait_for_call(RESET, timeout=10)
+            yield client
+        finally:
+            client.close()
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=10)
 
 
-def wait_for_receipts(database: Database, count: int, timeout: float = 10.0) -> bool:
-    """Wait until ``count`` receipts are in the database (written by another process)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with database.engine.connect() as connection:
-            found = connection.execute(text("SELECT count(*) FROM change_receipts")).scalar()
-        if found == count:
-            return True
-        time.sleep(0.05)  # another process writes it: there is nothing here to wait on
-    return False
+def receipts(database: Database) -> int:
+    """How many receipts are in the database (written by another process)."""
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM change_receipts")).scalar_one())
 
 
 def dms_to(workspace: LocalWorkspace, user_id: str) -> list[str]:
@@ -82,19 +76,10 @@ def dms_to(workspace: LocalWorkspace, user_id: str) -> list[str]:
 def test_changes_acked_by_a_killed_process_are_reported_once_and_never_rerun(
     workspace: LocalWorkspace, tmp_path: Path
 ) -> None:
-    workspace.sandbox.fail_next("hang", path=RESET, after_apply=True)
-    process, url = start_server(workspace, tmp_path)
-    try:
-        client = SlackAppClient(url, workspace.signing_secret, slack=workspace.slack)
-        assert client.command("/smtp", "reset smtp50001", user_id=BOB, channel_id=OPS).ok
-        assert workspace.sandbox.wait_for_call(RESET, timeout=10)
+    with reset_hanging_then_killed(workspace, tmp_path) as client:
         assert client.command("/smtp", "disable smtp50002", user_id=CAROL, channel_id=OPS).ok
-        client.close()
         # The receipt is written just after the ack, by the server: wait for it (bounded).
-        assert wait_for_receipts(workspace.database, 2)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)  # master and worker: no chance to answer
-        process.wait(timeout=10)
+        assert wait_until(lambda: receipts(workspace.database) == 2)
     assert workspace.app is not None
     # Nothing is reported while the dead process's lease may still run.
     assert workspace.app.report_lost_work() == []
@@ -144,22 +129,13 @@ def test_a_lapsed_receipt_is_claimed_by_one_process_only(database_url: str) -> N
             lease_until=long_ago,
             now=long_ago,
         )
-    barrier = threading.Barrier(8)
-    claimed: list[int] = []
-    lock = threading.Lock()
 
-    def claim(index: int) -> None:
-        barrier.wait()
+    def claim(index: int) -> list[int]:
         now = datetime.now(UTC)
         found = store.claim_lapsed(owner=f"p{index}", now=now, lease_until=now + timedelta(1))
-        with lock:
-            claimed.extend(receipt.id for receipt in found)
+        return [receipt.id for receipt in found]
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed = [receipt_id for ids in race(8, claim) for receipt_id in ids]
     database.dispose()
     assert sorted(claimed) == [1, 2, 3, 4, 5]
 
@@ -167,17 +143,9 @@ def test_a_lapsed_receipt_is_claimed_by_one_process_only(database_url: str) -> N
 def test_lost_work_is_reported_again_when_its_dm_fails(
     workspace: LocalWorkspace, tmp_path: Path
 ) -> None:
-    workspace.sandbox.fail_next("hang", path=RESET, after_apply=True)
-    process, url = start_server(workspace, tmp_path)
-    try:
-        client = SlackAppClient(url, workspace.signing_secret, slack=workspace.slack)
-        assert client.command("/smtp", "reset smtp50001", user_id=BOB, channel_id=OPS).ok
-        assert workspace.sandbox.wait_for_call(RESET, timeout=10)
-        client.close()
-        assert wait_for_receipts(workspace.database, 1)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    with reset_hanging_then_killed(workspace, tmp_path):
+        # The receipt is written just after the ack, by the server: wait for it (bounded).
+        assert wait_until(lambda: receipts(workspace.database) == 1)
     assert workspace.app is not None
     later = datetime.now(UTC) + timedelta(minutes=5)
     # Slack fails the DM: bob has not been told, so the receipt is not done with.

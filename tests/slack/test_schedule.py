@@ -6,9 +6,7 @@ Requests are made through real signed HTTP against the app; Slack is the Web API
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from sarvbot.slack import SlackApp
 from sarvbot.standin import ApiCall
 from sarvbot.standin.workspace import ALICE, APPROVALS, DEV, LocalWorkspace
 from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore
+from tests.support import wait_until
 
 USER = "smtp60001"
 EXPIRED_WORDS = "expired without a decision"
@@ -81,15 +80,6 @@ def expiry_notices(workspace: LocalWorkspace) -> list[ApiCall]:
     return [call for call in workspace.slack.calls if is_expiry_notice(call)]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll the database (nothing there can be waited on) until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        pause.wait(0.02)
-
-
 def notice_state(workspace: LocalWorkspace, request_id: int) -> str | None:
     job = JobStore(workspace.database).get(f"{REQUEST_ENDED}:{request_id}:expired")
     return job.state if job is not None else None
@@ -117,7 +107,7 @@ def test_overdue_request_is_expired_and_its_requester_told_once_by_two_serving_p
         other.start_housekeeping(interval=0.05)
         told = shared.slack.wait_for(is_expiry_notice, timeout=10)
         assert f"Request #{request_id}" in str(told.args.get("text"))
-        wait_until(lambda: notice_state(shared, request_id) == "done")
+        assert wait_until(lambda: notice_state(shared, request_id) == "done")
         # Both processes go on sweeping for several more rounds: nobody is told again.
         jobs = JobStore(shared.database)
         seen = datetime.now(UTC)
@@ -126,7 +116,7 @@ def test_overdue_request_is_expired_and_its_requester_told_once_by_two_serving_p
             sweep = jobs.get(EXPIRE_REQUESTS)
             return sweep is not None and sweep.due_at > seen + timedelta(seconds=0.3)
 
-        wait_until(swept_since)
+        assert wait_until(swept_since)
     finally:
         other.close()
         database.dispose()
@@ -148,7 +138,7 @@ def test_requester_is_told_when_the_expiring_process_dies_before_telling(
     try:
         survivor.start_housekeeping(interval=0.05)
         workspace.slack.wait_for(is_expiry_notice, timeout=10)
-        wait_until(lambda: notice_state(workspace, request_id) == "done")
+        assert wait_until(lambda: notice_state(workspace, request_id) == "done")
     finally:
         survivor.close()
         database.dispose()
@@ -169,7 +159,7 @@ def test_a_notice_claimed_by_a_process_that_died_is_sent_once_its_lease_lapses(
     assert claimed.kind == REQUEST_ENDED
     workspace.app.start_housekeeping(interval=0.05)
     workspace.slack.wait_for(is_expiry_notice, timeout=10)
-    wait_until(lambda: notice_state(workspace, request_id) == "done")
+    assert wait_until(lambda: notice_state(workspace, request_id) == "done")
     finished = jobs.get(claimed.key)
     assert finished is not None
     assert (finished.owner, finished.attempts) == (workspace.app.scheduler.owner, 2)

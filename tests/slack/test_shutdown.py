@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from sarvbot import sarv
 from sarvbot.slack.work import RESTARTING, WorkQueue, WorkTracker
-from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
+from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
 from sarvbot.web import gunicorn_settings
-from tests.support import free_port, serve_argv, wait_healthy
+from tests.support import app_env, serving
 
 RESETS = 8
 SARVBOT_WORKERS = 2
@@ -37,49 +35,33 @@ def test_sigterm_with_a_backlog_finishes_every_acked_reset_and_tells_its_user(
         f"sqlite:///{tmp_path / 'sarvbot.db'}", sandbox_latency=1.0, workers=SARVBOT_WORKERS
     ) as workspace:
         names = [workspace.sandbox.add_user(name=f"smtp7{n:04d}").name for n in range(RESETS)]
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        port = free_port()
-        log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
-        process = subprocess.Popen(
-            serve_argv(port, threads=8),
-            env=env,
-            stderr=log,
-            text=True,
-        )
-        slack = SlackAppClient(
-            f"http://127.0.0.1:{port}/slack/events", workspace.signing_secret, slack=workspace.slack
-        )
-        try:
-            wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-            workspace.slack.clear()
-            # A backlog: two threads, a second per reset at Sarv.
-            for name in names:
-                ack = slack.command("/smtp", f"reset {name}", user_id=BOB, channel_id=OPS)
-                assert ack.status_code == 200
-                assert not ack.text
+        with (tmp_path / "serve.log").open("w+", encoding="utf-8") as log:
+            with (
+                serving(app_env(workspace, tmp_path), threads=8, stderr=log) as server,
+                closing(server.client(workspace)) as slack,
+            ):
+                process = server.process
+                workspace.slack.clear()
+                # A backlog: two threads, a second per reset at Sarv.
+                for name in names:
+                    ack = slack.command("/smtp", f"reset {name}", user_id=BOB, channel_id=OPS)
+                    assert ack.status_code == 200
+                    assert not ack.text
 
-            process.send_signal(signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
 
-            # The worker learns of the signal from the master; until then commands are
-            # taken (or turned away as busy: the queue is full). Nothing here changes Sarv.
-            answer = ""
-            deadline = time.monotonic() + 10
-            while RESTARTING not in answer and time.monotonic() < deadline:
-                ack = slack.command("/smtp", "help", user_id=BOB, channel_id=OPS)
-                answer = ack.text
-            assert RESTARTING in answer
+                # The worker learns of the signal from the master; until then commands are
+                # taken (or turned away as busy: the queue is full). Nothing here changes Sarv.
+                answer = ""
+                deadline = time.monotonic() + 10
+                while RESTARTING not in answer and time.monotonic() < deadline:
+                    ack = slack.command("/smtp", "help", user_id=BOB, channel_id=OPS)
+                    answer = ack.text
+                assert RESTARTING in answer
 
-            assert process.wait(timeout=90) == 0
-        finally:
-            slack.close()
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+                assert process.wait(timeout=90) == 0
             log.seek(0)
             output = log.read()
-            log.close()
 
         resets = Counter(
             c.params["smtp_user_name"]

@@ -7,8 +7,6 @@ Slack's side is the fake Web API plus the Socket Mode stand-in, and Sarv is the 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +18,8 @@ import requests
 
 from sarvbot.standin import ResponsePost, SlackAppClient
 from sarvbot.standin.socket_mode import Ack, Envelope, FakeSocketMode, envelope_from_body
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
+from tests.support import SARVBOT, app_env, clean_environ, smtp_command_body, stop
 
 ACK_DEADLINE = 3.0  # Slack's: an envelope not acked in 3 s has failed
 CONNECT_TIMEOUT = 30.0  # a cold start of the process, or a reconnect noticed by its monitor
@@ -52,30 +51,15 @@ class SocketSlack(SlackAppClient):
 
 
 def _socket_process(workspace: LocalWorkspace, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    policy = tmp_path / "sarvbot.toml"
-    policy.write_text(DEMO_POLICY)
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SARV", "DATABASE_"))
-    }
     log = (tmp_path / "socket.log").open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "sarvbot.cli", "socket"],
-        env={**clean, **workspace.environ(), "SARVBOT_POLICY": str(policy), **env},
+        [sys.executable, *SARVBOT, "socket"],
+        env=clean_environ(app_env(workspace, tmp_path, **env)),
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -89,7 +73,7 @@ def running(tmp_path: Path) -> Iterator[tuple[LocalWorkspace, SocketSlack]]:
             slack = SocketSlack(workspace, workspace.socket)
             yield workspace, slack
         finally:
-            _stop(process)
+            stop(process)
             log = (tmp_path / "socket.log").read_text()
         assert "Traceback" not in log, log
 
@@ -209,20 +193,8 @@ def test_refresh_and_dropped_socket_reconnect_without_losing_or_repeating_envelo
 
 
 def _list_body(slack: SocketSlack) -> str:
-    from sarvbot.standin import slash_command_body
-
     assert slack.slack is not None
-    return slash_command_body(
-        command="/smtp",
-        text="list",
-        user_id=BOB,
-        user_name="bob",
-        channel_id=OPS,
-        channel_name="ops",
-        team_id=slack.team_id,
-        response_url=slack.slack.new_response_url(),
-        trigger_id=slack.slack.new_trigger_id(BOB),
-    )
+    return smtp_command_body(slack.slack, "list", team_id=slack.team_id)
 
 
 def _run_to_exit(tmp_path: Path, token: str) -> tuple[int, list[str], LocalWorkspace]:
@@ -231,7 +203,7 @@ def _run_to_exit(tmp_path: Path, token: str) -> tuple[int, list[str], LocalWorks
         try:
             returncode = process.wait(timeout=60)
         finally:
-            _stop(process)
+            stop(process)
     output = (tmp_path / "socket.log").read_text()
     assert "Traceback" not in output
     assert token not in output

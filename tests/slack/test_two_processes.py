@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,45 +9,26 @@ from pathlib import Path
 import pytest
 
 from sarvbot.core import RequestState
-from sarvbot.standin import ApiCall, ResponsePost, SlackAppClient
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY, DEV, LocalWorkspace
-from sarvbot.store import ApprovalStore
-from tests.support import free_port, serve_argv, wait_healthy
+from sarvbot.standin import ApiCall, ResponsePost
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, LocalWorkspace
+from tests.support import Served, app_env, race, request_state, serving_many
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, list[str]]]:
-    with LocalWorkspace(postgres_url) as workspace:
-        policy = tmp_path / "sarvbot.toml"
-        policy.write_text(DEMO_POLICY, encoding="utf-8")
-        env = {**os.environ, **workspace.environ(), "SARVBOT_POLICY": str(policy)}
-        processes, urls = [], []
-        try:
-            for _ in range(2):
-                port = free_port()
-                process = subprocess.Popen(
-                    serve_argv(port, threads=32),
-                    env=env,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                processes.append(process)
-                wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
-                urls.append(f"http://127.0.0.1:{port}/slack/events")
-            yield workspace, urls
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+def shared(postgres_url: str, tmp_path: Path) -> Iterator[tuple[LocalWorkspace, list[Served]]]:
+    with (
+        LocalWorkspace(postgres_url) as workspace,
+        serving_many(app_env(workspace, tmp_path), 2, threads=32) as servers,
+    ):
+        yield workspace, servers
 
 
 def test_fifty_concurrent_approvals_at_two_processes_run_one_reset(
-    shared: tuple[LocalWorkspace, list[str]],
+    shared: tuple[LocalWorkspace, list[Served]],
 ) -> None:
-    workspace, urls = shared
+    workspace, servers = shared
     workspace.sandbox.add_user(name="smtp40001")
     workspace.client().command("/smtp", "reset smtp40001 leaked key", user_id=ALICE, channel_id=DEV)
     workspace.drain()
@@ -72,27 +51,18 @@ def test_fifty_concurrent_approvals_at_two_processes_run_one_reset(
                     settled.set()
 
     workspace.slack.subscribe(observe)
-    clients = [SlackAppClient(url, workspace.signing_secret, slack=workspace.slack) for url in urls]
-    barrier = threading.Barrier(50)
-    statuses: list[int] = []
+    clients = [server.client(workspace) for server in servers]
 
-    def click(index: int) -> None:
-        client = clients[index % 2]
-        barrier.wait()
-        response = client.click(
+    def click(index: int) -> int:
+        response = clients[index % 2].click(
             "approve_request",
             user_id=BOB if index % 3 else CAROL,
             message=message,
             channel_id=APPROVALS,
         )
-        statuses.append(response.status_code)
+        return response.status_code
 
-    threads = [threading.Thread(target=click, args=(i,)) for i in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses == [200] * 50
+    assert race(50, click) == [200] * 50
     workspace.slack.wait_for(
         lambda c: (
             c.method == "chat.postEphemeral"
@@ -104,6 +74,4 @@ def test_fifty_concurrent_approvals_at_two_processes_run_one_reset(
     )
     assert settled.wait(timeout=30), f"only {refusals} clicks were refused"
     assert len(workspace.sandbox.calls_to("settings/resetSmtpPassword")) == 1
-    request = ApprovalStore(workspace.database).get(1)
-    assert request is not None
-    assert request.state is RequestState.DONE
+    assert request_state(workspace.database, 1) is RequestState.DONE

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from sarvbot.core import ApprovalRequest, RequestState
 from sarvbot.store import ApprovalStore, Database
+from tests.support import race
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+from .conftest import EXPIRY, T0, request_reset
+
 LATER = T0 + timedelta(minutes=5)
-EXPIRY = T0 + timedelta(hours=1)
 
 
 @pytest.fixture
 def store(database: Database) -> ApprovalStore:
     return ApprovalStore(database)
-
-
-def request_reset(store: ApprovalStore, **overrides: Any) -> ApprovalRequest:
-    fields: dict[str, Any] = {
-        "requester_id": "U0DEV",
-        "requester_channel_id": "C0DEV",
-        "action": "reset",
-        "target": "smtp123",
-        "params": {},
-        "reason": "password leaked in a log",
-        "expires_at": EXPIRY,
-        "now": T0,
-    }
-    return store.create(**(fields | overrides))
 
 
 def test_dev_request_is_stored_pending_with_its_params(store: ApprovalStore) -> None:
@@ -102,14 +86,11 @@ def test_vote_on_a_denied_request_is_not_recorded(store: ApprovalStore) -> None:
 def test_claim_by_50_approvers_at_once_runs_the_change_once(store: ApprovalStore) -> None:
     request = request_reset(store)
     approvers = [f"U0OPS{i:02d}" for i in range(50)]
-    start = threading.Barrier(len(approvers), timeout=30)
 
-    def approve(approver: str) -> ApprovalRequest | None:
-        start.wait()
-        return store.claim(request.id, decided_by=approver, now=LATER)
+    def approve(index: int) -> ApprovalRequest | None:
+        return store.claim(request.id, decided_by=approvers[index], now=LATER)
 
-    with ThreadPoolExecutor(max_workers=len(approvers)) as pool:
-        results = list(pool.map(approve, approvers))
+    results = race(len(approvers), approve)
 
     winners = [r for r in results if r is not None]
     assert len(winners) == 1
@@ -250,14 +231,11 @@ def test_request_left_running_by_a_dead_process_is_marked_unknown(store: Approva
 def test_ops_approving_together_all_count(store: ApprovalStore) -> None:
     request = request_reset(store)
     approvers = [f"U0OPS{i:02d}" for i in range(30)]
-    start = threading.Barrier(len(approvers), timeout=30)
 
-    def vote(approver: str) -> int:
-        start.wait()
-        return store.add_vote(request.id, approver, LATER)
+    def vote(index: int) -> int:
+        return store.add_vote(request.id, approvers[index], LATER)
 
-    with ThreadPoolExecutor(max_workers=len(approvers)) as pool:
-        counts = list(pool.map(vote, approvers))
+    counts = race(len(approvers), vote)
 
     assert sorted(counts) == list(range(1, len(approvers) + 1))
     stored = store.get(request.id)

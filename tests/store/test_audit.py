@@ -9,7 +9,7 @@ from sqlalchemy import exc, text
 
 from sarvbot.store import ApprovalStore, AuditLog, Database
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+from .conftest import T0, request_reset
 
 
 @pytest.fixture
@@ -18,16 +18,7 @@ def audit(database: Database) -> AuditLog:
 
 
 def test_entry_comes_back_with_every_field(database: Database, audit: AuditLog) -> None:
-    request = ApprovalStore(database).create(
-        requester_id="U0DEV",
-        requester_channel_id="C0DEV",
-        action="reset",
-        target="smtp7",
-        params={},
-        reason="leaked",
-        expires_at=T0 + timedelta(hours=1),
-        now=T0,
-    )
+    request = request_reset(ApprovalStore(database), target="smtp7")
     appended = audit.append(
         actor_id="U0OPS",
         channel_id="C0123OPS",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from sarvbot.core import RequestState
 from sarvbot.store import REQUEST_ENDED, ApprovalStore, Database, JobStore
+from tests.support import race
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+from .conftest import T0, request_reset
+
 LEASE = timedelta(minutes=1)
 
 
@@ -48,21 +49,12 @@ def test_a_due_job_is_claimed_by_one_of_many_concurrent_claimers(database: Datab
     store = JobStore(database)
     for n in range(5):
         store.schedule("reminder", f"reminder:{n}", T0, now=T0)
-    claimed: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(8)
 
-    def claim(index: int) -> None:
-        barrier.wait()
+    def claim(index: int) -> list[str]:
         found = store.claim_due(owner=f"p{index}", now=T0, lease_until=T0 + LEASE)
-        with lock:
-            claimed.extend(job.key for job in found)
+        return [job.key for job in found]
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    claimed = [key for keys in race(8, claim) for key in keys]
     assert sorted(claimed) == [f"reminder:{n}" for n in range(5)]
 
 
@@ -109,16 +101,7 @@ def test_expiring_a_request_schedules_its_notice_in_the_same_transaction(
     database: Database,
 ) -> None:
     approvals, jobs = ApprovalStore(database), JobStore(database)
-    request = approvals.create(
-        requester_id="U0DEV",
-        requester_channel_id="C0DEV",
-        action="reset",
-        target="smtp123",
-        params={},
-        reason="leaked",
-        expires_at=T0 + timedelta(hours=1),
-        now=T0,
-    )
+    request = request_reset(approvals)
     later = T0 + timedelta(hours=2)
     assert [r.id for r in approvals.expire_due(later)] == [request.id]
     assert approvals.expire_due(later) == []
@@ -129,16 +112,7 @@ def test_expiring_a_request_schedules_its_notice_in_the_same_transaction(
 
 def test_marking_a_stuck_request_unknown_schedules_its_notice_once(database: Database) -> None:
     approvals, jobs = ApprovalStore(database), JobStore(database)
-    request = approvals.create(
-        requester_id="U0DEV",
-        requester_channel_id="C0DEV",
-        action="reset",
-        target="smtp123",
-        params={},
-        reason="leaked",
-        expires_at=T0 + timedelta(hours=1),
-        now=T0,
-    )
+    request = request_reset(approvals)
     assert approvals.claim(request.id, decided_by="U0OPS", now=T0) is not None
     marked = approvals.mark_unknown(request.id, error="stuck", now=T0 + LEASE)
     assert marked is not None

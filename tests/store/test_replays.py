@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from sarvbot.store import Database, SeenRequests
 from sarvbot.store.models import SeenRequestRow
+from tests.support import race
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=6)
@@ -59,19 +59,8 @@ def test_concurrent_sightings_of_one_key_let_in_exactly_one(database: Database) 
         SeenRequests(database),
         SeenRequests(Database(database.engine.url.render_as_string(hide_password=False))),
     ]
-    barrier = threading.Barrier(8)
-    results: list[bool] = []
-    lock = threading.Lock()
 
-    def sight(index: int) -> None:
-        barrier.wait(timeout=10)
-        first = stores[index % 2].first_sight({"request:1:v0=raced": LATER}, now=NOW)
-        with lock:
-            results.append(first)
+    def sight(index: int) -> bool:
+        return stores[index % 2].first_sight({"request:1:v0=raced": LATER}, now=NOW)
 
-    threads = [threading.Thread(target=sight, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(results) == [False] * 7 + [True]
+    assert sorted(race(8, sight)) == [False] * 7 + [True]
