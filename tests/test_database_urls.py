@@ -247,7 +247,9 @@ def test_alembic_from_the_checkout_migrates_the_database_sarvbot_db_would(
 
 def test_alembic_from_the_checkout_without_a_url_migrates_nothing(tmp_path: Path) -> None:
     """No DATABASE_URL anywhere: stop and say so, never create ./sarvbot.db."""
-    result = run(["upgrade", "head"], {"PYTHONPATH": str(ROOT)}, tmp_path, python=ALEMBIC)
+    result = run_sarvbot(
+        ["upgrade", "head"], {"PYTHONPATH": str(ROOT)}, cwd=tmp_path, python=ALEMBIC
+    )
     assert result.returncode != 0
     assert "set DATABASE_URL to the database to migrate" in result.stderr
     assert list(tmp_path.iterdir()) == []
