@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sarvbot.sarv import SmtpUser, UserStatus
 
+from .job_payload import JobPayload
 from .model import Change
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def reminder_lead(duration: timedelta) -> timedelta:
 
 
 @dataclass(frozen=True)
-class TimedChange:
+class TimedChange(JobPayload):
     """A change in force until ``ends_at``: what it set, and what to put back."""
 
     key: str
@@ -62,38 +63,6 @@ class TimedChange:
     requester_id: str
     channel_id: str
     request_id: int | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """What the due jobs carry (never a secret)."""
-        return {
-            "key": self.key,
-            "action": self.action,
-            "target": self.target,
-            "set": self.set_values,
-            "before": self.before,
-            "ends_at": self.ends_at.isoformat(),
-            "seconds": self.seconds,
-            "requester_id": self.requester_id,
-            "channel_id": self.channel_id,
-            "request_id": self.request_id,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> TimedChange:
-        """Read a due job's payload back; ValueError or KeyError when it is not one."""
-        request_id = payload.get("request_id")
-        return cls(
-            key=str(payload["key"]),
-            action=str(payload["action"]),
-            target=str(payload["target"]),
-            set_values=dict(payload["set"]),
-            before=dict(payload["before"]),
-            ends_at=datetime.fromisoformat(str(payload["ends_at"])),
-            seconds=int(payload["seconds"]),
-            requester_id=str(payload["requester_id"]),
-            channel_id=str(payload["channel_id"]),
-            request_id=request_id if isinstance(request_id, int) else None,
-        )
 
 
 class RevertOutcome(StrEnum):

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .job_payload import JobPayload
 from .model import Refused
 from .reverts import reminder_lead
 
@@ -36,7 +37,7 @@ DEFAULT_GRACE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
-class Rotation:
+class Rotation(JobPayload):
     """One rotation: the user it replaces, the user that replaces it, and when."""
 
     key: str
@@ -46,32 +47,6 @@ class Rotation:
     requester_id: str
     channel_id: str
     request_id: int | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """What the due jobs carry (never a secret)."""
-        return {
-            "key": self.key,
-            "old": self.old,
-            "new": self.new,
-            "retire_at": self.retire_at.isoformat(),
-            "requester_id": self.requester_id,
-            "channel_id": self.channel_id,
-            "request_id": self.request_id,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Rotation:
-        """Read a due job's payload back; KeyError or ValueError when it is not one."""
-        request_id = payload.get("request_id")
-        return cls(
-            key=str(payload["key"]),
-            old=str(payload["old"]),
-            new=str(payload["new"]),
-            retire_at=datetime.fromisoformat(str(payload["retire_at"])),
-            requester_id=str(payload["requester_id"]),
-            channel_id=str(payload["channel_id"]),
-            request_id=request_id if isinstance(request_id, int) else None,
-        )
 
 
 class Rotations:

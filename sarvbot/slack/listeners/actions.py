@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
 from sarvbot.actions import Action
-from sarvbot.core import Change, TimedChange
+from sarvbot.core import Change, Rotation, TimedChange
 from sarvbot.core.schedule import RETIRE_OLD, REVERT_CHANGE
 from sarvbot.sarv import UserStatus
 
@@ -27,6 +27,8 @@ __all__ = ["register"]
 
 logger = logging.getLogger("sarvbot.slack")
 
+T = TypeVar("T")
+
 
 def register(app: App) -> None:
     """Attach the button listeners."""
@@ -35,9 +37,11 @@ def register(app: App) -> None:
     app.action(blocks.ACTION_DENY)(deny_clicked)
     app.action(blocks.ACTION_LIST_PAGE)(list_page_clicked)
     app.action(blocks.ACTION_REMOVE_SECRET)(remove_secret_clicked)
-    app.action(blocks.ACTION_REVERT_NOW)(revert_now_clicked)
-    app.action(blocks.ACTION_EXTEND)(extend_clicked)
-    app.action(blocks.ACTION_RETIRE)(retire_clicked)
+    app.action(blocks.ACTION_REVERT_NOW)(
+        _guarded_button("revert", _timed_change, may_touch, _revert_now)
+    )
+    app.action(blocks.ACTION_EXTEND)(_guarded_button("extend", _timed_change, may_touch, _extend))
+    app.action(blocks.ACTION_RETIRE)(_guarded_button("retire", _rotation, may_retire, _retire))
 
 
 def _decision_clicked(what: str) -> Callable[..., None]:
@@ -139,103 +143,82 @@ def remove_secret_clicked(ack: Callable[..., None], respond: Respond) -> None:
         logger.warning("could not remove a password message: %s", type(exc).__name__)
 
 
-def _timed_job(
-    ctx: SlackContext, body: dict[str, Any], respond: Respond, verb: str
-) -> tuple[str, str, TimedChange] | None:
-    """The clicker, the place and the time-bound change a button names, if they may act."""
-    user_id, channel_id = click_place(body)
-    key = clicked_value(body)
-    timed = ctx.core.reverts.get(key) if key else None
-    if timed is None:
-        ctx.messenger.tell(respond, sentences.timed_change_over(False))
-        return None
-    if not may_touch(ctx, user_id, timed):
-        ctx.messenger.tell(respond, sentences.only_requester_or_owner(verb))
-        return None
-    return user_id, channel_id, timed
-
-
-def revert_now_clicked(
-    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
-) -> None:
-    """Revert now, from the reminder: the revert runs at once, by the same exactly-once job."""
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, channel_id = click_place(body)
-
-    def job() -> None:
-        found = _timed_job(ctx, body, respond, "revert")
-        if found is None:
-            return
-        timed = found[2]
-        if not ctx.core.reverts.bring_forward(timed.key):
-            ctx.messenger.tell(respond, sentences.timed_change_over(True))
-            return
-        ctx.messenger.tell(respond, sentences.reverting_now(timed.target))
-        ctx.run_due((REVERT_CHANGE,))
-
-    ctx.work.submit(respond, job, Handled("click", "revert", user_id, channel_id))
-
-
-def extend_clicked(
-    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
-) -> None:
-    """Extend, from the reminder: the same change again for as long, under the same policy
-    (so it is requested where the change's channel may only request) and approvals.
+def _guarded_button(
+    verb: str,
+    find: Callable[[SlackContext, str], T | None],
+    may: Callable[[SlackContext, str, T], bool],
+    act: Callable[[SlackContext, str, T, Respond], None],
+) -> Callable[..., None]:
+    """The listener of a button on a DM about a change sarvbot follows (a time-bound change,
+    a rotation): ``find`` it by the button's value, and only people ``may`` allows act.
     """
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, channel_id = click_place(body)
 
-    def job() -> None:
-        found = _timed_job(ctx, body, respond, "extend")
-        if found is None:
-            return
-        timed = found[2]
-        actor = ctx.actor(user_id)
-        verdict = ctx.core.permissions.authorize(
-            actor, timed.channel_id, timed.action, timed.target
-        )
-        values = timed.set_values
-        status = values.get("status")
-        change = Change(
-            Action(timed.action),
-            timed.target,
-            total_limit=values.get("total_limit"),
-            hourly_limit=values.get("hourly_limit"),
-            status=UserStatus(status) if status and timed.action == Action.EDIT else None,
-            for_seconds=timed.seconds,
-        )
-        reason = f"extend it by {blocks.duration_words(timed.seconds)} from now"
-        run_change(ctx, actor, timed.channel_id, change, verdict, reason, respond)
+    def guarded_clicked(
+        ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+    ) -> None:
+        ack()
+        ctx = sarvbot_of(context)
+        user_id, channel_id = click_place(body)
+        key = clicked_value(body)
 
-    ctx.work.submit(respond, job, Handled("click", "extend", user_id, channel_id))
+        def job() -> None:
+            found = find(ctx, key) if key else None
+            if found is None:
+                ctx.messenger.tell(respond, sentences.timed_change_over(False))
+            elif not may(ctx, user_id, found):
+                ctx.messenger.tell(respond, sentences.only_requester_or_owner(verb))
+            else:
+                act(ctx, user_id, found, respond)
+
+        ctx.work.submit(respond, job, Handled("click", verb, user_id, channel_id))
+
+    return guarded_clicked
 
 
-def retire_clicked(
-    ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
-) -> None:
+def _timed_change(ctx: SlackContext, key: str) -> TimedChange | None:
+    return ctx.core.reverts.get(key)
+
+
+def _rotation(ctx: SlackContext, key: str) -> Rotation | None:
+    return ctx.core.rotations.get(key)
+
+
+def _revert_now(ctx: SlackContext, user_id: str, timed: TimedChange, respond: Respond) -> None:
+    """Revert now: the revert runs at once, by the same exactly-once job."""
+    if not ctx.core.reverts.bring_forward(timed.key):
+        ctx.messenger.tell(respond, sentences.timed_change_over(True))
+        return
+    ctx.messenger.tell(respond, sentences.reverting_now(timed.target))
+    ctx.run_due((REVERT_CHANGE,))
+
+
+def _extend(ctx: SlackContext, user_id: str, timed: TimedChange, respond: Respond) -> None:
+    """Extend: the same change again for as long, under the same policy (so it is requested
+    where the change's channel may only request) and approvals.
+    """
+    actor = ctx.actor(user_id)
+    verdict = ctx.core.permissions.authorize(actor, timed.channel_id, timed.action, timed.target)
+    values = timed.set_values
+    status = values.get("status")
+    change = Change(
+        Action(timed.action),
+        timed.target,
+        total_limit=values.get("total_limit"),
+        hourly_limit=values.get("hourly_limit"),
+        status=UserStatus(status) if status and timed.action == Action.EDIT else None,
+        for_seconds=timed.seconds,
+    )
+    reason = f"extend it by {blocks.duration_words(timed.seconds)} from now"
+    run_change(ctx, actor, timed.channel_id, change, verdict, reason, respond)
+
+
+def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respond) -> None:
     """Done, retire the old one (or try again after a failure): by the retirement job, once."""
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, channel_id = click_place(body)
-    key = clicked_value(body)
-
-    def job() -> None:
-        rotation = ctx.core.rotations.get(key) if key else None
-        if rotation is None:
-            ctx.messenger.tell(respond, sentences.timed_change_over(False))
+    if not ctx.core.rotations.bring_forward(rotation.key):
+        # Its job ran already: if the old user is still enabled, it failed; try again.
+        if not ctx.core.chores.get_user(rotation.old).enabled:
+            ctx.messenger.tell(respond, sentences.already_retired(rotation.old))
             return
-        if not may_retire(ctx, user_id, rotation):
-            ctx.messenger.tell(respond, sentences.only_requester_or_owner("retire"))
-            return
-        if not ctx.core.rotations.bring_forward(rotation.key):
-            # Its job ran already: if the old user is still enabled, it failed; try again.
-            if not ctx.core.chores.get_user(rotation.old).enabled:
-                ctx.messenger.tell(respond, sentences.already_retired(rotation.old))
-                return
-            ctx.core.rotations.retry(rotation)
-        ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
-        ctx.run_due((RETIRE_OLD,))
-
-    ctx.work.submit(respond, job, Handled("click", "retire", user_id, channel_id))
+        ctx.core.rotations.retry(rotation)
+    ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
+    ctx.run_due((RETIRE_OLD,))

@@ -98,7 +98,7 @@ def _run(
     receipt: Future[int] | None,
 ) -> None:
     try:
-        _answer(ctx, command, user_id, channel_id, respond, receipt)
+        _answer(ctx, command, ctx.actor(user_id), channel_id, respond, receipt)
     except UnknownSmtpUser as exc:
         # Not a Sarv name, nor a label: the labels that hold it may be what was meant.
         raise UnknownSmtpUser(exc.name, tuple(ctx.core.catalogue.suggestions(exc.name))) from None
@@ -107,12 +107,11 @@ def _run(
 def _answer(
     ctx: SlackContext,
     command: Command,
-    user_id: str,
+    actor: Actor,
     channel_id: str,
     respond: Respond,
     receipt: Future[int] | None,
 ) -> None:
-    actor = ctx.actor(user_id)
     if command.user:
         command = replace(command, user=ctx.core.catalogue.resolve(command.user))
     verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
