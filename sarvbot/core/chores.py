@@ -117,7 +117,8 @@ class SmtpChores:
                 exc, repeatable=change.repeatable
             )
             outcome = "unknown" if unknown else "failed"
-            if timed is not None and self.reverts is not None and not unknown:
+            # A change that may have happened keeps its revert: the end checks the values.
+            if timed is not None and self.reverts is not None and _surely_not_made(exc):
                 self.reverts.drop(timed)
             self._audit_failure(
                 actor, channel_id, change.action, change.target, exc, rule, request_id, outcome
@@ -125,8 +126,11 @@ class SmtpChores:
             self.record(receipt, outcome, _failure_words(exc, change))
             raise
         self.record(receipt, "done")
-        if timed is not None:
+        if timed is not None and self.reverts is not None:
+            self.reverts.settle(timed)
             result = replace(result, ends_at=timed.ends_at)
+        elif self.reverts is not None and change.target and SPECS[change.action].time_bound:
+            self.reverts.release(change.target, change.sarv_values(), same=True)
         if result.replaces is not None:
             result = self._plan_retirement(result, actor, channel_id, request_id)
         detail = "; ".join(filter(None, (_describe_values(change, result.before), note)))
@@ -362,6 +366,13 @@ def _target(change: Change) -> str:
     if change.target is None:
         raise ValueError(f"{change.action} needs an SMTP user")
     return change.target
+
+
+def _surely_not_made(exc: Exception) -> bool:
+    """True when a failed change certainly did not happen at Sarv."""
+    if isinstance(exc, sarv.Error):
+        return not outcome_unknown(exc, repeatable=False)
+    return True
 
 
 def _failure_words(exc: Exception, change: Change) -> str:

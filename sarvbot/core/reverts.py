@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -110,20 +110,18 @@ class Reverts:
     ) -> TimedChange:
         """Schedule the reminder and the revert of ``change``, which runs next.
 
-        A revert already waiting for the same values of the same user is taken over: it
-        is dropped, and its values from before are the ones this one puts back, so an
-        extension ends where the first change began.
+        Values that a revert already waiting is to put back are taken over (once the change
+        is made, see :meth:`settle`): this one puts them back to what they were before that
+        one, so an extension ends where the first change began; the waiting revert keeps
+        the other values it sets.
         """
         if change.target is None or change.for_seconds is None:
             raise ValueError("only a time-bound change to a user is reverted")
         set_values = {k: v for k, v in change.sarv_values().items() if k in _KEYS}
         before_values = _values(before, list(set_values))
+        for waiting in self._overlapping(change.target, set_values):
+            before_values.update({k: v for k, v in waiting.before.items() if k in set_values})
         now = self._clock()
-        for waiting in self.pending(change.target):
-            taken = set(waiting.set_values) & set(set_values)
-            if taken and self._jobs.cancel(waiting.key, now=now):
-                self._jobs.cancel(_reminder_key(waiting.key), now=now)
-                before_values.update({k: waiting.before[k] for k in taken})
         duration = timedelta(seconds=change.for_seconds)
         timed = TimedChange(
             key=f"{REVERT_CHANGE}:{change.target}:{uuid.uuid4().hex[:12]}",
@@ -144,10 +142,53 @@ class Reverts:
         return timed
 
     def drop(self, timed: TimedChange) -> None:
-        """The change did not happen (Sarv refused it): nothing to put back."""
+        """The change did not happen (Sarv refused it): nothing to put back, and the
+        reverts it would have taken over stay as they are.
+        """
+        self._cancel(timed.key)
+
+    def settle(self, timed: TimedChange) -> None:
+        """The change was made: the values it took over are no longer put back by others."""
+        self.release(timed.target, timed.set_values, keep=timed.key)
+
+    def release(
+        self, target: str, values: dict[str, Any], *, keep: str | None = None, same: bool = False
+    ) -> None:
+        """A change set ``values``: no waiting revert (but ``keep``) puts them back now.
+
+        With ``same``, only values equal to what a revert set are released: a lasting change
+        to the very values a time-bound one set would otherwise be undone at its end (one
+        to other values is left for the end to find). A revert that also puts back other
+        values keeps doing so for those.
+        """
         now = self._clock()
-        self._jobs.cancel(timed.key, now=now)
-        self._jobs.cancel(_reminder_key(timed.key), now=now)
+        for waiting in self._overlapping(target, values):
+            released = {
+                k
+                for k in set(waiting.set_values) & set(values)
+                if not same or waiting.set_values[k] == values[k]
+            }
+            if not released or waiting.key == keep or not self._cancel(waiting.key):
+                continue  # nothing released, or it is running now: the values it finds decide
+            remaining = {k: v for k, v in waiting.set_values.items() if k not in released}
+            if not remaining:
+                continue
+            rest = replace(
+                waiting,
+                key=f"{REVERT_CHANGE}:{target}:{uuid.uuid4().hex[:12]}",
+                set_values=remaining,
+                before={k: v for k, v in waiting.before.items() if k in remaining},
+            )
+            self._jobs.schedule(REVERT_CHANGE, rest.key, rest.ends_at, rest.payload(), now=now)
+
+    def _overlapping(self, target: str, values: dict[str, Any]) -> list[TimedChange]:
+        return [t for t in self.pending(target) if set(t.set_values) & set(values)]
+
+    def _cancel(self, key: str) -> bool:
+        now = self._clock()
+        cancelled = self._jobs.cancel(key, now=now)
+        self._jobs.cancel(_reminder_key(key), now=now)
+        return cancelled
 
     def pending(self, target: str | None = None) -> list[TimedChange]:
         """Time-bound changes in force, soonest end first (for one user, or all)."""

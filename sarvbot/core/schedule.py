@@ -32,6 +32,7 @@ __all__ = [
     "REQUEST_ENDED",
     "RETIRE_ATTEMPTS",
     "RETIRE_OLD",
+    "REVERT_ATTEMPTS",
     "REVERT_CHANGE",
     "DueJob",
     "JobHandler",
@@ -45,6 +46,9 @@ logger = logging.getLogger("sarvbot.core")
 EXPIRE_REQUESTS = "expire_requests"
 CHECK_CREDENTIAL_AGE = "check_credential_age"
 REMIND_CREDENTIAL_AGE = "remind_credential_age"
+# Tries at putting back a time-bound change (about an hour while Sarv is down) before its
+# people are told it could not be.
+REVERT_ATTEMPTS = 12
 # Tries at retiring a rotated user before its people are told it failed (and offered a retry).
 RETIRE_ATTEMPTS = 6
 REPORT_LOST_WORK = "report_lost_work"
@@ -83,7 +87,7 @@ JOB_KINDS: Mapping[str, JobKind] = {
             REVERT_CHANGE,
             "put back what a time-bound change set, unless it was changed meanwhile",
             # Sarv may be down when the time is up: keep trying for about an hour.
-            max_attempts=12,
+            max_attempts=REVERT_ATTEMPTS,
         ),
         JobKind(REMIND_REVERT, "remind the requester that a time-bound change ends soon"),
         JobKind(

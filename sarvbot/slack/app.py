@@ -303,7 +303,9 @@ class SlackApp:
                 EXPIRE_REQUESTS: lambda job, now: self.core.approvals.expire(),
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
-                REVERT_CHANGE: lambda job, now: end_timed_change(context, _timed(job)),
+                REVERT_CHANGE: lambda job, now: end_timed_change(
+                    context, _timed(job), job.attempts
+                ),
                 REMIND_REVERT: lambda job, now: remind_timed_change(context, _timed(job)),
                 RETIRE_OLD: lambda job, now: retire_rotated(
                     context, Rotation.from_payload(job.payload), job.attempts

@@ -27,7 +27,7 @@ from sarvbot.core import (
     describe_sarv_error,
     outcome_unknown,
 )
-from sarvbot.core.schedule import RETIRE_ATTEMPTS
+from sarvbot.core.schedule import RETIRE_ATTEMPTS, REVERT_ATTEMPTS
 from sarvbot.policy import Decision, Verdict
 
 from . import blocks, sentences
@@ -167,15 +167,23 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     return True if text is None else ctx.messenger.tell_requester(request, text)
 
 
-def end_timed_change(ctx: SlackContext, timed: TimedChange) -> Reverted:
+def end_timed_change(ctx: SlackContext, timed: TimedChange, attempts: int = 1) -> Reverted | None:
     """Time is up: put the values back (the core checks nobody changed them) and tell.
 
     The channel where the change was made hears of a revert; the requester and the owner
     hear by DM when sarvbot found the user changed (or gone) and left it. Telling is best
     effort: the revert is done, and a repeat would find the values back already.
     """
-    reverted = ctx.core.chores.revert(timed)
     before = blocks.values_words(timed.before)
+    try:
+        reverted = ctx.core.chores.revert(timed)
+    except sarv.Error as exc:
+        if attempts < REVERT_ATTEMPTS:
+            raise  # tried again later
+        text = sentences.not_put_back(timed, before, describe_sarv_error(exc))
+        for person in _people_of(ctx, timed):
+            ctx.messenger.direct_message(person, text)
+        return None
     if reverted.outcome is RevertOutcome.REVERTED:
         text = sentences.reverted(timed, before)
         ctx.messenger.announce(timed.channel_id, blocks.text_message(text), None)

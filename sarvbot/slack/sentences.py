@@ -176,6 +176,13 @@ def reverted(timed: TimedChange, before: str) -> str:
     )
 
 
+def not_put_back(timed: TimedChange, before: str, why: str) -> str:
+    return (
+        f"The time-bound {escape(timed.action)} of {code(timed.target)} has ended, but sarvbot "
+        f"could not put back {before}: {escape(why)} Put it back by hand when Sarv is back."
+    )
+
+
 def not_reverted(timed: TimedChange, outcome: RevertOutcome, found: str, before: str) -> str:
     what = f"The time-bound {escape(timed.action)} of {code(timed.target)} has ended"
     if outcome is RevertOutcome.GONE:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from sarvbot.core.model import CatalogueEntry, LabelTaken
 from sarvbot.store.database import Database
@@ -21,6 +24,16 @@ class _Unset:
 
 UNSET = _Unset()
 """A value left as it is by :meth:`CatalogueStore.write` (None clears it)."""
+
+
+def _insert_missing(session: Session, name: str, now: datetime) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(CatalogueEntryRow)
+        .values(name=name, retiring=False, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
 
 
 def _entry(row: CatalogueEntryRow) -> CatalogueEntry:
@@ -117,10 +130,11 @@ class CatalogueStore:
         now = now or datetime.now(UTC)
         try:
             with self._db.session() as session:
-                row = session.get(CatalogueEntryRow, name)
+                # Created first if missing, so that two writers of a new entry both land.
+                session.execute(_insert_missing(session, name, now))
+                row = session.get(CatalogueEntryRow, name, with_for_update=True)
                 if row is None:
-                    row = CatalogueEntryRow(name=name, retiring=False, created_at=now)
-                    session.add(row)
+                    raise LookupError(name)
                 if not isinstance(label, _Unset):
                     row.label = label
                     row.label_key = label.lower() if label else None

@@ -69,6 +69,28 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+class JobPayloadJSON(TypeDecorator[Any]):
+    """JSON that reads back as ``{}`` when the stored text is not JSON.
+
+    A row garbled outside sarvbot then fails as its own job (its payload lacks what the
+    handler needs) instead of failing every claim of the batch it is in.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        inner = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            try:
+                return inner(value) if inner is not None else value
+            except ValueError:
+                return {}
+
+        return process
+
+
 class Base(DeclarativeBase):
     """Declarative base carrying the shared MetaData."""
 
@@ -204,7 +226,7 @@ class DueJobRow(Base):
     kind: Mapped[str] = mapped_column(SHORT_WORD)
     key: Mapped[str] = mapped_column(NAME, unique=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JobPayloadJSON)
     state: Mapped[str] = mapped_column(SHORT_WORD)
     owner: Mapped[str | None] = mapped_column(SLACK_ID)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
