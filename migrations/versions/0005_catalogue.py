@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.String(length=64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("retiring", sa.Boolean(), nullable=False),
+        sa.Column("rotating_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_catalogue")),

@@ -116,7 +116,11 @@ class Catalogue:
         """Users whose password sarvbot made longer ago than the policy's maximum age."""
         if self._max_age_days() is None:
             return []
-        return [row for row in self.view().users if row.stale]
+        return [
+            row
+            for row in self.view().users
+            if row.stale and row.user.enabled and not (row.entry and row.entry.retiring)
+        ]
 
     def _row(
         self, user: SmtpUser, entry: CatalogueEntry | None, times: dict[str, datetime]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sarvbot import sarv
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SYSTEM_ACTOR", "SmtpChores"]
 
+# A rotation whose add never answered holds its user's gate this long (see start_rotation).
+ROTATION_STALE = timedelta(minutes=15)
 # Who the audit log names for what sarvbot does by itself (a revert at the end of its time).
 SYSTEM_ACTOR = "sarvbot"
 
@@ -164,7 +166,29 @@ class SmtpChores:
             raise Refused("Rotation is not set up.", "rotation")
         self.rotations.check_none_under_way(old)
         before = self.get_user(old)
-        credentials = self.sarv.add_user(before.total_limit, before.hourly_limit)
+        if not before.enabled:
+            raise Refused(
+                f"{old} is disabled: a rotation would give its sending back under a new name. "
+                "Enable it first if that is what you want.",
+                "rotation",
+            )
+        now = datetime.now(UTC)
+        why = self._catalogue.start_rotation(old, now=now, stale_before=now - ROTATION_STALE)
+        if why == "replaced":
+            raise Refused(f"{old} was replaced by a rotation already.", "rotation")
+        if why is not None:
+            raise Refused(f"{old} is being rotated right now.", "rotation")
+        # The new user gets the lasting limits, not those of a time-bound raise in force.
+        limits = {"total_limit": before.total_limit, "hourly_limit": before.hourly_limit}
+        if self.reverts is not None:
+            for timed in self.reverts.pending(old):
+                limits.update({k: v for k, v in timed.before.items() if k in limits})
+        try:
+            credentials = self.sarv.add_user(limits["total_limit"], limits["hourly_limit"])
+        except sarv.Error as exc:
+            if _surely_not_made(exc):  # else the gate stays shut until it is stale
+                self._catalogue.end_rotation(old)
+            raise
         return ChangeResult(
             change, credentials.name, before=before, credentials=credentials, replaces=old
         )
@@ -270,10 +294,19 @@ class SmtpChores:
         )
 
     def check_label_free(self, label: str | None, name: str | None = None) -> None:
-        """LabelTaken unless ``label`` is free (or already on ``name``)."""
-        holder = self._catalogue.by_label(label) if label else None
-        if label and holder is not None and holder.name != name:
+        """LabelTaken unless ``label`` is free (or already on ``name``); Refused when it is
+        the Sarv name of another user (it would hide that user's name).
+        """
+        if not label:
+            return
+        holder = self._catalogue.by_label(label)
+        if holder is not None and holder.name != name:
             raise LabelTaken(label, holder.name)
+        if any(u.name.lower() == label.lower() and u.name != name for u in self._list_all()):
+            raise Refused(
+                f"{label} is the Sarv name of another SMTP user: choose another label.",
+                "catalogue.label",
+            )
 
     def _add(self, change: Change) -> ChangeResult:
         if change.total_limit is None or change.hourly_limit is None:

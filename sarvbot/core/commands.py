@@ -133,15 +133,21 @@ def parse_duration(word: str) -> int | None:
 def _take_duration(words: list[str], usage: str) -> tuple[int | None, list[str]]:
     """``for DURATION`` at the start of ``words``: its seconds and the words after it.
 
-    ``for`` followed by anything else is left as it is (it starts the reason).
+    ``for`` followed by a word is left as it is (it starts the reason); ``for`` alone, or
+    followed by a number that is no duration (``for 2 hours``), is a mistake: the change
+    must not silently last for good.
     """
-    if len(words) >= 2 and words[0].lower() == "for":
-        try:
-            seconds = parse_duration(words[1])
-        except CommandError as exc:
-            raise CommandError(exc.message, usage) from None
-        if seconds is not None:
-            return seconds, words[2:]
+    if not words or words[0].lower() != "for":
+        return None, words
+    after = words[1] if len(words) > 1 else ""
+    try:
+        seconds = parse_duration(after)
+    except CommandError as exc:
+        raise CommandError(exc.message, usage) from None
+    if seconds is not None:
+        return seconds, words[2:]
+    if not after or after[0].isdigit():
+        raise CommandError("give the duration as 30m, 4h, 1d or 2h30m", usage)
     return None, words
 
 

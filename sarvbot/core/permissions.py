@@ -37,6 +37,11 @@ class Permissions:
             raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
         return verdict
 
+    def check_owner(self, owner_id: str | None) -> None:
+        """Refused when ``owner_id`` may not own an SMTP user (a guest or external user)."""
+        if owner_id and self.directory.is_guest(owner_id, fresh=True):
+            raise Refused("Guests and external users cannot own an SMTP user.", GUEST_RULE)
+
     def recheck_requester(self, request: ApprovalRequest, *, is_guest: bool) -> Verdict:
         """The verdict under which an approved request runs, asked again at execution.
 

@@ -135,6 +135,17 @@ class Rotations:
         job = self._jobs.get(key)
         return job is not None and job.state == "due"
 
+    def running(self, key: str) -> bool:
+        """True while a process is retiring the old user of a rotation."""
+        job = self._jobs.get(key)
+        return job is not None and job.state == "running"
+
+    def hold(self, key: str) -> bool:
+        """Keep the old user until Done is clicked: its timed retirement and reminder go."""
+        now = self._clock()
+        self._jobs.cancel(_reminder(key), now=now)
+        return self._jobs.cancel(key, now=now)
+
     def bring_forward(self, key: str) -> bool:
         """Retire now (Done): make the retirement due now; False if it is not waiting."""
         now = self._clock()

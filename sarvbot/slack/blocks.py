@@ -156,7 +156,9 @@ def _user_line(row: CataloguedUser) -> str:
     user, entry = row.user, row.entry
     label = f"*{escape(entry.label)}*" if entry and entry.label else "_unlabelled_"
     owner = f"  ·  {mention(entry.owner_id)}" if entry and entry.owner_id else ""
-    retiring = "  ·  retiring" if entry and entry.retiring else ""
+    retiring = ""
+    if entry and entry.retiring:
+        retiring = "  ·  retiring" if user.enabled else "  ·  retired"
     stale = f"  ·  🔑 password {row.password_days} days old" if row.stale else ""
     return (
         f"{code(user.name)}  {label}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
@@ -618,10 +620,14 @@ def _retire_button(key: str, text: str = "Done, retire the old one") -> dict[str
 
 def rotation_message(old: str, new: str, retire_at: datetime | None, key: str) -> Message:
     """After a rotation's password: how the old user is retired, and the Done button."""
+    when = (
+        f"otherwise sarvbot disables it {_when(retire_at)}"
+        if retire_at is not None
+        else f"{code(old)} stays enabled until then"
+    )
     text = (
         f"{code(new)} replaces {code(old)}, with the same limits and catalogue entry. When your "
-        f"app sends with {code(new)}, click *Done* to disable {code(old)}; otherwise sarvbot "
-        f"disables it {_when(retire_at)}."
+        f"app sends with {code(new)}, click *Done* to disable {code(old)}; {when}."
     )
     return {"text": _plain(text), "blocks": [_section(text), _retire_button(key)]}
 

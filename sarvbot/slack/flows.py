@@ -64,6 +64,7 @@ def run_change(
     core, messenger = ctx.core, ctx.messenger
     # The work queue resolved the receipt before this job started.
     receipt = written.result() if written is not None else None
+    core.permissions.check_owner(change.owner_id)
     if verdict.decision is Decision.REQUEST:
         request = core.approvals.request_change(
             actor, channel_id, change, reason, rule=verdict.rule, receipt=receipt
@@ -86,7 +87,7 @@ def run_change(
         core.chores.record_delivery(
             actor, channel_id, change.action, result.target, delivered=delivered
         )
-        _after_rotation(ctx, actor.user_id, result)
+        _after_rotation(ctx, actor.user_id, result, delivered=delivered)
     announcement = blocks.announcement(actor.user_id, change, result.target)
     if not messenger.announce(channel_id, announcement, respond):
         messenger.tell(respond, sentences.done_not_announced(change.action, result.target))
@@ -152,7 +153,7 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
             delivered=delivered,
             request_id=final.id,
         )
-        _after_rotation(ctx, final.requester_id, executed.result)
+        _after_rotation(ctx, final.requester_id, executed.result, delivered=delivered)
     described = blocks.describe_request(final)
     messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
     messenger.refresh_request(final)
@@ -203,20 +204,37 @@ def remind_timed_change(ctx: SlackContext, timed: TimedChange) -> None:
         raise RuntimeError("Slack did not take the reminder")  # tried again later
 
 
-def _people_of(ctx: SlackContext, timed: TimedChange) -> list[str]:
-    """The requester, and the user's owner when it is someone else."""
-    entry = ctx.core.catalogue.entry(timed.target)
+def _concerned(ctx: SlackContext, requester_id: str, name: str) -> list[str]:
+    """Who hears of a change sarvbot follows: its requester, and the user's owner."""
+    entry = ctx.core.catalogue.entry(name)
     owner = entry.owner_id if entry else None
-    return [timed.requester_id] + ([owner] if owner and owner != timed.requester_id else [])
+    return [requester_id] + ([owner] if owner and owner != requester_id else [])
+
+
+def _people_of(ctx: SlackContext, timed: TimedChange) -> list[str]:
+    return _concerned(ctx, timed.requester_id, timed.target)
+
+
+def _may_act(ctx: SlackContext, user_id: str, requester_id: str, name: str) -> bool:
+    # Asked of Slack afresh: someone who became a guest acts no more.
+    if user_id not in _concerned(ctx, requester_id, name):
+        return False
+    return not ctx.directory.is_guest(user_id, fresh=True)
 
 
 def may_touch(ctx: SlackContext, user_id: str, timed: TimedChange) -> bool:
-    """True for the requester of a time-bound change and the owner of its user."""
-    return user_id in _people_of(ctx, timed)
+    """True for the requester of a time-bound change and the owner of its user (no guest)."""
+    return _may_act(ctx, user_id, timed.requester_id, timed.target)
 
 
-def _after_rotation(ctx: SlackContext, user_id: str, result: ChangeResult) -> None:
-    """After a rotation's password: tell its requester how the old user is retired."""
+def _after_rotation(
+    ctx: SlackContext, user_id: str, result: ChangeResult, *, delivered: bool
+) -> None:
+    """After a rotation's password: tell its requester how the old user is retired.
+
+    When the password did not reach them, the old user is kept until they click Done:
+    the grace period must not cut off an app that could not move.
+    """
     if result.replaces is None:
         return
     if result.rotation_key is None:
@@ -224,8 +242,12 @@ def _after_rotation(ctx: SlackContext, user_id: str, result: ChangeResult) -> No
             user_id, sentences.retire_by_hand(result.replaces, result.target)
         )
         return
+    held = not delivered and ctx.core.rotations.hold(result.rotation_key)
     message = blocks.rotation_message(
-        result.replaces, result.target, result.retire_at, result.rotation_key
+        result.replaces,
+        result.target,
+        None if held else result.retire_at,
+        result.rotation_key,
     )
     ctx.messenger.direct_message(user_id, message)
 
@@ -261,15 +283,13 @@ def remind_retire(ctx: SlackContext, rotation: Rotation) -> None:
 
 
 def _rotation_people(ctx: SlackContext, rotation: Rotation) -> list[str]:
-    """The requester, and the owner (now the new user's) when it is someone else."""
-    entry = ctx.core.catalogue.entry(rotation.new)
-    owner = entry.owner_id if entry else None
-    return [rotation.requester_id] + ([owner] if owner and owner != rotation.requester_id else [])
+    # The owner moved to the new user with its catalogue entry.
+    return _concerned(ctx, rotation.requester_id, rotation.new)
 
 
 def may_retire(ctx: SlackContext, user_id: str, rotation: Rotation) -> bool:
-    """True for the requester of a rotation and the owner of its users."""
-    return user_id in _rotation_people(ctx, rotation)
+    """True for the requester of a rotation and the owner of its users (no guest)."""
+    return _may_act(ctx, user_id, rotation.requester_id, rotation.new)
 
 
 def remind_password_age(ctx: SlackContext, payload: dict[str, Any]) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sarvbot.core.model import CatalogueEntry, LabelTaken
-from sarvbot.store.database import Database
-from sarvbot.store.models import CatalogueEntryRow
+from sarvbot.store.database import Database, update_where
+from sarvbot.store.models import CatalogueEntryRow, as_utc
 
 __all__ = ["UNSET", "CatalogueStore"]
 
@@ -87,6 +87,39 @@ class CatalogueStore:
         with self._db.session(readonly=True) as session:
             return int(session.scalar(select(func.count()).select_from(CatalogueEntryRow)) or 0)
 
+    def start_rotation(self, name: str, *, now: datetime, stale_before: datetime) -> str | None:
+        """Let one rotation of ``name`` in: None if this one may go on, else why not.
+
+        A rotation that started before ``stale_before`` and never finished (its process
+        died during the add) no longer holds the gate.
+        """
+        with self._db.session() as session:
+            session.execute(_insert_missing(session, name, now))
+            moved = update_where(
+                session,
+                CatalogueEntryRow,
+                CatalogueEntryRow.name == name,
+                CatalogueEntryRow.retiring.is_(False),
+                or_(
+                    CatalogueEntryRow.rotating_since.is_(None),
+                    CatalogueEntryRow.rotating_since < as_utc(stale_before),
+                ),
+                rotating_since=as_utc(now),
+            )
+            if moved == 1:
+                return None
+            row = session.get(CatalogueEntryRow, name)
+            if row is not None and row.retiring:
+                return "replaced"
+            return "rotating"
+
+    def end_rotation(self, name: str) -> None:
+        """The rotation of ``name`` stopped before its add: the gate opens again."""
+        with self._db.session() as session:
+            update_where(
+                session, CatalogueEntryRow, CatalogueEntryRow.name == name, rotating_since=None
+            )
+
     def move(self, old: str, new: str, *, now: datetime | None = None) -> CatalogueEntry | None:
         """A rotation: ``new`` takes over the label, owner and note of ``old``, which is marked
         retiring, in one transaction. Returns the new entry (None if ``old`` had none).
@@ -101,6 +134,7 @@ class CatalogueStore:
                 return None
             label, owner_id, note = row.label, row.owner_id, row.note
             row.label, row.label_key, row.retiring, row.updated_at = None, None, True, now
+            row.rotating_since = None
             session.flush()
             session.merge(
                 CatalogueEntryRow(

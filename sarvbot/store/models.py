@@ -256,5 +256,7 @@ class CatalogueEntryRow(Base):
     owner_id: Mapped[str | None] = mapped_column(SLACK_ID)
     note: Mapped[str | None] = mapped_column(Text)
     retiring: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set while a rotation adds its replacement: the gate that lets one rotation in.
+    rotating_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

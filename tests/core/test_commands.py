@@ -140,3 +140,11 @@ def test_catalogue_mistakes_are_named(text: str, problem: str) -> None:
 def test_an_owner_mention_is_read_as_its_user_id() -> None:
     assert parse_command("owner smtp1 <@U0ALICE|alice>").owner_id == "U0ALICE"
     assert parse_command("add 10 5 owner=<@U0BOB> label=crm").owner_id == "U0BOB"
+
+
+@pytest.mark.parametrize(
+    "text", ["disable smtp1 for", "disable smtp1 for 2 hours", "edit s hourly=5 for"]
+)
+def test_for_without_a_duration_is_a_mistake_not_a_change_for_good(text: str) -> None:
+    with pytest.raises(CommandError, match="give the duration as 30m, 4h, 1d or 2h30m"):
+        parse_command(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore
 
 
@@ -101,12 +101,22 @@ def test_an_unknown_label_names_the_labels_like_it(
     assert "`billing-cron`" in answer
 
 
-def test_a_label_that_is_also_another_users_name_is_ambiguous(
+def test_a_label_that_is_another_users_sarv_name_is_refused(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     workspace.sandbox.add_user(name="smtp50008")
     workspace.sandbox.add_user(name="smtp50009")
+    answer = _run(workspace, slack, "label smtp50008 SMTP50009")
+    assert "SMTP50009 is the Sarv name of another SMTP user: choose another label." in answer
+    assert CatalogueStore(workspace.database).get("smtp50008") is None
+
+
+def test_a_label_that_became_another_users_name_is_ambiguous(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp50008")
     _run(workspace, slack, "label smtp50008 smtp50009")
+    workspace.sandbox.add_user(name="smtp50009")  # Sarv names a new user like the label
     answer = _run(workspace, slack, "disable smtp50009")
     assert "is the label of smtp50008 and also the name of another SMTP user" in answer
     assert workspace.sandbox.users["smtp50008"].status == "Enable"
@@ -195,3 +205,10 @@ def test_the_add_form_takes_a_label_and_an_owner(
     entry = CatalogueStore(workspace.database).get(name)
     assert entry is not None
     assert (entry.label, entry.owner_id) == ("crm-sync", ALICE)
+
+
+def test_a_guest_cannot_be_made_an_owner(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(name="smtp50013")
+    answer = _run(workspace, slack, f"owner smtp50013 <@{GUEST}|gus>")
+    assert "Guests and external users cannot own an SMTP user." in answer
+    assert CatalogueStore(workspace.database).get("smtp50013") is None

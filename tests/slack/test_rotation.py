@@ -173,3 +173,22 @@ def test_only_the_requester_or_owner_retires(
     slack.click("retire_old", user_id=ALICE, message=_kept(workspace, done_dm), channel_id="D0AL")
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Enable"
+
+
+def test_a_rotation_whose_password_did_not_arrive_keeps_the_old_user_until_done(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    _labelled_old(workspace)
+    workspace.slack.fail_next("conversations.open", "user_disabled")
+    slack.command("/smtp", f"rotate {OLD}", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    assert workspace.app is not None
+    assert workspace.app.core.rotations.under_way() == []  # no grace period runs out
+    (done_dm,) = [d for d in _dms_to(workspace, BOB) if "click *Done*" in str(d.args["blocks"])]
+    assert "stays enabled until then" in str(done_dm.args["blocks"])
+    workspace.app.run_schedule(everything_now=True)
+    assert workspace.sandbox.users[OLD].status == "Enable"
+    slack.click("retire_old", user_id=BOB, message=_kept(workspace, done_dm), channel_id="D0BOB")
+    workspace.drain()
+    assert workspace.sandbox.users[OLD].status == "Disable"
+    assert len(workspace.sandbox.calls_to(ADD)) == 1

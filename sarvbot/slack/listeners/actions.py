@@ -214,6 +214,9 @@ def _extend(ctx: SlackContext, user_id: str, timed: TimedChange, respond: Respon
 
 def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respond) -> None:
     """Done, retire the old one (or try again after a failure): by the retirement job, once."""
+    if ctx.core.rotations.running(rotation.key):
+        ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
+        return
     if not ctx.core.rotations.bring_forward(rotation.key):
         # Its job ran already: if the old user is still enabled, it failed; try again.
         if not ctx.core.chores.get_user(rotation.old).enabled:

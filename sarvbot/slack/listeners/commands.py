@@ -112,9 +112,10 @@ def _answer(
     respond: Respond,
     receipt: Future[int] | None,
 ) -> None:
+    # The policy first: a channel that may not run it learns nothing of the catalogue.
+    verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
     if command.user:
         command = replace(command, user=ctx.core.catalogue.resolve(command.user))
-    verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
     if SPECS[command.action].changes_sarv:
         change = Change(
             command.action,
@@ -213,9 +214,9 @@ def _open_form(ctx: SlackContext, command: Command, body: dict[str, Any], respon
     # Refusals and an unavailable database are answered by the work queue's runner.
     try:
         actor = ctx.actor(user_id)
+        verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
         if command.user:
             command = replace(command, user=ctx.core.catalogue.resolve(command.user))
-        verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
     except SlackApiError as exc:
         logger.warning("could not look up %s: %s", user_id, exc.response.get("error"))
         ctx.messenger.tell(respond, sentences.SLACK_SLOW)
