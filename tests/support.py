@@ -20,7 +20,7 @@ from typing import IO, Any, TypeVar
 import requests
 
 from sarvbot.core import RequestState
-from sarvbot.standin import FakeSlackApi, SlackAppClient, slash_command_body
+from sarvbot.standin import ApiCall, FakeSlackApi, SlackAppClient, slash_command_body
 from sarvbot.standin.workspace import BOB, DEMO_POLICY, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, Database
 
@@ -321,3 +321,13 @@ def smtp_command_body(
         trigger_id=slack.new_trigger_id(BOB),
         **fields,
     )
+
+
+def dms_to(workspace: LocalWorkspace, user_id: str) -> list[ApiCall]:
+    """The messages the app posted in ``user_id``'s DM with it, in order."""
+    return [c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == user_id]
+
+
+def kept_message(workspace: LocalWorkspace, call: ApiCall) -> dict[str, Any]:
+    """A posted message as the stand-in Slack keeps it (to click its buttons)."""
+    return workspace.slack.messages[(str(call.response["channel"]), str(call.response["ts"]))]

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sarvbot.core import Rotation
 from sarvbot.core.rotations import REMIND_RETIRE
 from sarvbot.core.schedule import RETIRE_ATTEMPTS
-from sarvbot.standin import ApiCall, SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore, JobStore
+from tests.support import dms_to, kept_message
 
 OLD = "smtp90001"
 ADD, EDIT = "settings/addSmtp", "settings/editSmtp"
-
-
-def _dms_to(workspace: LocalWorkspace, user_id: str) -> list[ApiCall]:
-    return [c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == user_id]
-
-
-def _kept(workspace: LocalWorkspace, call: ApiCall) -> dict[str, Any]:
-    return workspace.slack.messages[(str(call.response["channel"]), str(call.response["ts"]))]
 
 
 def _new_user(workspace: LocalWorkspace) -> str:
@@ -67,9 +59,11 @@ def test_ops_rotates_a_user_and_the_old_one_is_retired_on_done(
     assert (secret.method, secret.args["user"]) == ("chat.postEphemeral", BOB)
     assert workspace.sandbox.users[OLD].status == "Enable"
 
-    (done_dm,) = _dms_to(workspace, BOB)
+    (done_dm,) = dms_to(workspace, BOB)
     assert "click *Done* to disable" in str(done_dm.args["blocks"])
-    slack.click("retire_old", user_id=BOB, message=_kept(workspace, done_dm), channel_id="D0BOB")
+    slack.click(
+        "retire_old", user_id=BOB, message=kept_message(workspace, done_dm), channel_id="D0BOB"
+    )
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Disable"
     assert workspace.sandbox.users[new].status == "Enable"
@@ -95,9 +89,9 @@ def test_the_old_user_is_retired_when_the_grace_period_ends_after_a_reminder(
     assert jobs.due_now(f"{REMIND_RETIRE}:{rotation.key}", now=now)
     assert workspace.app is not None
     workspace.app.run_schedule()
-    (reminder,) = _dms_to(workspace, ALICE)  # the owner; bob, who asked, hears too
+    (reminder,) = dms_to(workspace, ALICE)  # the owner; bob, who asked, hears too
     assert f"sarvbot disables `{OLD}`" in str(reminder.args["blocks"])
-    assert len(_dms_to(workspace, BOB)) == 2
+    assert len(dms_to(workspace, BOB)) == 2
     assert jobs.due_now(rotation.key, now=now)
     workspace.app.run_schedule()
     assert workspace.sandbox.users[OLD].status == "Disable"
@@ -118,12 +112,14 @@ def test_a_rotation_whose_retirement_keeps_failing_is_reported_and_resumed_witho
         assert jobs.due_now(rotation.key, now=datetime.now(UTC))
         workspace.app.run_schedule()
     assert workspace.sandbox.users[OLD].status == "Enable"
-    failed = [d for d in _dms_to(workspace, BOB) if "could not disable" in str(d.args)]
+    failed = [d for d in dms_to(workspace, BOB) if "could not disable" in str(d.args)]
     assert len(failed) == 1
     assert "It is still enabled" in str(failed[0].args["blocks"])
-    assert [d for d in _dms_to(workspace, ALICE) if "could not disable" in str(d.args)]
+    assert [d for d in dms_to(workspace, ALICE) if "could not disable" in str(d.args)]
 
-    slack.click("retire_old", user_id=BOB, message=_kept(workspace, failed[0]), channel_id="D0BOB")
+    slack.click(
+        "retire_old", user_id=BOB, message=kept_message(workspace, failed[0]), channel_id="D0BOB"
+    )
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Disable"
     assert len(workspace.sandbox.calls_to(ADD)) == 1
@@ -147,7 +143,7 @@ def test_dev_requests_a_rotation_and_ops_approves_it(
     password = workspace.sandbox.users[new].password
     holders = [c for c in workspace.slack.calls if password in str(c.args)]
     assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", ALICE)]
-    assert [d for d in _dms_to(workspace, ALICE) if "click *Done*" in str(d.args["blocks"])]
+    assert [d for d in dms_to(workspace, ALICE) if "click *Done*" in str(d.args["blocks"])]
 
 
 def test_a_user_being_rotated_is_not_rotated_again(
@@ -169,8 +165,10 @@ def test_only_the_requester_or_owner_retires(
     workspace.sandbox.add_user(name=OLD)
     slack.command("/smtp", f"rotate {OLD}", user_id=BOB, channel_id=OPS)
     workspace.drain()
-    (done_dm,) = _dms_to(workspace, BOB)
-    slack.click("retire_old", user_id=ALICE, message=_kept(workspace, done_dm), channel_id="D0AL")
+    (done_dm,) = dms_to(workspace, BOB)
+    slack.click(
+        "retire_old", user_id=ALICE, message=kept_message(workspace, done_dm), channel_id="D0AL"
+    )
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Enable"
 
@@ -184,11 +182,13 @@ def test_a_rotation_whose_password_did_not_arrive_keeps_the_old_user_until_done(
     workspace.drain()
     assert workspace.app is not None
     assert workspace.app.core.rotations.under_way() == []  # no grace period runs out
-    (done_dm,) = [d for d in _dms_to(workspace, BOB) if "click *Done*" in str(d.args["blocks"])]
+    (done_dm,) = [d for d in dms_to(workspace, BOB) if "click *Done*" in str(d.args["blocks"])]
     assert "stays enabled until then" in str(done_dm.args["blocks"])
     workspace.app.run_schedule(everything_now=True)
     assert workspace.sandbox.users[OLD].status == "Enable"
-    slack.click("retire_old", user_id=BOB, message=_kept(workspace, done_dm), channel_id="D0BOB")
+    slack.click(
+        "retire_old", user_id=BOB, message=kept_message(workspace, done_dm), channel_id="D0BOB"
+    )
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Disable"
     assert len(workspace.sandbox.calls_to(ADD)) == 1

@@ -16,9 +16,10 @@ from sarvbot.core.schedule import EXPIRE_REQUESTS, REMIND_REVERT
 from sarvbot.runtime import create_app
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
-from sarvbot.standin import ApiCall, SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore, Database, JobStore
+from tests.support import dms_to
 
 USER = "smtp70001"
 
@@ -39,7 +40,7 @@ def _reminded(workspace: LocalWorkspace, timed: TimedChange) -> dict[str, Any]:
     assert JobStore(workspace.database).due_now(reminder, now=datetime.now(UTC))
     assert workspace.app is not None
     workspace.app.run_schedule()
-    dm = _dms_to(workspace, timed.requester_id)[-1]
+    dm = dms_to(workspace, timed.requester_id)[-1]
     return workspace.slack.messages[(str(dm.response["channel"]), str(dm.response["ts"]))]
 
 
@@ -49,10 +50,6 @@ def _posted_in(workspace: LocalWorkspace, channel: str) -> str:
         for c in workspace.slack.calls_to("chat.postMessage")
         if c.args["channel"] == channel
     )
-
-
-def _dms_to(workspace: LocalWorkspace, user_id: str) -> list[ApiCall]:
-    return [c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == user_id]
 
 
 def test_a_time_bound_raise_is_put_back_when_its_time_is_up(
@@ -96,7 +93,7 @@ def test_a_revert_that_finds_the_user_changed_leaves_it_and_tells_requester_and_
     workspace.app.run_schedule()
     assert workspace.sandbox.users[USER].hourly_limit == 300
     for person in (BOB, ALICE):
-        (dm,) = _dms_to(workspace, person)
+        (dm,) = dms_to(workspace, person)
         assert "someone changed it meanwhile: it has hourly 300" in str(dm.args["text"])
     outcomes = [e.outcome for e in AuditLog(workspace.database).latest(target=USER)]
     assert "not reverted" in outcomes

@@ -1,4 +1,4 @@
-"""Rotations that add a user twice, retire twice, or hand out more than they should."""
+"""Rotation on its failure paths: one add, one retirement, nothing to the wrong person."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 from sarvbot.core.rotations import REMIND_RETIRE, RETIRE_OLD
 from sarvbot.core.schedule import RETIRE_ATTEMPTS
 from sarvbot.policy import parse_policy
-from sarvbot.standin import ApiCall, SlackAppClient
+from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, BOB, DEMO_POLICY, GUEST, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore, JobStore
+from tests.support import dms_to, kept_message
 
 OLD = "smtp91001"
 ADD, EDIT = "settings/addSmtp", "settings/editSmtp"
@@ -20,14 +21,6 @@ ADD, EDIT = "settings/addSmtp", "settings/editSmtp"
 def _run(workspace: LocalWorkspace, slack: SlackAppClient, command: str) -> None:
     slack.command("/smtp", command, user_id=BOB, channel_id=OPS)
     workspace.drain()
-
-
-def _dms_to(workspace: LocalWorkspace, user_id: str) -> list[ApiCall]:
-    return [c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == user_id]
-
-
-def _kept(workspace: LocalWorkspace, call: ApiCall) -> dict[str, Any]:
-    return workspace.slack.messages[(str(call.response["channel"]), str(call.response["ts"]))]
 
 
 def test_two_rotations_of_one_user_at_once_add_one_user(
@@ -80,8 +73,10 @@ def test_done_while_the_retirement_runs_schedules_no_second_retirement(
         owner="other-process", now=now, lease_until=now + timedelta(minutes=5), kinds=[RETIRE_OLD]
     )
     assert [job.key for job in claimed] == [rotation.key]
-    (done,) = [d for d in _dms_to(workspace, BOB) if "click *Done*" in str(d.args)]
-    slack.click("retire_old", user_id=BOB, message=_kept(workspace, done), channel_id="D0BOB")
+    (done,) = [d for d in dms_to(workspace, BOB) if "click *Done*" in str(d.args)]
+    slack.click(
+        "retire_old", user_id=BOB, message=kept_message(workspace, done), channel_id="D0BOB"
+    )
     workspace.drain()
     assert len(jobs.of_kind(RETIRE_OLD)) == 1
 
@@ -98,8 +93,10 @@ def test_a_guest_owner_cannot_retire_the_old_user(
         f"{REMIND_RETIRE}:{rotation.key}", now=datetime.now(UTC)
     )
     workspace.app.run_schedule()
-    reminder = _dms_to(workspace, GUEST)[-1]
-    slack.click("retire_old", user_id=GUEST, message=_kept(workspace, reminder), channel_id="D0G")
+    reminder = dms_to(workspace, GUEST)[-1]
+    slack.click(
+        "retire_old", user_id=GUEST, message=kept_message(workspace, reminder), channel_id="D0G"
+    )
     workspace.drain()
     assert workspace.sandbox.users[OLD].status == "Enable"
 
@@ -150,5 +147,5 @@ def test_the_owner_of_a_retired_user_is_not_told_to_rotate_it(
     workspace.app.run_schedule()
     assert workspace.sandbox.users[OLD].status == "Disable"
     workspace.app.run_schedule(everything_now=True)
-    told = [str(c.args.get("text")) for c in _dms_to(workspace, ALICE)]
+    told = [str(c.args.get("text")) for c in dms_to(workspace, ALICE)]
     assert not [t for t in told if "days old" in t and OLD in t]
