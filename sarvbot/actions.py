@@ -36,6 +36,7 @@ class Action(StrEnum):
     RESET = "reset"
     REVEAL = "reveal"
     ROTATE = "rotate"
+    FREEZE = "freeze"
     LABEL = "label"
     OWNER = "owner"
     NOTE = "note"
@@ -219,6 +220,18 @@ SPECS: dict[Action, ActionSpec] = {
             detail=Detail.REPLACEMENT,
             delivery_title="New SMTP user, replacing the old one",
             example="/smtp rotate billing-api grace=48h yearly rotation",
+        ),
+        # Break-glass: disabling is the safe direction, so it is meant to be allowed widely
+        # (where other changes are only requested); never requested, always run at once.
+        ActionSpec(
+            Action.FREEZE,
+            "/smtp freeze USER reason",
+            Kind.CHANGE,
+            Takes.USER_AND_REASON,
+            verb="froze",
+            request_verb="freeze",
+            sets_status="Disable",
+            example="/smtp freeze smtp12345 password pasted in #general",
         ),
         ActionSpec(
             Action.LABEL,

@@ -117,6 +117,8 @@ class Policy:
     source: str = "(built in)"
     # [rotation] max_age_days: owners of users whose password is older are reminded.
     max_password_age_days: int | None = None
+    # [freeze] per_hour: freezes one person may make in an hour.
+    freezes_per_hour: int = 5
 
     def decide(self, channel_id: str, action: str, *, is_guest: bool = False) -> Verdict:
         """May ``action`` run in ``channel_id``, be requested there, or neither?
@@ -205,10 +207,11 @@ class _Checker:
         return found
 
     def policy(self, data: Mapping[str, Any]) -> Policy:
-        unknown = set(data) - {"channels", "approvals", "allow_guests", "rotation"}
+        unknown = set(data) - {"channels", "approvals", "allow_guests", "rotation", "freeze"}
         for key in sorted(unknown):
             raise self.fail(
-                f"unknown setting {key!r} (expected channels, approvals, allow_guests, rotation)",
+                f"unknown setting {key!r} "
+                "(expected channels, approvals, allow_guests, rotation, freeze)",
                 key,
             )
         allow_guests = data.get("allow_guests", False)
@@ -236,7 +239,23 @@ class _Checker:
             allow_guests=allow_guests,
             source=self.source,
             max_password_age_days=self.rotation(data.get("rotation", {})),
+            freezes_per_hour=self.freeze(data.get("freeze", {})),
         )
+
+    def freeze(self, section: object) -> int:
+        if not isinstance(section, dict):
+            raise self.fail("[freeze] must be a table", "freeze")
+        for key in section:
+            if key != "per_hour":
+                raise self.fail(
+                    f"[freeze] has an unknown key {key!r} (expected per_hour)", "[freeze]", key
+                )
+        per_hour = section.get("per_hour", 5)
+        if isinstance(per_hour, bool) or not isinstance(per_hour, int) or not 1 <= per_hour <= 100:
+            raise self.fail(
+                "[freeze] per_hour must be a whole number from 1 to 100", "[freeze]", "per_hour"
+            )
+        return per_hour
 
     def rotation(self, section: object) -> int | None:
         if not isinstance(section, dict):

@@ -23,6 +23,7 @@ from .model import (
     LabelTaken,
     Refused,
     RequestState,
+    TooManyFreezes,
     UnknownSmtpUser,
 )
 from .permissions import Permissions
@@ -70,6 +71,7 @@ __all__ = [
     "Scheduler",
     "SmtpChores",
     "TimedChange",
+    "TooManyFreezes",
     "UnknownSmtpUser",
     "WorkLedger",
     "build_core",

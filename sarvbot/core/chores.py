@@ -128,6 +128,7 @@ class SmtpChores:
             self.record(receipt, outcome, _failure_words(exc, change))
             raise
         self.record(receipt, "done")
+        self._catalogue_after_status(change, actor, result.target)
         if timed is not None and self.reverts is not None:
             self.reverts.settle(timed)
             result = replace(result, ends_at=timed.ends_at)
@@ -146,6 +147,29 @@ class SmtpChores:
             best_effort=True,
         )
         return result
+
+    def _catalogue_after_status(self, change: Change, actor: Actor, target: str) -> None:
+        """A freeze marks its user frozen; enabling it again ends the freeze. Best effort:
+        Sarv has acted already, and the audit log keeps both.
+        """
+        try:
+            if change.action is Action.FREEZE:
+                self._catalogue.freeze(
+                    target, by=actor.user_id, reason=change.why or "", now=datetime.now(UTC)
+                )
+            elif change.sarv_values().get("status") == UserStatus.ENABLE.value:
+                self._catalogue.thaw(target, now=datetime.now(UTC))
+        except Exception as exc:
+            logger.error("could not mark %s in the catalogue: %s", target, type(exc).__name__)
+
+    def _freeze(self, change: Change) -> ChangeResult:
+        if not (change.why or "").strip():
+            raise Refused(
+                "A freeze needs a reason, e.g. `/smtp freeze smtp12345 password pasted in "
+                "#general`: ops read it on the alert.",
+                "freeze",
+            )
+        return self._edit(change)
 
     def _plan_revert(
         self, change: Change, actor: Actor, channel_id: str, request_id: int | None
@@ -166,7 +190,8 @@ class SmtpChores:
             raise Refused("Rotation is not set up.", "rotation")
         self.rotations.check_none_under_way(old)
         before = self.get_user(old)
-        if not before.enabled:
+        entry = self._catalogue.get(old)
+        if not before.enabled and not (entry and entry.frozen):
             raise Refused(
                 f"{old} is disabled: a rotation would give its sending back under a new name. "
                 "Enable it first if that is what you want.",
@@ -392,6 +417,7 @@ _RUNNERS: dict[Action, Callable[[SmtpChores, Change], ChangeResult]] = {
     Action.OWNER: SmtpChores._catalogue_entry,
     Action.NOTE: SmtpChores._catalogue_entry,
     Action.ROTATE: SmtpChores._rotate,
+    Action.FREEZE: SmtpChores._freeze,
 }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "LabelTaken",
     "Refused",
     "RequestState",
+    "TooManyFreezes",
     "UnknownSmtpUser",
 ]
 
@@ -90,6 +91,8 @@ class Change:
     for_seconds: int | None = None
     # A rotation: how long the old user stays enabled beside its replacement.
     grace_seconds: int | None = None
+    # A freeze: why (kept with the freeze and shown on its alert).
+    why: str | None = None
 
     @property
     def makes_password(self) -> bool:
@@ -110,7 +113,7 @@ class Change:
             values["hourly_limit"] = self.hourly_limit
         if self.status is not None:
             values["status"] = self.status.value
-        for key in ("label", "owner_id", "note", "for_seconds", "grace_seconds"):
+        for key in ("label", "owner_id", "note", "for_seconds", "grace_seconds", "why"):
             if getattr(self, key) is not None:
                 values[key] = getattr(self, key)
         return values
@@ -143,6 +146,7 @@ class Change:
             note=new.get("note"),
             for_seconds=new.get("for_seconds"),
             grace_seconds=new.get("grace_seconds"),
+            why=new.get("why"),
         )
 
 
@@ -246,7 +250,8 @@ class AuditEntry:
 class CatalogueEntry:
     """What sarvbot keeps of one SMTP user: a short unique label, an owner and a note.
 
-    ``retiring`` marks a user that a rotation replaced and will disable.
+    ``retiring`` marks a user that a rotation replaced and will disable; ``frozen_*`` say
+    who froze it, when and why, until it is enabled again.
     """
 
     name: str
@@ -254,6 +259,26 @@ class CatalogueEntry:
     owner_id: str | None = None
     note: str | None = None
     retiring: bool = False
+    frozen_by: str | None = None
+    frozen_at: datetime | None = None
+    frozen_reason: str | None = None
+
+    @property
+    def frozen(self) -> bool:
+        """True from a freeze until the user is enabled again."""
+        return self.frozen_at is not None
+
+
+class TooManyFreezes(Refused):
+    """One person froze as many users as the policy allows in an hour."""
+
+    def __init__(self, per_hour: int) -> None:
+        super().__init__(
+            f"You froze {per_hour} SMTP users in the last hour, as many as the policy allows. "
+            "Ask ops in the approvals channel, who have been alerted.",
+            "freeze.per_hour",
+        )
+        self.per_hour = per_hour
 
 
 class LabelTaken(Refused):

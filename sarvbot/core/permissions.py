@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sarvbot.actions import Action
 from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
 
-from .model import Actor, ApprovalRequest, Directory, Refused
+from .model import Actor, ApprovalRequest, Directory, Refused, TooManyFreezes
 from .trail import AuditTrail
 
 __all__ = ["GUEST_WORDS", "Permissions"]
@@ -35,7 +38,21 @@ class Permissions:
             if verdict.rule == GUEST_RULE:
                 raise Refused(GUEST_WORDS, verdict.rule)
             raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
+        if action == Action.FREEZE:
+            self._check_freeze_rate(actor, channel_id, target)
         return verdict
+
+    def _check_freeze_rate(self, actor: Actor, channel_id: str, target: str | None) -> None:
+        """TooManyFreezes once ``actor`` froze ``per_hour`` users in the last hour: a
+        compromised account must not switch off every sender.
+        """
+        per_hour = self.policy.freezes_per_hour
+        since = datetime.now(UTC) - timedelta(hours=1)
+        if self._trail.count_since(actor, Action.FREEZE, "done", since) < per_hour:
+            return
+        refused = TooManyFreezes(per_hour)
+        self._trail.record(actor, channel_id, Action.FREEZE, "refused", target, rule=refused.rule)
+        raise refused
 
     def check_owner(self, owner_id: str | None) -> None:
         """Refused when ``owner_id`` may not own an SMTP user (a guest or external user)."""

@@ -113,6 +113,12 @@ class AuditTrail:
             error=error,
         )
 
+    def count_since(self, actor: Actor, action: str, outcome: str, since: datetime) -> int:
+        """How many ``action`` rows ending in ``outcome`` ``actor`` has from ``since`` on."""
+        return self._log.count(
+            actor_id=actor.user_id, action=str(action), outcome=outcome, since=since
+        )
+
     def password_times(self) -> dict[str, datetime]:
         """When each SMTP user last got a password from a change sarvbot made (by name)."""
         makers = tuple(a.value for a, s in SPECS.items() if s.changes_sarv and s.yields_password)

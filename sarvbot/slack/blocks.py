@@ -33,6 +33,8 @@ __all__ = [
     "deny_modal",
     "duration_words",
     "edit_modal",
+    "freeze_card",
+    "freeze_refused_alert",
     "help_message",
     "loading_modal",
     "modal_notice",
@@ -61,6 +63,8 @@ ACTION_RETRY = "retry_request"
 ACTION_EXTEND = "extend_change"
 ACTION_REVERT_NOW = "revert_now"
 ACTION_RETIRE = "retire_old"
+ACTION_ACK_FREEZE = "acknowledge_freeze"
+ACTION_ROTATE_FROZEN = "rotate_frozen"
 VIEW_EDIT = "smtp_edit"
 VIEW_ADD = "smtp_add"
 VIEW_DENY = "smtp_deny"
@@ -156,9 +160,10 @@ def _user_line(row: CataloguedUser) -> str:
     user, entry = row.user, row.entry
     label = f"*{escape(entry.label)}*" if entry and entry.label else "_unlabelled_"
     owner = f"  ·  {mention(entry.owner_id)}" if entry and entry.owner_id else ""
-    retiring = ""
+    frozen = f"  ·  🧊 frozen by {mention(entry.frozen_by or '')}" if entry and entry.frozen else ""
+    retiring = frozen
     if entry and entry.retiring:
-        retiring = "  ·  retiring" if user.enabled else "  ·  retired"
+        retiring += "  ·  retiring" if user.enabled else "  ·  retired"
     stale = f"  ·  🔑 password {row.password_days} days old" if row.stale else ""
     return (
         f"{code(user.name)}  {label}  {'✅' if user.enabled else '⛔'} {user.status.value}  ·  "
@@ -224,6 +229,13 @@ def user_message(row: CataloguedUser) -> Message:
         blocks.append(_context(f"Note: {escape(truncate(entry.note, REASON_LIMIT))}"))
     if entry and entry.retiring:
         blocks.append(_context("Retiring: a rotation replaced it and will disable it."))
+    if entry and entry.frozen:
+        why = escape(truncate(entry.frozen_reason or "", REASON_LIMIT))
+        blocks.append(
+            _context(
+                f"🧊 Frozen by {mention(entry.frozen_by or '')} {_when(entry.frozen_at)}: {why}"
+            )
+        )
     return {"text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}", "blocks": blocks}
 
 
@@ -649,3 +661,47 @@ def retire_failed_message(rotation: Rotation, why: str) -> Message:
     )
     button = _retire_button(rotation.key, "Retire the old one now")
     return {"text": _plain(text), "blocks": [_section(text), button]}
+
+
+def freeze_card(
+    name: str,
+    label: str | None,
+    by: str,
+    channel_id: str,
+    why: str,
+    *,
+    acknowledged_by: str | None = None,
+) -> Message:
+    """The alert in the approvals channel: who froze which user, from where and why."""
+    shown = f"{code(name)} ({escape(label)})" if label else code(name)
+    lines = [
+        f"*🧊 {mention(by)} froze {shown}* from {channel_link(channel_id)}",
+        f"*Why:* {escape(truncate(why, REASON_LIMIT))}",
+        "It is disabled. Undo it with `/smtp enable` (under the usual policy and approvals); "
+        "the usual next step is a rotation.",
+    ]
+    state = (
+        f"Acknowledged by {mention(acknowledged_by)}"
+        if acknowledged_by
+        else "Waiting for ops to acknowledge it"
+    )
+    buttons = [_button("Rotate", ACTION_ROTATE_FROZEN, name)]
+    if acknowledged_by is None:
+        buttons.insert(0, _button("Acknowledge", ACTION_ACK_FREEZE, name, "primary"))
+    return {
+        "text": _plain(f"{name} was frozen"),
+        "blocks": [
+            _section("\n".join(lines)),
+            _context(state),
+            {"type": "actions", "block_id": "freeze", "elements": buttons},
+        ],
+    }
+
+
+def freeze_refused_alert(by: str, channel_id: str, target: str | None, per_hour: int) -> Message:
+    """The approvals channel hears of a freeze the rate limit refused."""
+    what = f" of {code(target)}" if target else ""
+    return text_message(
+        f"⚠️ {mention(by)} was refused a freeze{what} in {channel_link(channel_id)}: they froze "
+        f"{per_hour} SMTP users in the last hour, as many as the policy allows."
+    )

@@ -88,6 +88,11 @@ def run_change(
             actor, channel_id, change.action, result.target, delivered=delivered
         )
         _after_rotation(ctx, actor.user_id, result, delivered=delivered)
+    if change.action is Action.FREEZE:
+        entry = core.catalogue.entry(result.target)
+        label = entry.label if entry else None
+        card = blocks.freeze_card(result.target, label, actor.user_id, channel_id, change.why or "")
+        messenger.alert_approvals(card)
     announcement = blocks.announcement(actor.user_id, change, result.target)
     if not messenger.announce(channel_id, announcement, respond):
         messenger.tell(respond, sentences.done_not_announced(change.action, result.target))

@@ -167,6 +167,13 @@ class Messenger:
             return
         self.tell(respond, sentences.request_sent(request.id, approvals.channel_id))
 
+    def alert_approvals(self, message: Message) -> bool:
+        """A message in the approvals channel (a freeze, a refused freeze). Never raises."""
+        approvals = self._permissions.policy.approvals
+        if approvals is None:
+            return False
+        return self.announce(approvals.channel_id, message, None)
+
     def refresh_request(self, request: ApprovalRequest) -> None:
         """Show a request's current state (and only the buttons it allows) on its message.
 

@@ -204,6 +204,10 @@ def password_too_old(name: str, label: object, days: int, limit: int | None) -> 
     )
 
 
+def not_frozen(name: str) -> str:
+    return f"{code(name)} is not frozen any more."
+
+
 def retire_by_hand(old: str, new: str) -> str:
     return (
         f"{code(new)} replaces {code(old)}, but sarvbot could not schedule the retirement of "

@@ -51,12 +51,12 @@ expire_after_hours = 24
 
 [channels.{OPS}]
 allow = [
-    "list", "show", "add", "edit", "enable", "disable", "reset", "reveal", "rotate", "label",
-    "owner", "note",
+    "list", "show", "add", "edit", "enable", "disable", "reset", "reveal", "rotate", "freeze",
+    "label", "owner", "note",
 ]
 
 [channels.{DEV}]
-allow = ["list", "show"]
+allow = ["list", "show", "freeze"]
 request = [
     "add", "edit", "enable", "disable", "reset", "rotate", "label", "owner", "note",
 ]

@@ -110,6 +110,17 @@ class AuditLog:
                 return
             after = entries[-1].id
 
+    def count(self, *, actor_id: str, action: str, outcome: str, since: datetime) -> int:
+        """How many rows one actor has of ``action`` with ``outcome`` from ``since`` on."""
+        query = select(func.count()).where(
+            AuditEventRow.actor_id == actor_id,
+            AuditEventRow.action == action,
+            AuditEventRow.outcome == outcome,
+            AuditEventRow.at >= as_utc(since),
+        )
+        with self._db.session(readonly=True) as session:
+            return int(session.scalar(query) or 0)
+
     def password_times(self, actions: tuple[str, ...]) -> dict[str, datetime]:
         """When each SMTP user last got a password through sarvbot (the newest "done" row of
         one of ``actions``), by user name.

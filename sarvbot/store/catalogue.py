@@ -43,6 +43,9 @@ def _entry(row: CatalogueEntryRow) -> CatalogueEntry:
         owner_id=row.owner_id,
         note=row.note,
         retiring=row.retiring,
+        frozen_by=row.frozen_by,
+        frozen_at=row.frozen_at,
+        frozen_reason=row.frozen_reason,
     )
 
 
@@ -112,6 +115,37 @@ class CatalogueStore:
             if row is not None and row.retiring:
                 return "replaced"
             return "rotating"
+
+    def freeze(self, name: str, *, by: str, reason: str, now: datetime) -> None:
+        """Mark ``name`` frozen (by whom, when, why) until it is enabled again."""
+        with self._db.session() as session:
+            session.execute(_insert_missing(session, name, now))
+            update_where(
+                session,
+                CatalogueEntryRow,
+                CatalogueEntryRow.name == name,
+                frozen_by=by,
+                frozen_at=as_utc(now),
+                frozen_reason=reason,
+                updated_at=as_utc(now),
+            )
+
+    def thaw(self, name: str, *, now: datetime) -> bool:
+        """``name`` was enabled: it is frozen no more. False if it was not frozen."""
+        with self._db.session() as session:
+            return (
+                update_where(
+                    session,
+                    CatalogueEntryRow,
+                    CatalogueEntryRow.name == name,
+                    CatalogueEntryRow.frozen_at.is_not(None),
+                    frozen_by=None,
+                    frozen_at=None,
+                    frozen_reason=None,
+                    updated_at=as_utc(now),
+                )
+                == 1
+            )
 
     def end_rotation(self, name: str) -> None:
         """The rotation of ``name`` stopped before its add: the gate opens again."""

@@ -258,5 +258,9 @@ class CatalogueEntryRow(Base):
     retiring: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set while a rotation adds its replacement: the gate that lets one rotation in.
     rotating_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by a freeze, cleared when the user is enabled again.
+    frozen_by: Mapped[str | None] = mapped_column(SLACK_ID)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    frozen_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

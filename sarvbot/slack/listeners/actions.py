@@ -13,8 +13,9 @@ from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
 from sarvbot.actions import Action
-from sarvbot.core import Change, Rotation, TimedChange
+from sarvbot.core import Actor, Change, Rotation, TimedChange
 from sarvbot.core.schedule import RETIRE_OLD, REVERT_CHANGE
+from sarvbot.policy import Decision, Verdict
 from sarvbot.sarv import UserStatus
 
 from .. import blocks, sentences
@@ -41,6 +42,8 @@ def register(app: App) -> None:
         _guarded_button("revert", _timed_change, may_touch, _revert_now)
     )
     app.action(blocks.ACTION_EXTEND)(_guarded_button("extend", _timed_change, may_touch, _extend))
+    app.action(blocks.ACTION_ACK_FREEZE)(_freeze_button("acknowledge", _acknowledge))
+    app.action(blocks.ACTION_ROTATE_FROZEN)(_freeze_button("rotate", _rotate_frozen))
     app.action(blocks.ACTION_RETIRE)(_guarded_button("retire", _rotation, may_retire, _retire))
 
 
@@ -225,3 +228,63 @@ def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respon
         ctx.core.rotations.retry(rotation)
     ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
     ctx.run_due((RETIRE_OLD,))
+
+
+def _freeze_button(
+    verb: str, act: Callable[[SlackContext, Actor, str, str, Respond], None]
+) -> Callable[..., None]:
+    """A button of a freeze alert: for those who may decide requests, in that channel."""
+
+    def freeze_clicked(
+        ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
+    ) -> None:
+        ack()
+        ctx = sarvbot_of(context)
+        user_id, channel_id = click_place(body)
+        name = clicked_value(body)
+
+        def job() -> None:
+            actor = ctx.actor(user_id)
+            problem, _ = ctx.core.permissions.approver_problem(user_id, is_guest=actor.is_guest)
+            approvals = ctx.core.permissions.policy.approvals
+            if approvals is None or channel_id != approvals.channel_id:
+                problem = "Freezes are handled in the approvals channel."
+            if problem is not None or not name:
+                ctx.messenger.tell(respond, sentences.words(problem or sentences.OUT_OF_DATE))
+                return
+            act(ctx, actor, channel_id, name, respond)
+
+        ctx.work.submit(respond, job, Handled("click", verb, user_id, channel_id, name))
+
+    return freeze_clicked
+
+
+def _acknowledge(
+    ctx: SlackContext, actor: Actor, channel_id: str, name: str, respond: Respond
+) -> None:
+    """Ops have seen the freeze: the alert says who, and the audit log keeps it."""
+    entry = ctx.core.catalogue.entry(name)
+    if entry is None or not entry.frozen:
+        ctx.messenger.tell(respond, sentences.not_frozen(name))
+        return
+    ctx.core.trail.record(actor, channel_id, Action.FREEZE, "acknowledged", name)
+    card = blocks.freeze_card(
+        name,
+        entry.label,
+        entry.frozen_by or "",
+        channel_id,
+        entry.frozen_reason or "",
+        acknowledged_by=actor.user_id,
+    )
+    ctx.messenger.reply(respond, card, replace=True)
+
+
+def _rotate_frozen(
+    ctx: SlackContext, actor: Actor, channel_id: str, name: str, respond: Respond
+) -> None:
+    """The usual next step: a rotation, run by the ops member who clicked (whose clicking
+    is the approval); its password goes to them, by ephemeral DM as every password goes.
+    """
+    verdict = Verdict(Decision.ALLOW, "approvals")
+    change = Change(Action.ROTATE, name)
+    run_change(ctx, actor, channel_id, change, verdict, "rotation after a freeze", respond)

@@ -19,6 +19,7 @@ from sarvbot.core import (
     Change,
     Command,
     CommandError,
+    TooManyFreezes,
     UnknownSmtpUser,
     describe_sarv_error,
     parse_command,
@@ -113,7 +114,14 @@ def _answer(
     receipt: Future[int] | None,
 ) -> None:
     # The policy first: a channel that may not run it learns nothing of the catalogue.
-    verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
+    try:
+        verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
+    except TooManyFreezes as refused:
+        alert = blocks.freeze_refused_alert(
+            actor.user_id, channel_id, command.user, refused.per_hour
+        )
+        ctx.messenger.alert_approvals(alert)
+        raise
     if command.user:
         command = replace(command, user=ctx.core.catalogue.resolve(command.user))
     if SPECS[command.action].changes_sarv:
@@ -128,6 +136,7 @@ def _answer(
             note=command.note,
             for_seconds=command.for_seconds,
             grace_seconds=command.grace_seconds,
+            why=command.reason if command.action is Action.FREEZE else None,
         )
         run_change(ctx, actor, channel_id, change, verdict, command.reason, respond, receipt)
         return
