@@ -34,6 +34,7 @@ __all__ = [
     "duration_words",
     "edit_modal",
     "freeze_card",
+    "freeze_modal",
     "freeze_refused_alert",
     "help_message",
     "loading_modal",
@@ -68,6 +69,8 @@ ACTION_ROTATE_FROZEN = "rotate_frozen"
 VIEW_EDIT = "smtp_edit"
 VIEW_ADD = "smtp_add"
 VIEW_DENY = "smtp_deny"
+VIEW_FREEZE = "smtp_freeze"
+SHORTCUT_FREEZE = "freeze_from_message"
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -705,3 +708,28 @@ def freeze_refused_alert(by: str, channel_id: str, target: str | None, per_hour:
         f"⚠️ {mention(by)} was refused a freeze{what} in {channel_link(channel_id)}: they froze "
         f"{per_hour} SMTP users in the last hour, as many as the policy allows."
     )
+
+
+def freeze_modal(candidates: Sequence[tuple[str, str | None]], meta: str) -> dict[str, Any]:
+    """Which of the SMTP users a message names to freeze, and why."""
+    options = [
+        {
+            "text": {"type": "plain_text", "text": truncate(f"{n} ({lb})" if lb else n, 75)},
+            "value": n,
+        }
+        for n, lb in candidates[:100]
+    ]
+    choice: dict[str, Any] = {
+        "type": "input",
+        "block_id": "user",
+        "label": {"type": "plain_text", "text": "SMTP user"},
+        "element": {"type": "static_select", "action_id": "value", "options": options},
+    }
+    if len(options) == 1:
+        choice["element"]["initial_option"] = options[0]
+    blocks = [
+        _section("It is disabled at once, and ops are alerted. Undo it with `/smtp enable`."),
+        choice,
+        _input("reason", "Why", multiline=True),
+    ]
+    return _modal(VIEW_FREEZE, "Freeze an SMTP user", blocks, meta, "Freeze")

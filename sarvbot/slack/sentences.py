@@ -40,6 +40,7 @@ OUT_OF_DATE = "That button is out of date."
 LIST_OUT_OF_DATE = "That button is out of date; run `/smtp list` again."
 PAGE_PAST_END = "That page is past the end of the list; run `/smtp list` again."
 SLACK_SLOW = "Slack did not answer in time; try again."
+NO_USER_IN_MESSAGE = "This message names no SMTP user that Sarv lists, by name or by label."
 DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was changed. Try again in a minute"
 
 

@@ -132,3 +132,50 @@ def test_rotate_from_the_alert_replaces_the_frozen_user(
     assert moved is not None
     assert moved.label == "billing-api"
     assert dms_to(workspace, BOB)  # the Done button for the old user
+
+
+def _shortcut(workspace: LocalWorkspace, slack: SlackAppClient, text: str, user: str) -> Any:
+    """Use "Freeze this SMTP user" on a message in #dev; returns the modal it opened."""
+    message = {"text": text, "ts": "1700000000.000100", "user": BOB}
+    assert slack.message_shortcut("freeze_from_message", message, user_id=user, channel_id=DEV).ok
+    workspace.drain()
+    (view,) = workspace.slack.views.values()
+    return view
+
+
+def test_the_message_shortcut_finds_users_by_name_and_label_and_freezes_the_chosen_one(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    workspace.sandbox.add_user(name="smtp97002")
+    CatalogueStore(workspace.database).write("smtp97002", label="billing-api")
+    text = f"CI log: SMTP_USER={USER} SMTP_PASS=hunter2, and billing-api too"
+    view = _shortcut(workspace, slack, text, ALICE)
+    options = [o["value"] for b in view["blocks"] for o in b.get("element", {}).get("options", [])]
+    assert sorted(options) == [USER, "smtp97002"]
+    refused = slack.submit_view(view, {"user": {"value": USER}}, user_id=ALICE).json()
+    assert refused["errors"] == {"reason": "Say why: ops read it on the alert."}
+    typed = {"user": {"value": USER}, "reason": {"value": "pasted in a CI log"}}
+    assert slack.submit_view(view, typed, user_id=ALICE).ok
+    workspace.drain()
+    assert workspace.sandbox.users[USER].status == "Disable"
+    assert workspace.sandbox.users["smtp97002"].status == "Enable"
+    assert "pasted in a CI log" in str(_card(workspace)["blocks"])
+
+
+def test_the_message_shortcut_says_so_when_a_message_names_no_user(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _shortcut(workspace, slack, "nothing to see here", ALICE)
+    assert "names no SMTP user" in str(view["blocks"])
+    assert not view.get("submit")
+
+
+def test_the_message_shortcut_is_refused_where_freeze_is_not_allowed(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _shortcut(workspace, slack, f"{USER}", GUEST)
+    assert "Guests and people from other organisations" in str(view["blocks"])
+    assert workspace.sandbox.users[USER].status == "Enable"

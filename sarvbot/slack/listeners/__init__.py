@@ -6,7 +6,7 @@ them through Bolt's ``context`` (see :func:`sarvbot.slack.context.sarvbot_of`).
 
 from slack_bolt import App
 
-from . import actions, commands, views
+from . import actions, commands, shortcuts, views
 
 __all__ = ["register"]
 
@@ -16,3 +16,4 @@ def register(app: App) -> None:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    shortcuts.register(app)

@@ -27,6 +27,7 @@ def register(app: App) -> None:
     app.view(blocks.VIEW_EDIT)(edit_submitted)
     app.view(blocks.VIEW_ADD)(add_submitted)
     app.view(blocks.VIEW_DENY)(deny_submitted)
+    app.view(blocks.VIEW_FREEZE)(freeze_submitted)
 
 
 def edit_submitted(
@@ -122,6 +123,42 @@ def _submit_change(
         run_change(ctx, actor, meta.channel_id, change, verdict, form.reason, respond, receipt)
 
     label = Handled("form", change.action, user_id, meta.channel_id, change.target)
+    ctx.work.submit(respond, job, label, receipt=receipt)
+
+
+def freeze_submitted(
+    ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any], context: BoltContext
+) -> None:
+    """The freeze form of the message shortcut: the user it names, and why."""
+    values = state_values(view)
+    name, reason = state_choice(values, "user"), state_text(values, "reason")
+    try:
+        meta: FormMeta | None = FormMeta.load(str(view.get("private_metadata") or ""))
+    except ValueError:
+        meta = None
+    errors = {}
+    if not name:
+        errors["user"] = "Choose the SMTP user to freeze."
+    if not reason:
+        errors["reason"] = "Say why: ops read it on the alert."
+    if meta is None:
+        errors["reason"] = "This form is out of date: use the shortcut again."
+    if errors or meta is None or name is None:
+        ack(response_action="errors", errors=errors)
+        return
+    ctx, user_id = sarvbot_of(context), str(body["user"]["id"])
+    receipt = ctx.core.ledger.acknowledge_soon(user_id, meta.channel_id, Action.FREEZE, name)
+    ack()
+    respond = meta.respond()
+    change = Change(Action.FREEZE, name, why=reason)
+
+    def job() -> None:
+        # Checked again now, against the channel the message is in.
+        actor = ctx.actor(user_id)
+        verdict = ctx.core.permissions.authorize(actor, meta.channel_id, Action.FREEZE, name)
+        run_change(ctx, actor, meta.channel_id, change, verdict, reason, respond, receipt)
+
+    label = Handled("form", Action.FREEZE, user_id, meta.channel_id, name)
     ctx.work.submit(respond, job, label, receipt=receipt)
 
 
