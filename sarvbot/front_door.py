@@ -39,9 +39,10 @@ logger = logging.getLogger("sarvbot.web")
 
 StartResponse = Callable[..., Any]
 
-#: Slack's payloads are a few kilobytes; a modal submission with every field full stays
-#: far below this.
-MAX_BODY_BYTES = 64 * 1024
+#: Most of Slack's payloads are a few kilobytes. A message shortcut carries the whole
+#: message, up to 40,000 characters in its text and again in its blocks, form-encoded (a
+#: non-ASCII character takes up to 12 bytes there): 1 MiB holds the largest.
+MAX_BODY_BYTES = 1024 * 1024
 #: Deeper JSON than any Slack payload (a view's blocks nest about a dozen levels).
 MAX_NESTING = 64
 #: Slack's signing window (slack_sdk.signature refuses timestamps further from now).

@@ -132,7 +132,8 @@ class SmtpChores:
         if timed is not None and self.reverts is not None:
             self.reverts.settle(timed)
             result = replace(result, ends_at=timed.ends_at)
-        elif self.reverts is not None and change.target and SPECS[change.action].time_bound:
+        elif self.reverts is not None and change.target and _sets_values(change):
+            # A lasting change (a freeze too) to values a time-bound one set: not undone.
             self.reverts.release(change.target, change.sarv_values(), same=True)
         if result.replaces is not None:
             result = self._plan_retirement(result, actor, channel_id, request_id)
@@ -169,6 +170,14 @@ class SmtpChores:
                 "#general`: ops read it on the alert.",
                 "freeze",
             )
+        target = _target(change)
+        # A user disabled for good has nothing to stop (and a freeze must not make a user
+        # ops disabled rotatable); one disabled for a while is frozen so that it stays off.
+        for_a_while = self.reverts is not None and any(
+            "status" in timed.set_values for timed in self.reverts.pending(target)
+        )
+        if not self.get_user(target).enabled and not for_a_while:
+            raise Refused(f"{target} is disabled already: nothing to freeze.", "freeze")
         return self._edit(change)
 
     def _plan_revert(
@@ -425,6 +434,12 @@ def _target(change: Change) -> str:
     if change.target is None:
         raise ValueError(f"{change.action} needs an SMTP user")
     return change.target
+
+
+def _sets_values(change: Change) -> bool:
+    """True for a change that sets limits or a status (what a time-bound change sets)."""
+    spec = SPECS[change.action]
+    return spec.time_bound or spec.sets_status is not None
 
 
 def _surely_not_made(exc: Exception) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sarvbot.actions import Action
@@ -23,10 +24,20 @@ class Permissions:
     Every refusal is audited. ``policy`` may be swapped while running (a reload).
     """
 
-    def __init__(self, policy: Policy, directory: Directory, trail: AuditTrail) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        directory: Directory,
+        trail: AuditTrail,
+        *,
+        reserve: Callable[[Mapping[str, datetime]], bool] = lambda keys: True,
+    ) -> None:
         self.policy = policy
         self.directory = directory
         self._trail = trail
+        # Records keys once across processes (the seen-requests table): the rate limit's
+        # slots, so that freezes sent at the same moment cannot all pass its count.
+        self._reserve = reserve
 
     def authorize(
         self, actor: Actor, channel_id: str, action: str, target: str | None = None
@@ -47,9 +58,18 @@ class Permissions:
         compromised account must not switch off every sender.
         """
         per_hour = self.policy.freezes_per_hour
-        since = datetime.now(UTC) - timedelta(hours=1)
-        if self._trail.count_since(actor, Action.FREEZE, "done", since) < per_hour:
-            return
+        now = datetime.now(UTC)
+        if (
+            self._trail.count_since(actor, Action.FREEZE, "done", now - timedelta(hours=1))
+            < per_hour
+        ):
+            # One of the hour's slots, taken once: concurrent freezes get one each.
+            hour = now.replace(minute=0, second=0, microsecond=0)
+            keep_until = hour + timedelta(hours=2)
+            for slot in range(per_hour):
+                key = f"freeze:{actor.user_id}:{hour.isoformat()}:{slot}"
+                if self._reserve({key: keep_until}):
+                    return
         refused = TooManyFreezes(per_hour)
         self._trail.record(actor, channel_id, Action.FREEZE, "refused", target, rule=refused.rule)
         raise refused

@@ -57,7 +57,7 @@ def build_core(
 ) -> Core:
     """Wire the units around one policy, one audit log and one Sarv client."""
     trail = AuditTrail(audit)
-    permissions = Permissions(policy, directory, trail)
+    permissions = Permissions(policy, directory, trail, reserve=ledger.first_sight)
     reverts = Reverts(jobs, clock=clock)
     rotations = Rotations(jobs, clock=clock)
     chores = SmtpChores(sarv_client, trail, catalogue, ledger, reverts, rotations)

@@ -688,9 +688,11 @@ def freeze_card(
         if acknowledged_by
         else "Waiting for ops to acknowledge it"
     )
-    buttons = [_button("Rotate", ACTION_ROTATE_FROZEN, name)]
+    # The buttons carry the user and where the freeze came from (for the card's next form).
+    value = json.dumps({"u": name, "c": channel_id})
+    buttons = [_button("Rotate", ACTION_ROTATE_FROZEN, value)]
     if acknowledged_by is None:
-        buttons.insert(0, _button("Acknowledge", ACTION_ACK_FREEZE, name, "primary"))
+        buttons.insert(0, _button("Acknowledge", ACTION_ACK_FREEZE, value, "primary"))
     return {
         "text": _plain(f"{name} was frozen"),
         "blocks": [

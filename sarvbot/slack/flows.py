@@ -23,6 +23,7 @@ from sarvbot.core import (
     RevertOutcome,
     Rotation,
     TimedChange,
+    TooManyFreezes,
     describe_change_failure,
     describe_sarv_error,
     outcome_unknown,
@@ -34,6 +35,7 @@ from . import blocks, sentences
 from .context import SlackContext
 
 __all__ = [
+    "authorize",
     "decide",
     "end_timed_change",
     "may_retire",
@@ -48,6 +50,20 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sarvbot.slack")
+
+
+def authorize(
+    ctx: SlackContext, actor: Actor, channel_id: str, action: str, target: str | None = None
+) -> Verdict:
+    """The policy's verdict, as the core gives it; a freeze refused by the rate limit also
+    alerts the approvals channel, wherever it was asked (command, shortcut, form).
+    """
+    try:
+        return ctx.core.permissions.authorize(actor, channel_id, action, target)
+    except TooManyFreezes as refused:
+        alert = blocks.freeze_refused_alert(actor.user_id, channel_id, target, refused.per_hour)
+        ctx.messenger.alert_approvals(alert)
+        raise
 
 
 def run_change(
@@ -89,7 +105,12 @@ def run_change(
         )
         _after_rotation(ctx, actor.user_id, result, delivered=delivered)
     if change.action is Action.FREEZE:
-        entry = core.catalogue.entry(result.target)
+        # Sarv has disabled the user: a database gone now must not turn that into silence.
+        try:
+            entry = core.catalogue.entry(result.target)
+        except Exception as exc:
+            logger.warning("no catalogue for the freeze alert: %s", type(exc).__name__)
+            entry = None
         label = entry.label if entry else None
         card = blocks.freeze_card(result.target, label, actor.user_id, channel_id, change.why or "")
         messenger.alert_approvals(card)

@@ -205,6 +205,18 @@ def password_too_old(name: str, label: object, days: int, limit: int | None) -> 
     )
 
 
+ROTATE_OWN_FREEZE = (
+    "You froze it: someone else among the approvers rotates it, as nobody decides their own change."
+)
+
+
+def rotate_by_request(name: str, required: int) -> str:
+    return (
+        f"The policy wants {required} approvals for a change: ask for the rotation with "
+        f"`/smtp rotate {escape(name)} REASON` where it can be requested."
+    )
+
+
 def not_frozen(name: str) -> str:
     return f"{code(name)} is not frozen any more."
 

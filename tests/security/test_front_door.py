@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 
+from sarvbot.front_door import MAX_BODY_BYTES
 from sarvbot.standin import ApiCall, sign
 from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
 from tests.support import app_env, race, serving, serving_many, smtp_command_body
@@ -174,8 +175,8 @@ def test_oversized_body_gets_413_before_it_is_read(witness: Witness) -> None:
 
 def test_body_just_over_the_cap_gets_413_and_one_under_it_is_read(witness: Witness) -> None:
     url = witness.workspace.app_url
-    over = b"a=" + b"x" * (64 * 1024 - 1)
-    under = b"a=" + b"x" * (64 * 1024 - 2)
+    over = b"a=" + b"x" * (MAX_BODY_BYTES - 1)
+    under = b"a=" + b"x" * (MAX_BODY_BYTES - 2)
     secret = witness.workspace.signing_secret
     assert post(url, over, sign_bytes(secret, over)).status_code == 413
     assert post(url, under, sign_bytes(secret, under)).status_code != 413

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext
@@ -13,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
 from sarvbot.actions import Action
-from sarvbot.core import Actor, Change, Rotation, TimedChange
+from sarvbot.core import Actor, CatalogueEntry, Change, Rotation, TimedChange
 from sarvbot.core.schedule import RETIRE_OLD, REVERT_CHANGE
 from sarvbot.policy import Decision, Verdict
 from sarvbot.sarv import UserStatus
@@ -231,9 +232,11 @@ def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respon
 
 
 def _freeze_button(
-    verb: str, act: Callable[[SlackContext, Actor, str, str, Respond], None]
+    verb: str, act: Callable[[SlackContext, Actor, str, FrozenCard, Respond], None]
 ) -> Callable[..., None]:
-    """A button of a freeze alert: for those who may decide requests, in that channel."""
+    """A button of a freeze alert: for those who may decide requests, in that channel, on
+    a user that is still frozen.
+    """
 
     def freeze_clicked(
         ack: Callable[..., None], body: dict[str, Any], respond: Respond, context: BoltContext
@@ -241,7 +244,7 @@ def _freeze_button(
         ack()
         ctx = sarvbot_of(context)
         user_id, channel_id = click_place(body)
-        name = clicked_value(body)
+        card = FrozenCard.read(clicked_value(body))
 
         def job() -> None:
             actor = ctx.actor(user_id)
@@ -249,42 +252,75 @@ def _freeze_button(
             approvals = ctx.core.permissions.policy.approvals
             if approvals is None or channel_id != approvals.channel_id:
                 problem = "Freezes are handled in the approvals channel."
-            if problem is not None or not name:
+            if problem is not None or card is None:
                 ctx.messenger.tell(respond, sentences.words(problem or sentences.OUT_OF_DATE))
                 return
-            act(ctx, actor, channel_id, name, respond)
+            entry = ctx.core.catalogue.entry(card.name)
+            if entry is None or not entry.frozen:
+                ctx.messenger.tell(respond, sentences.not_frozen(card.name))
+                return
+            act(ctx, actor, channel_id, replace(card, entry=entry), respond)
 
+        name = card.name if card else None
         ctx.work.submit(respond, job, Handled("click", verb, user_id, channel_id, name))
 
     return freeze_clicked
 
 
+@dataclass(frozen=True)
+class FrozenCard:
+    """What a freeze alert's buttons carry: the user, and where the freeze came from."""
+
+    name: str
+    origin: str
+    entry: CatalogueEntry | None = None
+
+    @classmethod
+    def read(cls, value: str | None) -> FrozenCard | None:
+        try:
+            data = json.loads(value or "")
+            name, origin = data["u"], data["c"]
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not isinstance(name, str) or not isinstance(origin, str):
+            return None
+        return cls(name[: sarv.MAX_NAME_LENGTH], origin[:32])
+
+
 def _acknowledge(
-    ctx: SlackContext, actor: Actor, channel_id: str, name: str, respond: Respond
+    ctx: SlackContext, actor: Actor, channel_id: str, card: FrozenCard, respond: Respond
 ) -> None:
     """Ops have seen the freeze: the alert says who, and the audit log keeps it."""
-    entry = ctx.core.catalogue.entry(name)
-    if entry is None or not entry.frozen:
-        ctx.messenger.tell(respond, sentences.not_frozen(name))
-        return
-    ctx.core.trail.record(actor, channel_id, Action.FREEZE, "acknowledged", name)
-    card = blocks.freeze_card(
-        name,
+    entry = card.entry or CatalogueEntry(card.name)
+    ctx.core.trail.record(actor, channel_id, Action.FREEZE, "acknowledged", card.name)
+    message = blocks.freeze_card(
+        card.name,
         entry.label,
         entry.frozen_by or "",
-        channel_id,
+        card.origin,
         entry.frozen_reason or "",
         acknowledged_by=actor.user_id,
     )
-    ctx.messenger.reply(respond, card, replace=True)
+    ctx.messenger.reply(respond, message, replace=True)
 
 
 def _rotate_frozen(
-    ctx: SlackContext, actor: Actor, channel_id: str, name: str, respond: Respond
+    ctx: SlackContext, actor: Actor, channel_id: str, card: FrozenCard, respond: Respond
 ) -> None:
-    """The usual next step: a rotation, run by the ops member who clicked (whose clicking
-    is the approval); its password goes to them, by ephemeral DM as every password goes.
+    """The usual next step: a rotation, run by the ops member who clicked (whose click is
+    the approval); its password goes to them, by ephemeral DM as every password goes.
+
+    Not by the person who froze it (nobody decides their own change), and not where the
+    policy wants more than one approval: there it is a `/smtp rotate` request like any other.
     """
+    approvals = ctx.core.permissions.policy.approvals
+    entry = card.entry or CatalogueEntry(card.name)
+    if entry.frozen_by == actor.user_id:
+        ctx.messenger.tell(respond, sentences.ROTATE_OWN_FREEZE)
+        return
+    if approvals is not None and approvals.required > 1:
+        ctx.messenger.tell(respond, sentences.rotate_by_request(card.name, approvals.required))
+        return
     verdict = Verdict(Decision.ALLOW, "approvals")
-    change = Change(Action.ROTATE, name)
+    change = Change(Action.ROTATE, card.name)
     run_change(ctx, actor, channel_id, change, verdict, "rotation after a freeze", respond)

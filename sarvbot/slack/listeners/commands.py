@@ -19,7 +19,6 @@ from sarvbot.core import (
     Change,
     Command,
     CommandError,
-    TooManyFreezes,
     UnknownSmtpUser,
     describe_sarv_error,
     parse_command,
@@ -29,7 +28,7 @@ from sarvbot.policy import Decision, Verdict
 from .. import blocks, sentences
 from ..blocks import Message
 from ..context import SlackContext, sarvbot_of
-from ..flows import run_change
+from ..flows import authorize, run_change
 from ..payloads import FormMeta
 from ..work import Handled
 
@@ -114,14 +113,7 @@ def _answer(
     receipt: Future[int] | None,
 ) -> None:
     # The policy first: a channel that may not run it learns nothing of the catalogue.
-    try:
-        verdict = ctx.core.permissions.authorize(actor, channel_id, command.action, command.user)
-    except TooManyFreezes as refused:
-        alert = blocks.freeze_refused_alert(
-            actor.user_id, channel_id, command.user, refused.per_hour
-        )
-        ctx.messenger.alert_approvals(alert)
-        raise
+    verdict = authorize(ctx, actor, channel_id, command.action, command.user)
     if command.user:
         command = replace(command, user=ctx.core.catalogue.resolve(command.user))
     if SPECS[command.action].changes_sarv:

@@ -16,6 +16,7 @@ from sarvbot.core import Refused, describe_sarv_error
 
 from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
+from ..flows import authorize
 from ..payloads import FormMeta
 from ..work import Handled
 
@@ -62,7 +63,7 @@ def _part(body: dict[str, Any], key: str) -> dict[str, Any]:
 def _fill(ctx: SlackContext, user_id: str, meta: FormMeta, text: str, view_id: str) -> None:
     """The form, or in its place why there is nothing to freeze here."""
     try:
-        ctx.core.permissions.authorize(ctx.actor(user_id), meta.channel_id, Action.FREEZE)
+        authorize(ctx, ctx.actor(user_id), meta.channel_id, Action.FREEZE)
         candidates = _named_in(ctx, text)
     except Refused as exc:
         words = sentences.words(exc.message)
@@ -80,7 +81,8 @@ def _fill(ctx: SlackContext, user_id: str, meta: FormMeta, text: str, view_id: s
 
 def _named_in(ctx: SlackContext, text: str) -> list[tuple[str, str | None]]:
     """The SMTP users a text names, by Sarv name or label, with their labels."""
-    words = {w.lower() for w in _WORD.findall(text)}
+    # A name ends a sentence as often as not: its full stop is no part of it.
+    words = {w.rstrip("._-").lower() for w in _WORD.findall(text)}
     view = ctx.core.catalogue.view()
     found = []
     for row in view.users:

@@ -15,7 +15,7 @@ from sarvbot.sarv import UserStatus
 
 from .. import blocks
 from ..context import SlackContext, sarvbot_of
-from ..flows import decide, run_change
+from ..flows import authorize, decide, run_change
 from ..payloads import FormMeta, SubmittedForm, state_choice, state_text, state_values
 from ..work import Handled
 
@@ -155,7 +155,7 @@ def freeze_submitted(
     def job() -> None:
         # Checked again now, against the channel the message is in.
         actor = ctx.actor(user_id)
-        verdict = ctx.core.permissions.authorize(actor, meta.channel_id, Action.FREEZE, name)
+        verdict = authorize(ctx, actor, meta.channel_id, Action.FREEZE, name)
         run_change(ctx, actor, meta.channel_id, change, verdict, reason, respond, receipt)
 
     label = Handled("form", Action.FREEZE, user_id, meta.channel_id, name)
