@@ -119,6 +119,9 @@ class Policy:
     max_password_age_days: int | None = None
     # [freeze] per_hour: freezes one person may make in an hour.
     freezes_per_hour: int = 5
+    # [leak_watch]: check messages for current passwords; freeze the users found.
+    leak_watch: bool = False
+    leak_watch_freezes: bool = False
 
     def decide(self, channel_id: str, action: str, *, is_guest: bool = False) -> Verdict:
         """May ``action`` run in ``channel_id``, be requested there, or neither?
@@ -207,12 +210,10 @@ class _Checker:
         return found
 
     def policy(self, data: Mapping[str, Any]) -> Policy:
-        unknown = set(data) - {"channels", "approvals", "allow_guests", "rotation", "freeze"}
-        for key in sorted(unknown):
+        sections = {"channels", "approvals", "allow_guests", "rotation", "freeze", "leak_watch"}
+        for key in sorted(set(data) - sections):
             raise self.fail(
-                f"unknown setting {key!r} "
-                "(expected channels, approvals, allow_guests, rotation, freeze)",
-                key,
+                f"unknown setting {key!r} (expected {', '.join(sorted(sections))})", key
             )
         allow_guests = data.get("allow_guests", False)
         if not isinstance(allow_guests, bool):
@@ -240,7 +241,24 @@ class _Checker:
             source=self.source,
             max_password_age_days=self.rotation(data.get("rotation", {})),
             freezes_per_hour=self.freeze(data.get("freeze", {})),
+            **self.leak_watch(data.get("leak_watch", {})),
         )
+
+    def leak_watch(self, section: object) -> dict[str, bool]:
+        if not isinstance(section, dict):
+            raise self.fail("[leak_watch] must be a table", "leak_watch")
+        values = {"enabled": False, "freeze": False}
+        for key, value in section.items():
+            if key not in values:
+                raise self.fail(
+                    f"[leak_watch] has an unknown key {key!r} (expected enabled, freeze)",
+                    "[leak_watch]",
+                    key,
+                )
+            if not isinstance(value, bool):
+                raise self.fail(f"[leak_watch] {key} must be true or false", "[leak_watch]", key)
+            values[key] = value
+        return {"leak_watch": values["enabled"], "leak_watch_freezes": values["freeze"]}
 
     def freeze(self, section: object) -> int:
         if not isinstance(section, dict):

@@ -298,3 +298,19 @@ def test_socket_mode_variant_is_accepted() -> None:
     del manifest["settings"]["interactivity"]["request_url"]
     del manifest["features"]["slash_commands"][0]["url"]
     assert all_problems(manifest) == []
+
+
+def test_the_leak_watch_manifest_adds_only_its_events_and_history_scopes() -> None:
+    variant = yaml.safe_load((MANIFEST_PATH.parent / "manifest.leak-watch.yml").read_text())
+    assert schema_errors(variant) == []
+    base = load_manifest()
+    scopes = variant["oauth_config"]["scopes"]["bot"]
+    assert set(scopes) - set(base["oauth_config"]["scopes"]["bot"]) == {
+        "channels:history",
+        "groups:history",
+    }
+    events = variant["settings"].pop("event_subscriptions")
+    assert events["bot_events"] == ["message.channels", "message.groups"]
+    assert events["request_url"] == variant["features"]["slash_commands"][0]["url"]
+    variant["oauth_config"]["scopes"]["bot"] = base["oauth_config"]["scopes"]["bot"]
+    assert variant == base

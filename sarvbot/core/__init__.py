@@ -10,6 +10,7 @@ from .catalogue import Catalogue, CataloguedUser, CatalogueView
 from .chores import SmtpChores
 from .commands import USAGE, Command, CommandError, parse_command
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
+from .leak_watch import Leak, LeakWatch
 from .ledger import LostWork, WorkLedger
 from .model import (
     TERMINAL_STATES,
@@ -58,6 +59,8 @@ __all__ = [
     "Executed",
     "JobKind",
     "LabelTaken",
+    "Leak",
+    "LeakWatch",
     "LostWork",
     "Permissions",
     "Ran",

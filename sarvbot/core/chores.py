@@ -13,6 +13,7 @@ from sarvbot.actions import SPECS, Action
 from sarvbot.sarv import Credentials, SarvClient, SmtpUser, UserStatus
 
 from .failures import describe_change_failure, describe_sarv_error, outcome_unknown
+from .leak_watch import LeakWatch
 from .model import Actor, Change, ChangeResult, LabelTaken, Refused, UnknownSmtpUser
 from .reverts import Reverted, RevertOutcome, Reverts, TimedChange, status_of
 from .rotations import DEFAULT_GRACE, Rotation, Rotations
@@ -45,6 +46,7 @@ class SmtpChores:
         ledger: WorkLedger | None = None,
         reverts: Reverts | None = None,
         rotations: Rotations | None = None,
+        leak_watch: LeakWatch | None = None,
     ) -> None:
         self.sarv = sarv_client
         self._trail = trail
@@ -52,6 +54,7 @@ class SmtpChores:
         self._ledger = ledger
         self.reverts = reverts
         self.rotations = rotations
+        self.leak_watch = leak_watch
         # Many people listing at once share one call to Sarv instead of queueing up.
         self._list_all = SharedCall(self.sarv.list_users)
 
@@ -128,6 +131,8 @@ class SmtpChores:
             self.record(receipt, outcome, _failure_words(exc, change))
             raise
         self.record(receipt, "done")
+        if result.credentials is not None and self.leak_watch is not None:
+            self.leak_watch.mark_stale()  # the new password is watched from the next check
         self._catalogue_after_status(change, actor, result.target)
         if timed is not None and self.reverts is not None:
             self.reverts.settle(timed)

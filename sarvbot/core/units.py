@@ -13,6 +13,7 @@ from sarvbot.sarv import SarvClient
 from .approvals import ApprovalDesk, utcnow
 from .catalogue import Catalogue
 from .chores import SmtpChores
+from .leak_watch import LeakWatch
 from .ledger import WorkLedger
 from .model import Directory
 from .permissions import Permissions
@@ -38,6 +39,7 @@ class Core:
     catalogue: Catalogue
     reverts: Reverts
     rotations: Rotations
+    leak_watch: LeakWatch
     trail: AuditTrail
     ledger: WorkLedger
     jobs: JobStore
@@ -61,6 +63,9 @@ def build_core(
     reverts = Reverts(jobs, clock=clock)
     rotations = Rotations(jobs, clock=clock)
     chores = SmtpChores(sarv_client, trail, catalogue, ledger, reverts, rotations)
+    # Sarv's own list (not the chores' shared call): the watch holds no password itself.
+    leak_watch = LeakWatch(sarv_client.list_users)
+    chores.leak_watch = leak_watch
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
     return Core(
         permissions=permissions,
@@ -75,6 +80,7 @@ def build_core(
         ),
         reverts=reverts,
         rotations=rotations,
+        leak_watch=leak_watch,
         trail=trail,
         ledger=ledger,
         jobs=jobs,

@@ -115,9 +115,15 @@ def _bolt_logger() -> logging.Logger:
 
 
 def _ignore_bots(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
-    """Events sent by bots (carrying ``bot_id``) are acknowledged and ignored."""
+    """Events sent by bots (carrying ``bot_id``) are acknowledged and ignored, but for
+    messages: a CI bot pasting a log is the leak watch's most common case.
+    """
     event = body.get("event")
-    if isinstance(event, dict) and (event.get("bot_id") or event.get("subtype") == "bot_message"):
+    if (
+        isinstance(event, dict)
+        and event.get("type") != "message"
+        and (event.get("bot_id") or event.get("subtype") == "bot_message")
+    ):
         return BoltResponse(status=200, body="")
     return next()
 
@@ -405,6 +411,7 @@ class SlackApp:
             ("renew", ledger.renew),
             ("periodic jobs", self.scheduler.start_periodic),
             ("schedule", self.scheduler.run_due),
+            ("leak watch", self._refresh_leak_watch),
         ]
 
         def loop() -> None:
@@ -425,6 +432,12 @@ class SlackApp:
         self._round_every = every
         self._last_round = time.monotonic()
         threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True).start()
+
+    def _refresh_leak_watch(self) -> bool:
+        """Each process keeps its own index (its key lives only in its memory)."""
+        if not self.core.permissions.policy.leak_watch:
+            return False
+        return self.core.leak_watch.refresh_if_due()
 
     def readiness(self) -> dict[str, str]:
         """What ``GET /readyz`` reports: the database, and the schedule when it runs here.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -19,15 +20,18 @@ from sarvbot.core import (
     Change,
     ChangeResult,
     DecisionKind,
+    Refused,
     Reverted,
     RevertOutcome,
     Rotation,
     TimedChange,
     TooManyFreezes,
+    UnknownSmtpUser,
     describe_change_failure,
     describe_sarv_error,
     outcome_unknown,
 )
+from sarvbot.core.chores import SYSTEM_ACTOR
 from sarvbot.core.schedule import RETIRE_ATTEMPTS, REVERT_ATTEMPTS
 from sarvbot.policy import Decision, Verdict
 
@@ -38,6 +42,7 @@ __all__ = [
     "authorize",
     "decide",
     "end_timed_change",
+    "leak_found",
     "may_retire",
     "may_touch",
     "remind_password_age",
@@ -50,6 +55,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sarvbot.slack")
+
+# How long a reported leak of one password is not reported again (a reset starts anew).
+LEAK_MEMORY = timedelta(days=90)
 
 
 def authorize(
@@ -326,3 +334,60 @@ def remind_password_age(ctx: SlackContext, payload: dict[str, Any]) -> None:
     )
     if not ctx.messenger.direct_message(str(payload["owner_id"]), text):
         raise RuntimeError("Slack did not take the reminder")  # tried again later
+
+
+def leak_found(
+    ctx: SlackContext, name: str, channel_id: str, ts: str, poster: str, *, is_bot: bool
+) -> None:
+    """A current password of ``name`` is in a message: once per password, freeze the user
+    if the policy says so, alert the approvals channel and the owner (the channel, the
+    message link and the poster, never the password), and ask the poster to delete it.
+    """
+    core = ctx.core
+    made = core.trail.password_times().get(name)
+    key = f"leak:{name}:{made.isoformat() if made else 'unknown'}"
+    if not core.ledger.first_sight({key: datetime.now(UTC) + LEAK_MEMORY}):
+        return  # this password was reported already
+    where = _permalink(ctx, channel_id, ts)
+    core.trail.record(
+        SYSTEM_ACTOR, channel_id, "leak", "found", name, rule="leak_watch", detail=f"by {poster}"
+    )
+    frozen = False
+    if core.permissions.policy.leak_watch_freezes:
+        why = f"its password was posted in a message ({where})"
+        try:
+            core.chores.apply(
+                Actor(SYSTEM_ACTOR),
+                channel_id,
+                Change(Action.FREEZE, name, why=why),
+                rule="leak_watch.freeze",
+            )
+            frozen = True
+        except (sarv.Error, Refused, UnknownSmtpUser) as exc:
+            logger.warning("leak watch could not freeze %s: %s", name, type(exc).__name__)
+    entry = core.catalogue.entry(name)
+    text = sentences.leak_alert(
+        name, entry.label if entry else None, channel_id, where, poster, frozen=frozen
+    )
+    ctx.messenger.alert_approvals(blocks.text_message(text))
+    if entry is not None and entry.owner_id:
+        ctx.messenger.direct_message(entry.owner_id, text)
+    if not is_bot and poster.startswith(("U", "W")):
+        try:
+            ctx.client.chat_postEphemeral(
+                channel=channel_id, user=poster, **blocks.text_message(sentences.LEAK_POSTER)
+            )
+        except Exception as exc:
+            logger.warning("could not ask the poster to delete it: %s", type(exc).__name__)
+
+
+def _permalink(ctx: SlackContext, channel_id: str, ts: str) -> str:
+    """A link to the message, or the channel when Slack gives none."""
+    try:
+        answer = ctx.client.chat_getPermalink(channel=channel_id, message_ts=ts)
+        link = answer.get("permalink")
+        if isinstance(link, str) and link.startswith("https://"):
+            return link
+    except Exception as exc:
+        logger.warning("no permalink for a leaked password's message: %s", type(exc).__name__)
+    return f"a message in {channel_id}"

@@ -217,6 +217,26 @@ def rotate_by_request(name: str, required: int) -> str:
     )
 
 
+LEAK_POSTER = (
+    "That message holds the current password of an SMTP user. Delete it, please: ops have "
+    "been told, and the password will be changed."
+)
+
+
+def leak_alert(
+    name: str, label: str | None, channel_id: str, where: str, poster: str, *, frozen: bool
+) -> str:
+    shown = f"{code(name)} ({escape(label)})" if label else code(name)
+    who = mention(poster) if poster.startswith(("U", "W")) else f"a bot ({escape(poster)})"
+    done = (
+        "sarvbot froze it; rotate it" if frozen else "Freeze it with `/smtp freeze`, then rotate it"
+    )
+    return (
+        f"🔑 The current password of {shown} was posted by {who} in {channel_link(channel_id)}: "
+        f"{escape(where)}. {done}."
+    )
+
+
 def not_frozen(name: str) -> str:
     return f"{code(name)} is not frozen any more."
 

@@ -9,6 +9,7 @@ from .block_kit import check_message_limits
 from .signed_requests import (
     SlackAppClient,
     block_actions_body,
+    event_callback_body,
     find_action,
     message_shortcut_body,
     sign,
@@ -57,6 +58,7 @@ __all__ = [
     "check_message_limits",
     "demo_people",
     "envelope_from_body",
+    "event_callback_body",
     "find_action",
     "message_shortcut_body",
     "sign",

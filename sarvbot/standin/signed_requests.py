@@ -140,6 +140,29 @@ def block_actions_body(
     return _payload_body(payload)
 
 
+def event_callback_body(
+    event: Mapping[str, Any],
+    *,
+    team_id: str,
+    event_id: str,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """A JSON ``event_callback`` body, as the Events API posts one."""
+    return json.dumps(
+        {
+            "token": token,
+            "team_id": team_id,
+            "api_app_id": api_app_id,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": team_id, "is_bot": True}],
+        }
+    )
+
+
 def message_shortcut_body(
     *,
     callback_id: str,
@@ -294,10 +317,15 @@ class SlackAppClient:
         self.team_id = team_id
         self.timeout = timeout
         self.session = requests.Session()
+        self._events = 0
 
-    def post(self, body: str, *, timestamp: int | None = None) -> requests.Response:
+    def post(
+        self, body: str, *, timestamp: int | None = None, content_type: str | None = None
+    ) -> requests.Response:
         """Sign ``body`` (now, or at ``timestamp``) and post it to the app."""
         headers = sign(self.signing_secret, body, timestamp)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         return self.session.post(
             self.app_url, data=body.encode(), headers=headers, timeout=self.timeout
         )
@@ -407,6 +435,14 @@ class SlackAppClient:
             trigger_id=self._trigger_id(user_id),
         )
         return self.post(body)
+
+    def event(self, event: Mapping[str, Any], *, event_id: str | None = None) -> requests.Response:
+        """Deliver one Events API event (a message posted or edited, say)."""
+        self._events += 1
+        body = event_callback_body(
+            event, team_id=self.team_id, event_id=event_id or f"Ev{self._events:08d}"
+        )
+        return self.post(body, content_type="application/json")
 
     def submit_view(
         self,

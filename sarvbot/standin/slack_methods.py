@@ -493,6 +493,16 @@ def _chat_update(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": key[0], "ts": key[1], "text": message["text"], "message": dict(message)}
 
 
+def _chat_get_permalink(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
+    # Slack answers for any message ts in a channel the app can see; the link is its form.
+    channel = ws._postable_channel(args.get("channel"))
+    ts = str(args.get("message_ts") or "")
+    if not ts:
+        raise ApiError("message_not_found")
+    link = f"https://{ws.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return {"channel": channel, "permalink": link}
+
+
 def _views_open(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
     trigger = ws._use_trigger(args.get("trigger_id"))
     view = ws._store_view(args.get("view"))
@@ -526,6 +536,7 @@ _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] 
     "chat.postMessage": _chat_post_message,
     "chat.postEphemeral": _chat_post_ephemeral,
     "chat.update": _chat_update,
+    "chat.getPermalink": _chat_get_permalink,
     "views.open": _views_open,
     "views.update": _views_update,
 }

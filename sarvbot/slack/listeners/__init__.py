@@ -6,7 +6,7 @@ them through Bolt's ``context`` (see :func:`sarvbot.slack.context.sarvbot_of`).
 
 from slack_bolt import App
 
-from . import actions, commands, shortcuts, views
+from . import actions, commands, events, shortcuts, views
 
 __all__ = ["register"]
 
@@ -17,3 +17,4 @@ def register(app: App) -> None:
     actions.register(app)
     views.register(app)
     shortcuts.register(app)
+    events.register(app)

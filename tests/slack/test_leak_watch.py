@@ -1,0 +1,146 @@
+"""The leak watch: a current password pasted in a channel is noticed, frozen and reported."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sarvbot.policy import parse_policy
+from sarvbot.standin import SlackAppClient
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
+from sarvbot.store import AuditLog, CatalogueStore
+
+USER = "smtp98001"
+WATCHING = DEMO_POLICY + "\n[leak_watch]\nenabled = true\nfreeze = true\n"
+
+
+@pytest.fixture
+def watched(workspace: LocalWorkspace) -> LocalWorkspace:
+    assert workspace.app is not None
+    workspace.app.core.permissions.policy = parse_policy(WATCHING, source="policy")
+    workspace.sandbox.add_user(name=USER)
+    CatalogueStore(workspace.database).write(USER, label="billing-api", owner_id=BOB)
+    return workspace
+
+
+def _password(workspace: LocalWorkspace) -> str:
+    return workspace.sandbox.users[USER].password
+
+
+def _post(slack: SlackAppClient, workspace: LocalWorkspace, text: str, **extra: Any) -> None:
+    event = {"type": "message", "channel": DEV, "channel_type": "channel", "user": ALICE}
+    event.update({"text": text, "ts": "1700000000.000200", **extra})
+    assert slack.event(event).ok
+    workspace.drain()
+
+
+def _alerts(workspace: LocalWorkspace) -> list[str]:
+    return [
+        str(c.args.get("text"))
+        for c in workspace.slack.calls_to("chat.postMessage")
+        if c.args["channel"] == APPROVALS
+    ]
+
+
+def test_a_pasted_password_freezes_its_user_and_is_reported_without_the_password(
+    watched: LocalWorkspace, slack: SlackAppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = _password(watched)
+    _post(slack, watched, f"my smtp creds are {password}, does this work?")
+    assert watched.sandbox.users[USER].status == "Disable"
+    (alert,) = _alerts(watched)
+    assert f"The current password of `{USER}` (billing-api) was posted by <@{ALICE}>" in alert
+    assert "https://sarv.slack.com/archives/C0DEV/p1700000000000200" in alert
+    dm = [c for c in watched.slack.calls_to("chat.postMessage") if c.args["channel"] == BOB]
+    assert len(dm) == 1
+    asked = [c for c in watched.slack.calls_to("chat.postEphemeral") if c.args["user"] == ALICE]
+    assert "Delete it, please" in str(asked[0].args)
+    assert not [c for c in watched.slack.calls if password in str(c.args)]
+    assert password not in caplog.text
+    assert (
+        password.encode() not in Path(watched.database_url.removeprefix("sqlite:///")).read_bytes()
+    )
+    outcomes = [(e.action, e.outcome) for e in AuditLog(watched.database).latest(target=USER)]
+    assert ("leak", "found") in outcomes
+    assert ("freeze", "done") in outcomes
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "```\nSMTP_PASSWORD={p}\n```",
+        "see https://mail.example.com/login?user=smtp98001&pass={p}&x=1",
+        "password: `{p}`.",
+        '{{"smtp_password": "{p}"}}',
+    ],
+    ids=["code-block", "url", "inline-code", "json"],
+)
+def test_a_password_inside_code_or_a_url_is_found(
+    watched: LocalWorkspace, slack: SlackAppClient, shape: str
+) -> None:
+    _post(slack, watched, shape.format(p=_password(watched)))
+    assert watched.sandbox.users[USER].status == "Disable"
+
+
+def test_an_edited_message_is_checked(watched: LocalWorkspace, slack: SlackAppClient) -> None:
+    edited = {"text": f"oops {_password(watched)}", "user": ALICE, "ts": "1700000000.000300"}
+    _post(slack, watched, "", subtype="message_changed", message=edited)
+    assert watched.sandbox.users[USER].status == "Disable"
+
+
+def test_a_bots_message_is_checked_and_nobody_is_asked_to_delete_it(
+    watched: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    _post(slack, watched, f"CI: SMTP_PASS={_password(watched)}", bot_id="B0CI", user="U0CIBOT")
+    assert watched.sandbox.users[USER].status == "Disable"
+    assert watched.slack.calls_to("chat.postEphemeral") == []
+
+
+def test_a_near_miss_is_not_flagged(watched: LocalWorkspace, slack: SlackAppClient) -> None:
+    password = _password(watched)
+    near = password[:-1] + ("a" if password[-1] != "a" else "b")
+    _post(slack, watched, f"{near} and x{password} and {password[:-2]}")
+    assert watched.sandbox.users[USER].status == "Enable"
+    assert _alerts(watched) == []
+
+
+def test_one_alert_per_password_however_often_it_is_pasted(
+    watched: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    for _ in range(3):
+        _post(slack, watched, f"again {_password(watched)}")
+    assert len(_alerts(watched)) == 1
+
+
+def test_after_a_reset_by_sarvbot_the_new_password_is_watched_and_the_old_is_not(
+    watched: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    assert watched.app is not None
+    watched.app.core.permissions.policy = parse_policy(
+        DEMO_POLICY + "\n[leak_watch]\nenabled = true\n", source="policy"
+    )
+    old = _password(watched)
+    _post(slack, watched, "warm the index up: nothing here")
+    slack.command("/smtp", f"reset {USER} rotating", user_id=BOB, channel_id=OPS)
+    watched.drain()
+    new = _password(watched)
+    assert new != old
+    _post(slack, watched, f"old one: {old}")
+    assert _alerts(watched) == []
+    _post(slack, watched, f"new one: {new}")
+    assert len(_alerts(watched)) == 1
+    assert watched.sandbox.users[USER].status == "Enable"  # freeze = false
+
+
+def test_with_the_leak_watch_off_nothing_is_checked(
+    watched: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    assert watched.app is not None
+    watched.app.core.permissions.policy = parse_policy(DEMO_POLICY, source="policy")
+    _post(slack, watched, f"{_password(watched)}")
+    assert watched.sandbox.users[USER].status == "Enable"
+    assert watched.sandbox.calls_to("settings/listSmtp") == []
