@@ -45,8 +45,10 @@ class RecordingClient(SlackAppClient):
         super().__init__(*args, **kwargs)
         self.responses: list[requests.Response] = []
 
-    def post(self, body: str, *, timestamp: int | None = None) -> requests.Response:
-        response = super().post(body, timestamp=timestamp)
+    def post(
+        self, body: str, *, timestamp: int | None = None, content_type: str | None = None
+    ) -> requests.Response:
+        response = super().post(body, timestamp=timestamp, content_type=content_type)
         self.responses.append(response)
         return response
 

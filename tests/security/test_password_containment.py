@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
+from sarvbot.policy import parse_policy
 from sarvbot.standin import ApiCall, FakeSlackApi, Recorded
-from sarvbot.standin.workspace import ALICE, BOB, OPS
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS
 
 from .conftest import Witness, log_text
 
@@ -138,3 +139,32 @@ def test_requester_learns_an_approved_password_could_not_be_sent(
     told = [t for t in witness.said_to(owner) if COULD_NOT_SEND in t]
     assert told, witness.said_to(owner)
     assert not [t for t in told if password in t]
+
+
+@pytest.mark.parametrize("freeze", [True, False], ids=["freezing", "alerting-only"])
+def test_the_leak_watch_writes_no_password_anywhere(
+    witness: Witness, caplog: pytest.LogCaptureFixture, freeze: bool
+) -> None:
+    """A password pasted in a channel: found, and then in no log, call, answer or table."""
+    workspace = witness.workspace
+    assert workspace.app is not None
+    watching = f"\n[leak_watch]\nenabled = true\nfreeze = {str(freeze).lower()}\n"
+    workspace.app.core.permissions.policy = parse_policy(DEMO_POLICY + watching, source="p")
+    name = workspace.sandbox.add_user(name="smtp20009").name
+    password = workspace.sandbox.users[name].password
+    event = {"type": "message", "channel": DEV, "channel_type": "channel", "user": ALICE}
+    event.update({"text": f"SMTP_PASS={password}", "ts": "1700000000.000400"})
+    assert witness.slack.event(event).ok
+    workspace.drain()
+    # It was found (the search below looks at real material) ...
+    alerts = [c for c in witness.calls() if c.args.get("channel") == APPROVALS]
+    assert alerts
+    assert name in str(alerts[0].args)
+    # ... and is nowhere sarvbot writes.
+    assert not [
+        c for c in witness.calls() if password in str(c.args) or password in str(c.response)
+    ]
+    assert not [p.body for p in witness.posts() if password in str(p.body)]
+    assert not [b for b in witness.http_bodies() if password in b]
+    assert password not in log_text(caplog.records)
+    assert password.encode() not in witness.database_bytes()
