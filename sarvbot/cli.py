@@ -41,6 +41,15 @@ class _StartRefusalFilter(logging.Filter):
         return not record.getMessage().startswith("Failed to retrieve WSS URL")
 
 
+class _NoPayloadDebug(logging.Filter):
+    """Drops the Socket Mode client's DEBUG lines: they print whole envelopes, and a
+    message event's text may hold a password the leak watch is about to find.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
 class UsageError(Exception):
     """A problem with how the command was called or configured; shown without a traceback."""
 
@@ -285,6 +294,7 @@ def _socket(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             settings.slack_app_token.get_secret_value(),
             ping_interval=_SOCKET_PING_INTERVAL,
         )
+        handler.client.logger.addFilter(_NoPayloadDebug())
         quiet = _StartRefusalFilter()
         handler.client.logger.addFilter(quiet)
         try:

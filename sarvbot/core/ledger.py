@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -116,6 +116,15 @@ class WorkLedger:
         if self._seen is None or not keys:
             return True
         return self._seen.first_sight(keys)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Let keys recorded by :meth:`first_sight` be seen anew (best effort)."""
+        if self._seen is None:
+            return
+        try:
+            self._seen.forget(keys)
+        except Exception as exc:
+            logger.warning("could not forget a claim: %s", type(exc).__name__)
 
     def seen_before(self, keys: Mapping[str, datetime]) -> bool:
         """Whether a request was let in before (so this one is a replay). Records nothing.

@@ -20,13 +20,11 @@ from sarvbot.core import (
     Change,
     ChangeResult,
     DecisionKind,
-    Refused,
     Reverted,
     RevertOutcome,
     Rotation,
     TimedChange,
     TooManyFreezes,
-    UnknownSmtpUser,
     describe_change_failure,
     describe_sarv_error,
     outcome_unknown,
@@ -342,15 +340,30 @@ def leak_found(
     """A current password of ``name`` is in a message: once per password, freeze the user
     if the policy says so, alert the approvals channel and the owner (the channel, the
     message link and the poster, never the password), and ask the poster to delete it.
+
+    Telling people comes first: the database failing on the way (the audit, the freeze,
+    the catalogue) leaves the alert to go out, and an alert nobody received is claimed
+    anew by the next paste.
     """
     core = ctx.core
-    made = core.trail.password_times().get(name)
-    key = f"leak:{name}:{made.isoformat() if made else 'unknown'}"
-    if not core.ledger.first_sight({key: datetime.now(UTC) + LEAK_MEMORY}):
-        return  # this password was reported already
+    key = _leak_key(ctx, name)
+    try:
+        if not core.ledger.first_sight({key: datetime.now(UTC) + LEAK_MEMORY}):
+            return  # this password was reported already
+        claimed = True
+    except Exception as exc:  # the database cannot say: better twice than never
+        logger.warning("leak watch: no once-only claim: %s", type(exc).__name__)
+        claimed = False
     where = _permalink(ctx, channel_id, ts)
     core.trail.record(
-        SYSTEM_ACTOR, channel_id, "leak", "found", name, rule="leak_watch", detail=f"by {poster}"
+        SYSTEM_ACTOR,
+        channel_id,
+        "leak",
+        "found",
+        name,
+        rule="leak_watch",
+        detail=f"by {poster}",
+        best_effort=True,
     )
     frozen = False
     if core.permissions.policy.leak_watch_freezes:
@@ -363,15 +376,21 @@ def leak_found(
                 rule="leak_watch.freeze",
             )
             frozen = True
-        except (sarv.Error, Refused, UnknownSmtpUser) as exc:
+        except Exception as exc:
             logger.warning("leak watch could not freeze %s: %s", name, type(exc).__name__)
-    entry = core.catalogue.entry(name)
+    try:
+        entry = core.catalogue.entry(name)
+    except Exception as exc:
+        logger.warning("leak watch: no catalogue entry: %s", type(exc).__name__)
+        entry = None
     text = sentences.leak_alert(
         name, entry.label if entry else None, channel_id, where, poster, frozen=frozen
     )
-    ctx.messenger.alert_approvals(blocks.text_message(text))
+    told = ctx.messenger.alert_approvals(blocks.text_message(text))
     if entry is not None and entry.owner_id:
-        ctx.messenger.direct_message(entry.owner_id, text)
+        told = ctx.messenger.direct_message(entry.owner_id, text) or told
+    if not told and claimed:
+        core.ledger.forget([key])
     if not is_bot and poster.startswith(("U", "W")):
         try:
             ctx.client.chat_postEphemeral(
@@ -379,6 +398,18 @@ def leak_found(
             )
         except Exception as exc:
             logger.warning("could not ask the poster to delete it: %s", type(exc).__name__)
+
+
+def _leak_key(ctx: SlackContext, name: str) -> str:
+    """What makes a leak the same one: the user, and when its password was set (by
+    sarvbot, per its audit log; else when this process first saw it change).
+    """
+    try:
+        made = ctx.core.trail.password_times().get(name)
+    except Exception:
+        made = None
+    since = made or ctx.core.leak_watch.current_since(name)
+    return f"leak:{name}:{since.isoformat() if since else 'first'}"
 
 
 def _permalink(ctx: SlackContext, channel_id: str, ts: str) -> str:

@@ -53,6 +53,10 @@ DRAIN_SECONDS = QUEUE_ROUNDS * JOB_SECONDS
 # Short Slack calls (views.open within 3 s of the click) have their own pool and bound.
 QUICK_WORKERS = 8
 QUICK_LIMIT = QUICK_WORKERS * 4
+# Checks of channel messages (the leak watch) have their own pool, so that chatter never
+# waits in front of a form's views.open; a burst past its bound is dropped, and logged.
+WATCH_WORKERS = 2
+WATCH_LIMIT = 5000
 # Refusals ("busy", "restarting") are one response_url post each, on a pool of their own so
 # that they never wait behind work. The bound is only against an unbounded flood (each is a
 # signed request from Slack): past it a refusal is dropped and logged.
@@ -207,6 +211,10 @@ class WorkQueue:
         self._quick = TrackedExecutor(
             tracker, max_workers=QUICK_WORKERS, thread_name_prefix="sarvbot-quick"
         )
+        self._watch = TrackedExecutor(
+            tracker, max_workers=WATCH_WORKERS, thread_name_prefix="sarvbot-watch"
+        )
+        self._watch_queued = 0
         self._refusals = TrackedExecutor(
             tracker, max_workers=REFUSAL_WORKERS, thread_name_prefix="sarvbot-refusal"
         )
@@ -241,6 +249,10 @@ class WorkQueue:
                     return BUSY
                 self._queued += 1
                 metrics.QUEUE_DEPTH.inc()
+            elif pool == "watch":
+                if self._watch_queued >= WATCH_LIMIT:
+                    return BUSY
+                self._watch_queued += 1
             else:
                 if self._quick_queued >= QUICK_LIMIT:
                     return BUSY
@@ -252,6 +264,8 @@ class WorkQueue:
             if pool == "work":
                 self._queued -= 1
                 metrics.QUEUE_DEPTH.dec()
+            elif pool == "watch":
+                self._watch_queued -= 1
             else:
                 self._quick_queued -= 1
 
@@ -288,6 +302,17 @@ class WorkQueue:
             self._refuse(respond, refusal, what)
             return
         self._quick.submit(self._run, respond, job, what, "quick", _REPLAY_KEYS.get())
+
+    def watch(self, job: Callable[[], None], what: str) -> bool:
+        """Run a check of a channel message on the watch pool; False if it was dropped.
+
+        Nobody waits for its answer: a drop is logged (without the message), never told.
+        """
+        if self._take_slot("watch") is not None:
+            logger.warning("%s dropped: the watch pool is full", what)
+            return False
+        self._watch.submit(self._run, None, job, what, "watch", _REPLAY_KEYS.get())
+        return True
 
     def _refuse(self, respond: Respond | None, text: str, what: str | Handled) -> None:
         reason = "restarting" if text == RESTARTING else "busy"
@@ -393,5 +418,6 @@ class WorkQueue:
         """Take no new work, finish what was admitted, and stop the threads."""
         self.stop_taking_work()
         self._quick.shutdown(wait=True)
+        self._watch.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self._refusals.shutdown(wait=True)

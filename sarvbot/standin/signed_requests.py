@@ -10,6 +10,7 @@ import copy
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -317,7 +318,6 @@ class SlackAppClient:
         self.team_id = team_id
         self.timeout = timeout
         self.session = requests.Session()
-        self._events = 0
 
     def post(
         self, body: str, *, timestamp: int | None = None, content_type: str | None = None
@@ -438,9 +438,9 @@ class SlackAppClient:
 
     def event(self, event: Mapping[str, Any], *, event_id: str | None = None) -> requests.Response:
         """Deliver one Events API event (a message posted or edited, say)."""
-        self._events += 1
+        # Slack's event ids are unique across the workspace, whoever the client is.
         body = event_callback_body(
-            event, team_id=self.team_id, event_id=event_id or f"Ev{self._events:08d}"
+            event, team_id=self.team_id, event_id=event_id or f"Ev{secrets.token_hex(8).upper()}"
         )
         return self.post(body, content_type="application/json")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
@@ -81,6 +81,20 @@ class SeenRequests:
                 .where(SeenRequestRow.key.in_(digests), SeenRequestRow.expires_at >= now)
             )
             return bool(found)
+
+    def forget(self, keys: Iterable[str]) -> int:
+        """Forget ``keys`` now (a claim whose work could not be done); how many went."""
+        digests = [_digest(key) for key in keys]
+        with self._db.session() as session:
+            result = cast(
+                CursorResult[object],
+                session.execute(
+                    delete(SeenRequestRow)
+                    .where(SeenRequestRow.key.in_(digests))
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            return result.rowcount
 
     def prune(self, now: datetime) -> int:
         """Forget every key whose expiry has passed; returns how many were forgotten."""

@@ -7,11 +7,8 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from sarvbot.actions import Action
-
 from ..context import sarvbot_of
 from ..flows import leak_found
-from ..work import Handled
 
 __all__ = ["register"]
 
@@ -30,9 +27,9 @@ def message_posted(event: dict[str, Any], context: BoltContext) -> None:
         return
     edited = event.get("message") if event.get("subtype") == "message_changed" else None
     message = edited if isinstance(edited, dict) else event
-    text = message.get("text")
+    text = message_text(message)
     channel_id = str(event.get("channel") or "")
-    if not isinstance(text, str) or not text or not channel_id:
+    if not text or not channel_id:
         return
     if event.get("channel_type") == "im":
         return  # the DMs sarvbot reads are its own, which hold the passwords it delivers
@@ -41,8 +38,37 @@ def message_posted(event: dict[str, Any], context: BoltContext) -> None:
     is_bot = bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
 
     def check() -> None:
-        ctx.core.leak_watch.refresh_if_due()
-        for leak in ctx.core.leak_watch.check(text):
+        ctx.core.leak_watch.refresh_if_due()  # a failure keeps the index it had
+        for leak in ctx.core.leak_watch.confirm(text):
             leak_found(ctx, leak.name, channel_id, ts, poster, is_bot=is_bot)
 
-    ctx.work.soon(None, check, Handled("event", Action.FREEZE, poster, channel_id))
+    ctx.work.watch(check, "leak check")
+
+
+# Where a message carries words besides its text: attachments (a CI bot's log), blocks.
+_TEXT_KEYS = ("text", "fallback", "pretext", "title", "value")
+_MAX_TEXT = 200_000
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Every piece of text a message carries (text, attachments, blocks), joined."""
+    found: list[str] = []
+    size = 0
+
+    def walk(node: object, depth: int) -> None:
+        nonlocal size
+        if depth > 12 or size > _MAX_TEXT:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _TEXT_KEYS and isinstance(value, str):
+                    found.append(value)
+                    size += len(value)
+                else:
+                    walk(value, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, depth + 1)
+
+    walk({k: message.get(k) for k in ("text", "attachments", "blocks", "files")}, 0)
+    return "\n".join(found)[:_MAX_TEXT]
