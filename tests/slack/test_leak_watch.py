@@ -4,55 +4,33 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sarvbot.policy import parse_policy
 from sarvbot.standin import SlackAppClient
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
-from sarvbot.store import AuditLog, CatalogueStore
+from sarvbot.standin.workspace import ALICE, BOB, DEMO_POLICY, OPS, LocalWorkspace
+from sarvbot.store import AuditLog
+from tests.slack.leaks import (
+    LEAKED,
+    approvals_alerts,
+    password_of,
+    post_message,
+)
 
-USER = "smtp98001"
-WATCHING = DEMO_POLICY + "\n[leak_watch]\nenabled = true\nfreeze = true\n"
-
-
-@pytest.fixture
-def watched(workspace: LocalWorkspace) -> LocalWorkspace:
-    assert workspace.app is not None
-    workspace.app.core.permissions.policy = parse_policy(WATCHING, source="policy")
-    workspace.sandbox.add_user(name=USER)
-    CatalogueStore(workspace.database).write(USER, label="billing-api", owner_id=BOB)
-    return workspace
-
-
-def _password(workspace: LocalWorkspace) -> str:
-    return workspace.sandbox.users[USER].password
-
-
-def _post(slack: SlackAppClient, workspace: LocalWorkspace, text: str, **extra: Any) -> None:
-    event = {"type": "message", "channel": DEV, "channel_type": "channel", "user": ALICE}
-    event.update({"text": text, "ts": "1700000000.000200", **extra})
-    assert slack.event(event).ok
-    workspace.drain()
-
-
-def _alerts(workspace: LocalWorkspace) -> list[str]:
-    return [
-        str(c.args.get("text"))
-        for c in workspace.slack.calls_to("chat.postMessage")
-        if c.args["channel"] == APPROVALS
-    ]
+USER = LEAKED
 
 
 def test_a_pasted_password_freezes_its_user_and_is_reported_without_the_password(
     watched: LocalWorkspace, slack: SlackAppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    password = _password(watched)
-    _post(slack, watched, f"my smtp creds are {password}, does this work?")
+    password = password_of(watched)
+    post_message(
+        slack, watched, f"my smtp creds are {password}, does this work?", ts="1700000000.000200"
+    )
     assert watched.sandbox.users[USER].status == "Disable"
-    (alert,) = _alerts(watched)
+    (alert,) = approvals_alerts(watched)
     assert f"The current password of `{USER}` (billing-api) was posted by <@{ALICE}>" in alert
     assert "https://sarv.slack.com/archives/C0DEV/p1700000000000200" in alert
     dm = [c for c in watched.slack.calls_to("chat.postMessage") if c.args["channel"] == BOB]
@@ -82,38 +60,40 @@ def test_a_pasted_password_freezes_its_user_and_is_reported_without_the_password
 def test_a_password_inside_code_or_a_url_is_found(
     watched: LocalWorkspace, slack: SlackAppClient, shape: str
 ) -> None:
-    _post(slack, watched, shape.format(p=_password(watched)))
+    post_message(slack, watched, shape.format(p=password_of(watched)))
     assert watched.sandbox.users[USER].status == "Disable"
 
 
 def test_an_edited_message_is_checked(watched: LocalWorkspace, slack: SlackAppClient) -> None:
-    edited = {"text": f"oops {_password(watched)}", "user": ALICE, "ts": "1700000000.000300"}
-    _post(slack, watched, "", subtype="message_changed", message=edited)
+    edited = {"text": f"oops {password_of(watched)}", "user": ALICE, "ts": "1700000000.000300"}
+    post_message(slack, watched, "", subtype="message_changed", message=edited)
     assert watched.sandbox.users[USER].status == "Disable"
 
 
 def test_a_bots_message_is_checked_and_nobody_is_asked_to_delete_it(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    _post(slack, watched, f"CI: SMTP_PASS={_password(watched)}", bot_id="B0CI", user="U0CIBOT")
+    post_message(
+        slack, watched, f"CI: SMTP_PASS={password_of(watched)}", bot_id="B0CI", user="U0CIBOT"
+    )
     assert watched.sandbox.users[USER].status == "Disable"
     assert watched.slack.calls_to("chat.postEphemeral") == []
 
 
 def test_a_near_miss_is_not_flagged(watched: LocalWorkspace, slack: SlackAppClient) -> None:
-    password = _password(watched)
+    password = password_of(watched)
     near = password[:-1] + ("a" if password[-1] != "a" else "b")
-    _post(slack, watched, f"{near} and x{password} and {password[:-2]}")
+    post_message(slack, watched, f"{near} and x{password} and {password[:-2]}")
     assert watched.sandbox.users[USER].status == "Enable"
-    assert _alerts(watched) == []
+    assert approvals_alerts(watched) == []
 
 
 def test_one_alert_per_password_however_often_it_is_pasted(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     for _ in range(3):
-        _post(slack, watched, f"again {_password(watched)}")
-    assert len(_alerts(watched)) == 1
+        post_message(slack, watched, f"again {password_of(watched)}")
+    assert len(approvals_alerts(watched)) == 1
 
 
 def test_after_a_reset_by_sarvbot_the_new_password_is_watched_and_the_old_is_not(
@@ -123,16 +103,16 @@ def test_after_a_reset_by_sarvbot_the_new_password_is_watched_and_the_old_is_not
     watched.app.core.permissions.policy = parse_policy(
         DEMO_POLICY + "\n[leak_watch]\nenabled = true\n", source="policy"
     )
-    old = _password(watched)
-    _post(slack, watched, "warm the index up: nothing here")
+    old = password_of(watched)
+    post_message(slack, watched, "warm the index up: nothing here")
     slack.command("/smtp", f"reset {USER} rotating", user_id=BOB, channel_id=OPS)
     watched.drain()
-    new = _password(watched)
+    new = password_of(watched)
     assert new != old
-    _post(slack, watched, f"old one: {old}")
-    assert _alerts(watched) == []
-    _post(slack, watched, f"new one: {new}")
-    assert len(_alerts(watched)) == 1
+    post_message(slack, watched, f"old one: {old}")
+    assert approvals_alerts(watched) == []
+    post_message(slack, watched, f"new one: {new}")
+    assert len(approvals_alerts(watched)) == 1
     assert watched.sandbox.users[USER].status == "Enable"  # freeze = false
 
 
@@ -141,6 +121,6 @@ def test_with_the_leak_watch_off_nothing_is_checked(
 ) -> None:
     assert watched.app is not None
     watched.app.core.permissions.policy = parse_policy(DEMO_POLICY, source="policy")
-    _post(slack, watched, f"{_password(watched)}")
+    post_message(slack, watched, f"{password_of(watched)}")
     assert watched.sandbox.users[USER].status == "Enable"
     assert watched.sandbox.calls_to("settings/listSmtp") == []

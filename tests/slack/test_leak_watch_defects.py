@@ -24,48 +24,19 @@ from sarvbot.runtime import create_app
 from sarvbot.sarv import SarvClient
 from sarvbot.slack import SlackApp
 from sarvbot.standin import SlackAppClient, event_callback_body
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEMO_POLICY, DEV, OPS, LocalWorkspace
-from sarvbot.store import CatalogueStore
+from sarvbot.standin.workspace import APPROVALS, BOB, OPS, LocalWorkspace
 from sarvbot.web import EVENTS_PATH, make_wsgi_app
+from tests.slack.leaks import (
+    LEAKED,
+    WATCHING,
+    approvals_alerts,
+    message_event,
+    password_of,
+    post_message,
+)
 from tests.support import SARVBOT, clean_environ, stop, write_policy
 
-USER = "smtp98001"
-WATCHING = DEMO_POLICY + "\n[leak_watch]\nenabled = true\nfreeze = true\n"
-
-
-@pytest.fixture
-def watched(workspace: LocalWorkspace) -> LocalWorkspace:
-    assert workspace.app is not None
-    workspace.app.core.permissions.policy = parse_policy(WATCHING, source="policy")
-    workspace.sandbox.add_user(name=USER)
-    CatalogueStore(workspace.database).write(USER, label="billing-api", owner_id=BOB)
-    return workspace
-
-
-def _password(workspace: LocalWorkspace) -> str:
-    return workspace.sandbox.users[USER].password
-
-
-_serial = iter(range(1, 1_000_000))
-
-
-def _event(text: str, **extra: Any) -> dict[str, Any]:
-    event = {"type": "message", "channel": DEV, "channel_type": "channel", "user": ALICE}
-    event.update({"text": text, "ts": f"1700000000.{next(_serial):06d}", **extra})
-    return event
-
-
-def _post(slack: SlackAppClient, workspace: LocalWorkspace, text: str, **extra: Any) -> None:
-    assert slack.event(_event(text, **extra)).ok
-    workspace.drain()
-
-
-def _alerts(workspace: LocalWorkspace) -> list[str]:
-    return [
-        str(c.args.get("text"))
-        for c in workspace.slack.calls_to("chat.postMessage")
-        if c.args["channel"] == APPROVALS and not c.response.get("error")
-    ]
+USER = LEAKED
 
 
 @pytest.mark.parametrize(
@@ -82,16 +53,16 @@ def _alerts(workspace: LocalWorkspace) -> list[str]:
 def test_a_password_in_common_slack_shapes_is_found(
     watched: LocalWorkspace, slack: SlackAppClient, shape: str
 ) -> None:
-    _post(slack, watched, shape.format(p=_password(watched)))
-    assert len(_alerts(watched)) == 1
+    post_message(slack, watched, shape.format(p=password_of(watched)))
+    assert len(approvals_alerts(watched)) == 1
 
 
 def test_a_password_in_a_bots_attachment_is_found(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     """CI bots post their logs as attachments or blocks, the text being a summary."""
-    log = f"SMTP_PASS={_password(watched)}"
-    _post(
+    log = f"SMTP_PASS={password_of(watched)}"
+    post_message(
         slack,
         watched,
         "Build #12 failed",
@@ -99,18 +70,18 @@ def test_a_password_in_a_bots_attachment_is_found(
         bot_id="B0CI",
         attachments=[{"fallback": "Build #12 failed", "text": log}],
     )
-    assert len(_alerts(watched)) == 1
+    assert len(approvals_alerts(watched)) == 1
 
 
 def test_with_sarv_down_the_previous_index_still_checks_messages(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     assert watched.app is not None
-    _post(slack, watched, "the index is built from Sarv's list here")
+    post_message(slack, watched, "the index is built from Sarv's list here")
     watched.app.core.leak_watch.mark_stale()  # a change was made, or five minutes passed
     watched.sandbox.fail_next("general", times=100, path="settings/listSmtp")
-    _post(slack, watched, f"SMTP_PASS={_password(watched)}")
-    assert len(_alerts(watched)) == 1
+    post_message(slack, watched, f"SMTP_PASS={password_of(watched)}")
+    assert len(approvals_alerts(watched)) == 1
 
 
 def test_sarv_down_does_not_make_a_watching_process_unready(watched: LocalWorkspace) -> None:
@@ -127,21 +98,21 @@ def test_sarv_down_does_not_make_a_watching_process_unready(watched: LocalWorksp
 def test_a_burst_while_the_index_is_rebuilt_does_not_drop_a_leak(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    _post(slack, watched, "warm the index up")
+    post_message(slack, watched, "warm the index up")
     slack.command("/smtp", f"reset {USER} rotating", user_id=BOB, channel_id=OPS)
     watched.drain()
     watched.sandbox.settings.latency = 0.5  # Sarv answering in half a second
-    password = _password(watched)
+    password = password_of(watched)
     clients = [watched.client() for _ in range(16)]
 
     def send(index: int) -> int:
         text = f"new one: {password}" if index == 60 else f"chatter {index}"
-        return clients[index % 16].event(_event(text)).status_code
+        return clients[index % 16].event(message_event(text)).status_code
 
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(send, range(80))) == {200}
     watched.drain()
-    assert len(_alerts(watched)) == 1
+    assert len(approvals_alerts(watched)) == 1
 
 
 def test_chatter_while_sarv_hangs_does_not_keep_forms_from_opening(
@@ -149,12 +120,12 @@ def test_chatter_while_sarv_hangs_does_not_keep_forms_from_opening(
 ) -> None:
     """Forms must open within the trigger's 3 s; the quick pool is theirs."""
     assert watched.app is not None
-    _post(slack, watched, "warm the index up")
+    post_message(slack, watched, "warm the index up")
     watched.app.core.leak_watch.mark_stale()
     watched.sandbox.fail_next("hang", times=1000, path="settings/listSmtp")
     try:
         for index in range(12):
-            assert slack.event(_event(f"chatter {index}")).ok
+            assert slack.event(message_event(f"chatter {index}")).ok
         assert slack.command("/smtp", "add", user_id=BOB, channel_id=OPS).ok
         time.sleep(3.0)
         opened = watched.slack.calls_to("views.open")
@@ -167,13 +138,13 @@ def test_a_new_password_set_outside_sarvbot_is_reported_when_it_leaks(
     watched: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     assert watched.app is not None
-    _post(slack, watched, f"first: {_password(watched)}")
-    assert len(_alerts(watched)) == 1
+    post_message(slack, watched, f"first: {password_of(watched)}")
+    assert len(approvals_alerts(watched)) == 1
     # Ops reset it in Sarv's own panel; the index picks it up on its next rebuild.
     SarvClient("owner-1", watched.sarv_token, base_url=watched.sandbox.url).reset_password(USER)
     watched.app.core.leak_watch.refresh()
-    _post(slack, watched, f"second: {_password(watched)}")
-    assert len(_alerts(watched)) == 2
+    post_message(slack, watched, f"second: {password_of(watched)}")
+    assert len(approvals_alerts(watched)) == 2
 
 
 def test_an_alert_slack_did_not_take_is_not_given_up_for_good(
@@ -181,10 +152,10 @@ def test_an_alert_slack_did_not_take_is_not_given_up_for_good(
 ) -> None:
     # Slack fails the approvals alert and the owner's DM once (a 5xx moment).
     watched.slack.fail_next("chat.postMessage", "internal_error", times=2)
-    _post(slack, watched, f"SMTP_PASS={_password(watched)}")
-    assert _alerts(watched) == []
-    _post(slack, watched, f"still here: {_password(watched)}")
-    assert len(_alerts(watched)) == 1
+    post_message(slack, watched, f"SMTP_PASS={password_of(watched)}")
+    assert approvals_alerts(watched) == []
+    post_message(slack, watched, f"still here: {password_of(watched)}")
+    assert len(approvals_alerts(watched)) == 1
 
 
 class _Quiet(WSGIRequestHandler):
@@ -230,27 +201,27 @@ def test_the_old_password_after_a_reset_in_another_process_is_no_current_leak(
     second_process: tuple[SlackApp, SlackAppClient],
 ) -> None:
     other, other_slack = second_process
-    old = _password(watched)
-    assert other_slack.event(_event("the second process builds its index")).ok
+    old = password_of(watched)
+    assert other_slack.event(message_event("the second process builds its index")).ok
     other.drain()
     slack.command("/smtp", f"reset {USER} rotating", user_id=BOB, channel_id=OPS)
     watched.drain()
-    new = _password(watched)
+    new = password_of(watched)
     # Minutes later, in a thread the load balancer gives the second process:
-    assert other_slack.event(_event(f"the old one {old} stopped working")).ok
+    assert other_slack.event(message_event(f"the old one {old} stopped working")).ok
     other.drain()
-    assert _alerts(watched) == []  # it is not the current password
+    assert approvals_alerts(watched) == []  # it is not the current password
     assert watched.sandbox.users[USER].status == "Enable"  # the fresh user is not frozen
-    assert other_slack.event(_event(f"use {new} instead")).ok
+    assert other_slack.event(message_event(f"use {new} instead")).ok
     other.drain()
-    assert len(_alerts(watched)) == 1  # this one is
+    assert len(approvals_alerts(watched)) == 1  # this one is
 
 
 def test_each_message_is_not_logged_and_counted_as_a_freeze(
     watched: LocalWorkspace, slack: SlackAppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="sarvbot.requests")
-    _post(slack, watched, "anyone for lunch?")
+    post_message(slack, watched, "anyone for lunch?")
     lines = [r.getMessage() for r in caplog.records if r.name == "sarvbot.requests"]
     assert not [line for line in lines if "action=freeze" in line], lines
 
@@ -275,7 +246,7 @@ def test_socket_mode_at_debug_logs_no_pasted_password(tmp_path: Path) -> None:
             try:
                 workspace.socket.wait_for_connection(timeout=30)
                 body = event_callback_body(
-                    _event(f"SMTP_PASS={password}"),
+                    message_event(f"SMTP_PASS={password}"),
                     team_id=workspace.slack.team_id,
                     event_id="Ev00000001",
                 )
