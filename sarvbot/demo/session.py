@@ -492,12 +492,7 @@ class DemoSession:
             if shown is not None:
                 shown.message = _message_of(args)
                 self._show(shown, updated=True)
-        elif method == "chat.delete":
-            shown = self._by_key.get((str(args.get("channel")), str(args.get("ts"))))
-            if shown is not None:
-                shown.deleted = True
-                self.console.print(self.style.bold(f"[{shown.number}]") + " deleted")
-        elif method in ("views.open", "views.push"):
+        elif method == "views.open":
             view = call.response.get("view") or {}
             self._opened.append(str(view.get("id")))
 

@@ -39,7 +39,6 @@ SENDING_METHODS = (
     "chat.update",
     "views.open",
     "views.update",
-    "views.push",
 )
 # What the app itself writes in angle brackets: mentions of actors, channel links, dates.
 _DATE = r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[0-9: -]+UTC>"
