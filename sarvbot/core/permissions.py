@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sarvbot.actions import Action
 from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
 
-from .model import Actor, ApprovalRequest, Directory, Refused, TooManyFreezes
+from .model import Actor, ApprovalRequest, CatalogueEntry, Directory, Refused, TooManyFreezes
 from .trail import AuditTrail
 
 __all__ = ["GUEST_WORDS", "Permissions"]
@@ -104,21 +104,70 @@ class Permissions:
 
     def check_decider(self, actor: Actor, channel_id: str, request: ApprovalRequest) -> None:
         """Refused (audited) unless ``actor`` may decide ``request`` here and now."""
-        approvals = self.policy.approvals
-        rule = "approvals"
-        problem: str | None
-        if approvals is None:
-            problem = "Approvals are not set up in the policy."
-        elif channel_id != approvals.channel_id:
-            problem = "Requests are decided only in the approvals channel."
-        elif actor.user_id == request.requester_id:
-            problem = "You cannot decide your own request."
-        else:
-            problem, rule = self.approver_problem(actor.user_id, is_guest=actor.is_guest)
-            if problem is None:
-                return
+        problem, rule = self._ops_problem(
+            actor,
+            channel_id,
+            elsewhere="Requests are decided only in the approvals channel.",
+            author=request.requester_id,
+            own="You cannot decide your own request.",
+        )
+        if problem is None:
+            return
         self._trail.record_decision(request, "refused", actor, channel_id, rule=rule, error=problem)
         raise Refused(problem, rule)
+
+    def check_freeze_handler(
+        self, actor: Actor, channel_id: str, entry: CatalogueEntry, *, rotating: bool
+    ) -> None:
+        """Refused (audited) unless ``actor`` may acknowledge a freeze, or rotate the frozen
+        user, here and now: the same people as decide requests, in the approvals channel.
+
+        Rotating is a decision, so it is not the freezer's own, and where the policy wants
+        more than one approval it is a `/smtp rotate` request like any other.
+        """
+        problem, rule = self._ops_problem(
+            actor,
+            channel_id,
+            elsewhere="Freezes are handled in the approvals channel.",
+            author=entry.frozen_by if rotating else None,
+            own="You froze it: someone else among the approvers rotates it, as nobody "
+            "decides their own change.",
+        )
+        approvals = self.policy.approvals
+        if problem is None and rotating and approvals is not None and approvals.required > 1:
+            problem, rule = (
+                f"The policy wants {approvals.required} approvals for a change: ask for the "
+                f"rotation with `/smtp rotate {entry.name} REASON` where it can be requested.",
+                "approvals.required",
+            )
+        if problem is None:
+            return
+        action = Action.ROTATE if rotating else Action.FREEZE
+        self._trail.record(
+            actor, channel_id, action, "refused", entry.name, rule=rule, error=problem
+        )
+        raise Refused(problem, rule)
+
+    def _ops_problem(
+        self,
+        actor: Actor,
+        channel_id: str,
+        *,
+        elsewhere: str,
+        author: str | None,
+        own: str,
+    ) -> tuple[str | None, str]:
+        """Why ``actor`` may not decide here (None if they may), and the rule: the approvals
+        channel, not their own (``author``'s) change, and the approvers' own checks.
+        """
+        approvals = self.policy.approvals
+        if approvals is None:
+            return "Approvals are not set up in the policy.", "approvals"
+        if channel_id != approvals.channel_id:
+            return elsewhere, "approvals"
+        if author is not None and actor.user_id == author:
+            return own, "approvals"
+        return self.approver_problem(actor.user_id, is_guest=actor.is_guest)
 
     def approver_problem(self, user_id: str, *, is_guest: bool = False) -> tuple[str | None, str]:
         """Why ``user_id`` may not decide requests now (None if they may), and the rule.

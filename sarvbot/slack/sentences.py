@@ -205,18 +205,6 @@ def password_too_old(name: str, label: object, days: int, limit: int | None) -> 
     )
 
 
-ROTATE_OWN_FREEZE = (
-    "You froze it: someone else among the approvers rotates it, as nobody decides their own change."
-)
-
-
-def rotate_by_request(name: str, required: int) -> str:
-    return (
-        f"The policy wants {required} approvals for a change: ask for the rotation with "
-        f"`/smtp rotate {escape(name)} REASON` where it can be requested."
-    )
-
-
 LEAK_POSTER = (
     "That message holds the current password of an SMTP user. Delete it, please: ops have "
     "been told, and the password will be changed."

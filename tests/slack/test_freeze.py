@@ -179,3 +179,30 @@ def test_the_message_shortcut_is_refused_where_freeze_is_not_allowed(
     view = _shortcut(workspace, slack, f"{USER}", GUEST)
     assert "Guests and people from other organisations" in str(view["blocks"])
     assert workspace.sandbox.users[USER].status == "Enable"
+
+
+def test_the_person_who_froze_a_user_does_not_rotate_it_from_the_alert(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    _say(workspace, slack, f"freeze {USER} leaked", BOB, OPS)
+    slack.click("rotate_frozen", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+    workspace.drain()
+    assert set(workspace.sandbox.users) == {USER}
+    assert "You froze it" in str(workspace.slack.posts[-1].body)
+    refused = [e.outcome for e in AuditLog(workspace.database).latest(target=USER)]
+    assert "refused" in refused
+
+
+def test_rotate_from_the_alert_is_a_request_where_two_approvals_are_needed(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    assert workspace.app is not None
+    policy = DEMO_POLICY.replace("expire_after_hours = 24", "expire_after_hours = 24\nrequired = 2")
+    workspace.app.core.permissions.policy = parse_policy(policy, source="policy")
+    workspace.sandbox.add_user(name=USER)
+    _say(workspace, slack, f"freeze {USER} leaked", ALICE, DEV)
+    slack.click("rotate_frozen", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+    workspace.drain()
+    assert set(workspace.sandbox.users) == {USER}
+    assert "The policy wants 2 approvals" in str(workspace.slack.posts[-1].body)

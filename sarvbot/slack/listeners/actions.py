@@ -44,7 +44,7 @@ def register(app: App) -> None:
     )
     app.action(blocks.ACTION_EXTEND)(_guarded_button("extend", _timed_change, may_touch, _extend))
     app.action(blocks.ACTION_ACK_FREEZE)(_freeze_button("acknowledge", _acknowledge))
-    app.action(blocks.ACTION_ROTATE_FROZEN)(_freeze_button("rotate", _rotate_frozen))
+    app.action(blocks.ACTION_ROTATE_FROZEN)(_freeze_button("rotate", _rotate_frozen, rotating=True))
     app.action(blocks.ACTION_RETIRE)(_guarded_button("retire", _rotation, may_retire, _retire))
 
 
@@ -232,10 +232,13 @@ def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respon
 
 
 def _freeze_button(
-    verb: str, act: Callable[[SlackContext, Actor, str, FrozenCard, Respond], None]
+    verb: str,
+    act: Callable[[SlackContext, Actor, str, FrozenCard, Respond], None],
+    *,
+    rotating: bool = False,
 ) -> Callable[..., None]:
-    """A button of a freeze alert: for those who may decide requests, in that channel, on
-    a user that is still frozen.
+    """A button of a freeze alert, on a user that is still frozen; who may use it is the
+    core's to say (Permissions.check_freeze_handler).
     """
 
     def freeze_clicked(
@@ -247,18 +250,15 @@ def _freeze_button(
         card = FrozenCard.read(clicked_value(body))
 
         def job() -> None:
-            actor = ctx.actor(user_id)
-            problem, _ = ctx.core.permissions.approver_problem(user_id, is_guest=actor.is_guest)
-            approvals = ctx.core.permissions.policy.approvals
-            if approvals is None or channel_id != approvals.channel_id:
-                problem = "Freezes are handled in the approvals channel."
-            if problem is not None or card is None:
-                ctx.messenger.tell(respond, sentences.words(problem or sentences.OUT_OF_DATE))
+            if card is None:
+                ctx.messenger.tell(respond, sentences.OUT_OF_DATE)
                 return
             entry = ctx.core.catalogue.entry(card.name)
             if entry is None or not entry.frozen:
                 ctx.messenger.tell(respond, sentences.not_frozen(card.name))
                 return
+            actor = ctx.actor(user_id)
+            ctx.core.permissions.check_freeze_handler(actor, channel_id, entry, rotating=rotating)
             act(ctx, actor, channel_id, replace(card, entry=entry), respond)
 
         name = card.name if card else None
@@ -309,18 +309,7 @@ def _rotate_frozen(
 ) -> None:
     """The usual next step: a rotation, run by the ops member who clicked (whose click is
     the approval); its password goes to them, by ephemeral DM as every password goes.
-
-    Not by the person who froze it (nobody decides their own change), and not where the
-    policy wants more than one approval: there it is a `/smtp rotate` request like any other.
     """
-    approvals = ctx.core.permissions.policy.approvals
-    entry = card.entry or CatalogueEntry(card.name)
-    if entry.frozen_by == actor.user_id:
-        ctx.messenger.tell(respond, sentences.ROTATE_OWN_FREEZE)
-        return
-    if approvals is not None and approvals.required > 1:
-        ctx.messenger.tell(respond, sentences.rotate_by_request(card.name, approvals.required))
-        return
     verdict = Verdict(Decision.ALLOW, "approvals")
     change = Change(Action.ROTATE, card.name)
     run_change(ctx, actor, channel_id, change, verdict, "rotation after a freeze", respond)
