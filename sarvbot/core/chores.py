@@ -258,6 +258,23 @@ class SmtpChores:
             return result
         return replace(result, rotation_key=rotation.key, retire_at=rotation.retire_at)
 
+    def retire_now(self, rotation: Rotation) -> str:
+        """Done: have the old user retired now, by the rotation's retirement job, once.
+
+        Returns "running" (a process is retiring it), "already" (it is disabled) or
+        "scheduled" (its job, or a new one after a retirement that failed, is due now).
+        """
+        if self.rotations is None:
+            raise Refused("Rotation is not set up.", "rotation")
+        if self.rotations.running(rotation.key):
+            return "running"
+        if not self.rotations.bring_forward(rotation.key):
+            # Its job ran already: if the old user is still enabled, it failed; again.
+            if not self.get_user(rotation.old).enabled:
+                return "already"
+            self.rotations.retry(rotation)
+        return "scheduled"
+
     def retire(self, rotation: Rotation) -> bool:
         """Disable the user a rotation replaced; False if Sarv had it disabled already.
 

@@ -218,17 +218,13 @@ def _extend(ctx: SlackContext, user_id: str, timed: TimedChange, respond: Respon
 
 def _retire(ctx: SlackContext, user_id: str, rotation: Rotation, respond: Respond) -> None:
     """Done, retire the old one (or try again after a failure): by the retirement job, once."""
-    if ctx.core.rotations.running(rotation.key):
-        ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
+    outcome = ctx.core.chores.retire_now(rotation)
+    if outcome == "already":
+        ctx.messenger.tell(respond, sentences.already_retired(rotation.old))
         return
-    if not ctx.core.rotations.bring_forward(rotation.key):
-        # Its job ran already: if the old user is still enabled, it failed; try again.
-        if not ctx.core.chores.get_user(rotation.old).enabled:
-            ctx.messenger.tell(respond, sentences.already_retired(rotation.old))
-            return
-        ctx.core.rotations.retry(rotation)
     ctx.messenger.tell(respond, sentences.retiring_now(rotation.old))
-    ctx.run_due((RETIRE_OLD,))
+    if outcome == "scheduled":
+        ctx.run_due((RETIRE_OLD,))
 
 
 def _freeze_button(
