@@ -122,6 +122,23 @@ class Catalogue:
             if row.stale and row.user.enabled and not (row.entry and row.entry.retiring)
         ]
 
+    def password_reminders(self, now: datetime) -> dict[str, dict[str, object]]:
+        """The reminders due to owners of stale passwords, by a key that names the user and
+        the ISO week: scheduled under it, each is sent at most once a week.
+        """
+        year, week, _ = now.isocalendar()
+        due: dict[str, dict[str, object]] = {}
+        for row in self.stale():
+            if row.entry is None or row.entry.owner_id is None:
+                continue
+            due[f"{row.user.name}:{year}-W{week:02d}"] = {
+                "name": row.user.name,
+                "label": row.entry.label,
+                "days": row.password_days,
+                "owner_id": row.entry.owner_id,
+            }
+        return due
+
     def _row(
         self, user: SmtpUser, entry: CatalogueEntry | None, times: dict[str, datetime]
     ) -> CataloguedUser:

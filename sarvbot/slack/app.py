@@ -257,14 +257,6 @@ def _refuse_while_draining(work: WorkQueue) -> Callable[..., BoltResponse]:
     return refuse_while_draining
 
 
-def _timed(job: DueJob) -> TimedChange:
-    """The time-bound change a revert or reminder job is about (ValueError if garbled)."""
-    try:
-        return TimedChange.from_payload(job.payload)
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"job {job.key} carries no time-bound change") from exc
-
-
 def _with_context(ours: SlackContext) -> Callable[..., BoltResponse]:
     """A middleware that hands the listeners their SlackContext through Bolt's context."""
 
@@ -314,9 +306,11 @@ class SlackApp:
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
                 REVERT_CHANGE: lambda job, now: end_timed_change(
-                    context, _timed(job), job.attempts
+                    context, TimedChange.from_payload(job.payload), job.attempts
                 ),
-                REMIND_REVERT: lambda job, now: remind_timed_change(context, _timed(job)),
+                REMIND_REVERT: lambda job, now: remind_timed_change(
+                    context, TimedChange.from_payload(job.payload)
+                ),
                 RETIRE_OLD: lambda job, now: retire_rotated(
                     context, Rotation.from_payload(job.payload), job.attempts
                 ),
@@ -362,21 +356,10 @@ class SlackApp:
 
     def _plan_password_reminders(self, now: datetime) -> int:
         """One reminder per owner and stale password per ISO week, however often this runs."""
-        year, week, _ = now.isocalendar()
-        planned = 0
-        for row in self.core.catalogue.stale():
-            owner = row.entry.owner_id if row.entry else None
-            if owner is None:
-                continue
-            key = f"{REMIND_CREDENTIAL_AGE}:{row.user.name}:{year}-W{week:02d}"
-            payload = {
-                "name": row.user.name,
-                "label": row.entry.label if row.entry else None,
-                "days": row.password_days,
-                "owner_id": owner,
-            }
-            planned += self.scheduler.schedule(REMIND_CREDENTIAL_AGE, key, now, payload)
-        return planned
+        return sum(
+            self.scheduler.schedule(REMIND_CREDENTIAL_AGE, f"{REMIND_CREDENTIAL_AGE}:{key}", now, p)
+            for key, p in self.core.catalogue.password_reminders(now).items()
+        )
 
     def report_lost_work(self, now: datetime | None = None) -> list[LostWork]:
         """Tell, by DM, the people whose acknowledged changes a dead process never answered.
