@@ -259,11 +259,6 @@ def _for(params: dict[str, Any]) -> str:
 
 def values_words(params: dict[str, Any]) -> str:
     """A change's values for people (mrkdwn): limits, status, and catalogue values."""
-    return _values(params)
-
-
-def _values(params: dict[str, Any]) -> str:
-    """A change's values for people: limits, status, and catalogue values."""
     parts = []
     for key, value in params.items():
         if key == "for_seconds":
@@ -285,7 +280,7 @@ def announcement(actor_id: str, change: Change, target: str) -> Message:
         old = code(change.target or "")
         return text_message(f"{mention(actor_id)} {spec.verb} {old}: {code(target)} replaces it")
     if spec.detail is not Detail.STATUS_NOW:
-        detail = _values(change.params())
+        detail = values_words(change.params())
         if detail:
             text += f" ({detail})"
     return text_message(text + _for(change.params()))
@@ -469,7 +464,7 @@ def describe_request(request: ApprovalRequest) -> str:
     target = f" {code(request.target)}" if request.target else ""
     new, old = params.get("new", params), params.get("old", {})
     if spec.detail is Detail.LIMITS:
-        return f"{spec.request_verb}{target} ({_values(params)})"
+        return f"{spec.request_verb}{target} ({values_words(params)})"
     if spec.detail is Detail.STATUS_NOW:
         now = escape(str(old.get("status", "?")))
         return f"{spec.request_verb}{target} (now {now}){_for(new)}"
@@ -481,7 +476,7 @@ def describe_request(request: ApprovalRequest) -> str:
         ]
         return f"{spec.request_verb}{target}: " + ", ".join(changes) + _for(new)
     if spec.detail is Detail.VALUES:
-        return f"{spec.request_verb}{target}: {_values(new)}"
+        return f"{spec.request_verb}{target}: {values_words(new)}"
     if spec.detail is Detail.REPLACEMENT:
         grace = new.get("grace_seconds")
         shown = duration_words(grace) if isinstance(grace, int) else "24 hours"
@@ -591,8 +586,8 @@ def audit_message(entries: Sequence[AuditEntry], target: str | None) -> Message:
 
 def _timed_line(timed: TimedChange) -> str:
     return (
-        f"{code(timed.target)} {escape(timed.action)} {_values(timed.set_values)} until "
-        f"{_when(timed.ends_at)}, then back to {_values(timed.before)} · by "
+        f"{code(timed.target)} {escape(timed.action)} {values_words(timed.set_values)} until "
+        f"{_when(timed.ends_at)}, then back to {values_words(timed.before)} · by "
         f"{mention(timed.requester_id)}"
     )
 
@@ -609,8 +604,8 @@ def pending_message(changes: Sequence[TimedChange]) -> Message:
 def reminder_message(timed: TimedChange) -> Message:
     """The requester's DM before a time-bound change ends: Extend, or Revert now."""
     text = (
-        f"Your {escape(timed.action)} of {code(timed.target)} ({_values(timed.set_values)}) "
-        f"ends {_when(timed.ends_at)}; sarvbot then puts back {_values(timed.before)}."
+        f"Your {escape(timed.action)} of {code(timed.target)} ({values_words(timed.set_values)}) "
+        f"ends {_when(timed.ends_at)}; sarvbot then puts back {values_words(timed.before)}."
     )
     buttons = [
         _button(f"Extend: {duration_words(timed.seconds)} from now", ACTION_EXTEND, timed.key),
