@@ -9,6 +9,9 @@ The policy is a TOML file (``SARVBOT_POLICY``)::
     expire_after_hours = 24
     approvers = ["U0AAA", "S0OPSGROUP"]
     required = 1
+    remind_after = "4h"        # re-announce a waiting request and DM the approvers
+    escalate_after = "12h"     # ... and then DM these people too
+    escalate_to = ["S0LEADS"]
 
     [channels.C0123OPS]
     allow = ["list", "show", "add", "edit", "enable", "disable", "reset"]
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sarvbot.actions import SPECS, Action, Kind
+from sarvbot.durations import seconds_of
 
 __all__ = [
     "GUEST_RULE",
@@ -51,6 +55,15 @@ GUEST_RULE = "allow_guests is false: guests and external users may run help and 
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_APPROVALS_KEYS = (
+    "channel",
+    "expire_after_hours",
+    "approvers",
+    "required",
+    "remind_after",
+    "escalate_after",
+    "escalate_to",
+)
 
 
 class PolicyError(Exception):
@@ -95,6 +108,11 @@ class ApprovalsPolicy:
     expire_after_hours: float = 24.0
     approvers: frozenset[str] = frozenset()
     required: int = 1
+    # A request still pending after this long is re-announced and DMed to the approvers;
+    # after escalate_after it goes to escalate_to as well.
+    remind_after_seconds: int | None = None
+    escalate_after_seconds: int | None = None
+    escalate_to: frozenset[str] = frozenset()
 
     @property
     def approver_users(self) -> frozenset[str]:
@@ -348,10 +366,10 @@ class _Checker:
         if not isinstance(section, dict):
             raise self.fail("[approvals] must be a table", "approvals")
         for key in section:
-            if key not in ("channel", "expire_after_hours", "approvers", "required"):
+            if key not in _APPROVALS_KEYS:
                 raise self.fail(
                     f"[approvals] has an unknown key {key!r} "
-                    "(expected channel, expire_after_hours, approvers, required)",
+                    f"(expected {', '.join(_APPROVALS_KEYS)})",
                     "[approvals]",
                     key,
                 )
@@ -365,17 +383,7 @@ class _Checker:
                 "[approvals]",
                 "expire_after_hours",
             )
-        approvers = section.get("approvers", [])
-        if not isinstance(approvers, list):
-            raise self.fail("[approvals] approvers must be a list", "[approvals]", "approvers")
-        for approver in approvers:
-            if not isinstance(approver, str) or not _APPROVER_ID.match(approver):
-                raise self.fail(
-                    "[approvals] approvers are user IDs (U...) or user group IDs (S...), "
-                    f"not {approver!r}",
-                    "[approvals]",
-                    "approvers",
-                )
+        approvers = self.people(section, "approvers")
         required = section.get("required", 1)
         if isinstance(required, bool) or not isinstance(required, int) or not 1 <= required <= 10:
             raise self.fail(
@@ -383,9 +391,64 @@ class _Checker:
                 "[approvals]",
                 "required",
             )
+        remind = self.waiting_time(section, "remind_after", hours)
+        escalate = self.waiting_time(section, "escalate_after", hours)
+        escalate_to = self.people(section, "escalate_to")
+        if (escalate is None) != (not escalate_to):
+            raise self.fail(
+                "[approvals] escalate_after and escalate_to go together: "
+                "when to escalate, and to whom",
+                "[approvals]",
+                "escalate_after" if escalate is not None else "escalate_to",
+            )
+        if remind is not None and escalate is not None and escalate <= remind:
+            raise self.fail(
+                "[approvals] escalate_after must be later than remind_after",
+                "[approvals]",
+                "escalate_after",
+            )
         return ApprovalsPolicy(
             channel_id=channel_id,
             expire_after_hours=float(hours),
-            approvers=frozenset(approvers),
+            approvers=approvers,
             required=required,
+            remind_after_seconds=remind,
+            escalate_after_seconds=escalate,
+            escalate_to=escalate_to,
         )
+
+    def people(self, section: Mapping[str, Any], key: str) -> frozenset[str]:
+        """A list of user IDs (U..., W...) and user group IDs (S...)."""
+        people = section.get(key, [])
+        if not isinstance(people, list):
+            raise self.fail(f"[approvals] {key} must be a list", "[approvals]", key)
+        for person in people:
+            if not isinstance(person, str) or not _APPROVER_ID.match(person):
+                raise self.fail(
+                    f"[approvals] {key} are user IDs (U...) or user group IDs (S...), "
+                    f"not {person!r}",
+                    "[approvals]",
+                    key,
+                )
+        return frozenset(people)
+
+    def waiting_time(self, section: Mapping[str, Any], key: str, expiry_hours: float) -> int | None:
+        """``remind_after`` or ``escalate_after``: a duration shorter than the expiry."""
+        if key not in section:
+            return None
+        value = section[key]
+        seconds = seconds_of(value) if isinstance(value, str) else None
+        if seconds is None or seconds < 60:
+            raise self.fail(
+                f'[approvals] {key} must be a duration such as "30m", "4h" or "1d", not {value!r}',
+                "[approvals]",
+                key,
+            )
+        if seconds >= expiry_hours * 3600:
+            raise self.fail(
+                f"[approvals] {key} must be shorter than expire_after_hours "
+                f"({expiry_hours:g} hours): requests expire before then",
+                "[approvals]",
+                key,
+            )
+        return seconds

@@ -331,3 +331,34 @@ def dms_to(workspace: LocalWorkspace, user_id: str) -> list[ApiCall]:
 def kept_message(workspace: LocalWorkspace, call: ApiCall) -> dict[str, Any]:
     """A posted message as the stand-in Slack keeps it (to click its buttons)."""
     return workspace.slack.messages[(str(call.response["channel"]), str(call.response["ts"]))]
+
+
+def cards_in(fake: FakeSlackApi, channel_id: str) -> list[ApiCall]:
+    """The messages the app posted in ``channel_id`` itself (not in a thread), in order."""
+    return [
+        c
+        for c in fake.calls_to("chat.postMessage")
+        if c.args["channel"] == channel_id and not c.args.get("thread_ts")
+    ]
+
+
+def thread_replies(fake: FakeSlackApi, channel_id: str, ts: str) -> list[str]:
+    """The texts the app posted in the thread under message ``ts``, in order."""
+    return [
+        str(c.args.get("text"))
+        for c in fake.calls_to("chat.postMessage")
+        if c.ok and c.args["channel"] == channel_id and c.args.get("thread_ts") == ts
+    ]
+
+
+def told(fake: FakeSlackApi, user_id: str) -> list[str]:
+    """What the app told ``user_id`` (DMs, and ephemerals anywhere) that Slack took, in order."""
+    return [
+        str(c.args.get("text"))
+        for c in fake.calls
+        if c.ok
+        and (
+            (c.method == "chat.postMessage" and c.args.get("channel") == user_id)
+            or (c.method == "chat.postEphemeral" and c.args.get("user") == user_id)
+        )
+    ]

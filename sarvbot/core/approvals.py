@@ -13,7 +13,9 @@ import tenacity
 
 from sarvbot import sarv
 from sarvbot.actions import SPECS, Detail
+from sarvbot.policy import ApprovalsPolicy
 from sarvbot.store.errors import DatabaseUnavailable
+from sarvbot.store.jobs import ESCALATE_REQUEST, REMIND_REQUEST
 
 from .chores import SmtpChores
 from .failures import describe_change_failure, outcome_unknown
@@ -162,6 +164,7 @@ class ApprovalDesk:
             reason=reason,
             expires_at=now + timedelta(hours=approvals.expire_after_hours),
             now=now,
+            follow_ups=_follow_ups(approvals, now),
         )
         self._trail.record_about(request, "requested", rule=rule, detail=reason[:500])
         self._chores.record(receipt, "requested", f"request #{request.id}")
@@ -375,6 +378,15 @@ class ApprovalDesk:
             logger.error("could not record request #%s as %s", request.id, state.value)
             return Executed(request, error=error)
         return Executed(final or request, error=error)
+
+
+def _follow_ups(approvals: ApprovalsPolicy, now: datetime) -> dict[str, datetime]:
+    """The reminder and the escalation the policy asks for, when they are due."""
+    due = {
+        REMIND_REQUEST: approvals.remind_after_seconds,
+        ESCALATE_REQUEST: approvals.escalate_after_seconds,
+    }
+    return {kind: now + timedelta(seconds=s) for kind, s in due.items() if s is not None}
 
 
 def _words(state: RequestState) -> str:

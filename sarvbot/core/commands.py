@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sarvbot.actions import SPECS, Action, Takes
+from sarvbot.durations import seconds_of
 from sarvbot.sarv import MAX_LIMIT, MAX_NAME_LENGTH, UserStatus
 
 __all__ = [
@@ -111,8 +112,6 @@ def _limit(word: str, what: str, usage: str) -> int:
     raise CommandError(f"{what} must be between 1 and {MAX_LIMIT}", usage)
 
 
-_DURATION = re.compile(r"^(?:(\d{1,3})w)?(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,5})m)?$")
-_UNIT_SECONDS = (7 * 86400, 86400, 3600, 60)
 MIN_SECONDS, MAX_SECONDS = 60, 90 * 86400
 
 
@@ -121,10 +120,9 @@ def parse_duration(word: str) -> int | None:
 
     A duration out of range (under a minute, over 90 days) is a CommandError.
     """
-    found = _DURATION.match(word.lower())
-    if not word or found is None or not any(found.groups()):
+    seconds = seconds_of(word)
+    if seconds is None:
         return None
-    seconds = sum(int(n) * unit for n, unit in zip(found.groups(), _UNIT_SECONDS, strict=True) if n)
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise CommandError("a duration is from 1 minute (1m) to 90 days (90d)")
     return seconds

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sarvbot.actions import Action
@@ -12,6 +13,8 @@ from .model import Actor, ApprovalRequest, CatalogueEntry, Directory, Refused, T
 from .trail import AuditTrail
 
 __all__ = ["GUEST_WORDS", "Permissions"]
+
+logger = logging.getLogger("sarvbot.core")
 
 GUEST_WORDS = (
     "Guests and people from other organisations may run only `/smtp help` and `/smtp whoami`."
@@ -187,6 +190,19 @@ class Permissions:
         if approvals.approvers and not self._is_approver(user_id):
             return "You are not one of the approvers named in the policy.", "approvals.approvers"
         return None, "approvals"
+
+    def people_named(self, ids: Iterable[str]) -> frozenset[str]:
+        """The users named in the policy (``approvers``, ``escalate_to``), with the members
+        of the user groups named there. A group Slack will not list is left out.
+        """
+        named = tuple(ids)
+        people = {i for i in named if not i.startswith("S")}
+        for group in (i for i in named if i.startswith("S")):
+            try:
+                people |= self.directory.group_members(group)
+            except Exception as exc:
+                logger.warning("no members for user group %s: %s", group, type(exc).__name__)
+        return frozenset(people)
 
     def _is_approver(self, user_id: str) -> bool:
         approvals = self.policy.approvals

@@ -16,16 +16,18 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store.jobs import REQUEST_ENDED, DueJob, JobStore
+from sarvbot.store.jobs import ESCALATE_REQUEST, REMIND_REQUEST, REQUEST_ENDED, DueJob, JobStore
 
 from .reverts import REMIND_REVERT, REVERT_CHANGE
 from .rotations import REMIND_RETIRE, RETIRE_OLD
 
 __all__ = [
     "CHECK_CREDENTIAL_AGE",
+    "ESCALATE_REQUEST",
     "EXPIRE_REQUESTS",
     "JOB_KINDS",
     "REMIND_CREDENTIAL_AGE",
+    "REMIND_REQUEST",
     "REMIND_RETIRE",
     "REMIND_REVERT",
     "REPORT_LOST_WORK",
@@ -83,6 +85,14 @@ JOB_KINDS: Mapping[str, JobKind] = {
             periodic=True,
         ),
         JobKind(REQUEST_ENDED, "show how a request ended on its message and tell its requester"),
+        JobKind(
+            REMIND_REQUEST,
+            "re-announce a request still pending after remind_after and DM its approvers",
+        ),
+        JobKind(
+            ESCALATE_REQUEST,
+            "re-announce a request still pending after escalate_after and DM escalate_to",
+        ),
         JobKind(
             REVERT_CHANGE,
             "put back what a time-bound change set, unless it was changed meanwhile",

@@ -56,6 +56,8 @@ class Shown:
     message: dict[str, Any]
     ephemeral_for: str | None = None
     deleted: bool = False
+    # The number of the message whose thread this is a reply in.
+    thread_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -479,7 +481,11 @@ class DemoSession:
             return
         if method == "chat.postMessage":
             channel = str(call.response.get("channel"))
-            self._show(self._add(channel, str(call.response.get("ts")), args))
+            shown = self._add(channel, str(call.response.get("ts")), args)
+            parent = self._by_key.get((channel, str(args.get("thread_ts"))))
+            if args.get("thread_ts") and parent is not None:
+                shown.thread_of = parent.number
+            self._show(shown)
         elif method == "chat.postEphemeral":
             user = str(args.get("user"))
             channel = str(args.get("channel"))
@@ -535,6 +541,8 @@ class DemoSession:
             head = f"{number} updated:"
         else:
             where = self._place(shown.channel_id)
+            if shown.thread_of is not None:
+                where += f", thread of [{shown.thread_of}]"
             reader = shown.ephemeral_for
             if reader is None and shown.channel_id.startswith("D"):
                 reader = self._im_user(shown.channel_id)

@@ -39,8 +39,10 @@ from sarvbot.core import (
 )
 from sarvbot.core.schedule import (
     CHECK_CREDENTIAL_AGE,
+    ESCALATE_REQUEST,
     EXPIRE_REQUESTS,
     REMIND_CREDENTIAL_AGE,
+    REMIND_REQUEST,
     REMIND_RETIRE,
     REMIND_REVERT,
     REPORT_LOST_WORK,
@@ -55,6 +57,7 @@ from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
 from .flows import (
     end_timed_change,
+    nudge_request,
     remind_password_age,
     remind_retire,
     remind_timed_change,
@@ -305,6 +308,12 @@ class SlackApp:
                 EXPIRE_REQUESTS: lambda job, now: self.core.approvals.expire(),
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
+                REMIND_REQUEST: lambda job, now: nudge_request(
+                    context, int(job.payload["request_id"]), escalate=False
+                ),
+                ESCALATE_REQUEST: lambda job, now: nudge_request(
+                    context, int(job.payload["request_id"]), escalate=True
+                ),
                 REVERT_CHANGE: lambda job, now: end_timed_change(
                     context, TimedChange.from_payload(job.payload), job.attempts
                 ),

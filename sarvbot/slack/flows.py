@@ -20,6 +20,8 @@ from sarvbot.core import (
     Change,
     ChangeResult,
     DecisionKind,
+    Refused,
+    RequestState,
     Reverted,
     RevertOutcome,
     Rotation,
@@ -43,6 +45,7 @@ __all__ = [
     "leak_found",
     "may_retire",
     "may_touch",
+    "nudge_request",
     "remind_password_age",
     "remind_retire",
     "remind_timed_change",
@@ -139,18 +142,31 @@ def decide(
     """An Approve, Deny or Retry: the core makes it count once; the last one runs it."""
     core, messenger = ctx.core, ctx.messenger
     actor = ctx.actor(user_id)
-    if retry:
-        decided = core.approvals.retry(actor, channel_id, request_id)
-    else:
-        decided = core.approvals.decide(
-            actor, channel_id, request_id, approve=approve, reason=reason
-        )
+    what = "retry" if retry else "approve" if approve else "deny"
+    try:
+        if retry:
+            decided = core.approvals.retry(actor, channel_id, request_id)
+        else:
+            decided = core.approvals.decide(
+                actor, channel_id, request_id, approve=approve, reason=reason
+            )
+    except Refused as refused:
+        # The card's thread keeps every click: who tried, and why it did not count.
+        request = core.approvals.get(request_id)
+        if request is not None:
+            messenger.in_thread(request, sentences.thread_refused(user_id, what, refused.message))
+        raise
     request = decided.request
     # On the deciding click the buttons come off at once: the message shows "running".
     messenger.refresh_request(request)
     if decided.kind is DecisionKind.EXPIRED:
         messenger.tell(respond, sentences.request_expired(request_id))
-    elif decided.kind is DecisionKind.VOTED:
+        return
+    approvals = core.permissions.policy.approvals
+    required = approvals.required if approvals else 1
+    said = sentences.thread_decision(user_id, what, decided.votes, required, reason)
+    messenger.in_thread(request, said)
+    if decided.kind is DecisionKind.VOTED:
         messenger.tell(respond, sentences.vote_recorded(request_id))
     elif decided.kind is DecisionKind.DENIED:
         messenger.tell_requester(request, sentences.request_denied(request.id, user_id, reason))
@@ -166,6 +182,7 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     if executed.result is None:
         messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
         messenger.refresh_request(final)
+        messenger.in_thread(final, sentences.thread_outcome(final))
         return
     credentials = executed.result.credentials
     if credentials is not None:
@@ -189,6 +206,7 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     described = blocks.describe_request(final)
     messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
     messenger.refresh_request(final)
+    messenger.in_thread(final, sentences.thread_outcome(final))
 
 
 def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
@@ -196,8 +214,47 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     and tell its requester. Safe to repeat; False if Slack took no notice.
     """
     ctx.messenger.refresh_request(request)
+    ctx.messenger.in_thread(request, sentences.thread_outcome(request))
     text = sentences.request_ended_unheard(request, blocks.describe_request(request))
     return True if text is None else ctx.messenger.tell_requester(request, text)
+
+
+def nudge_request(ctx: SlackContext, request_id: int, *, escalate: bool) -> int:
+    """A request still pending after ``remind_after`` (or ``escalate_after``): say so under
+    its card, shown in the channel, and DM the approvers (or ``escalate_to``).
+
+    Each person's DM is claimed once in the database before it is sent, so a repeat of the
+    job (a process that died half way) tells nobody twice. Returns the DMs sent; raises,
+    to be tried again, only if nobody could be told at all.
+    """
+    core, messenger = ctx.core, ctx.messenger
+    request = core.approvals.get(request_id)
+    approvals = core.permissions.policy.approvals
+    if request is None or approvals is None or request.state is not RequestState.PENDING:
+        return 0  # decided, cancelled or expired meanwhile: nothing to remind of
+    named = approvals.escalate_to if escalate else approvals.approvers
+    waited = blocks.duration_words(
+        int((core.approvals.clock() - request.created_at).total_seconds()) // 60 * 60
+    )
+    described = blocks.describe_request(request)
+    kind = "escalate" if escalate else "remind"
+    posted = messenger.in_thread(
+        request, sentences.thread_nudge(request, waited, named, escalate=escalate), broadcast=True
+    )
+    dm = sentences.nudge_dm(request, described, waited, messenger.link_to(request), escalate)
+    people = sorted(core.permissions.people_named(named) - {request.requester_id})
+    sent = 0
+    for person in people:
+        key = f"{kind}:{request.id}:{person}"
+        if not core.ledger.first_sight({key: request.expires_at + timedelta(days=1)}):
+            continue  # told by an earlier run of this job
+        if messenger.direct_message(person, dm):
+            sent += 1
+        else:
+            core.ledger.forget([key])
+    if not posted and people and not sent:
+        raise RuntimeError("Slack took neither the reminder nor a DM")  # tried again later
+    return sent
 
 
 def end_timed_change(ctx: SlackContext, timed: TimedChange, attempts: int = 1) -> Reverted | None:

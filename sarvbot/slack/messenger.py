@@ -193,22 +193,58 @@ class Messenger:
             logger.warning("could not update request #%s: %s", request.id, _reason(exc))
 
     def tell_requester(self, request: ApprovalRequest, text: str) -> bool:
-        """An ephemeral to the requester where they asked; a DM if that fails.
+        """A DM to the requester, which stays where they will see it; an ephemeral where
+        they asked if the DM fails.
 
         Best effort: never raises; returns whether Slack took one of them.
         """
-        message = blocks.text_message(text)
+        if self.direct_message(request.requester_id, text):
+            return True
         try:
             self.client.chat_postEphemeral(
-                channel=request.requester_channel_id, user=request.requester_id, **message
+                channel=request.requester_channel_id,
+                user=request.requester_id,
+                **blocks.text_message(text),
             )
             return True
         except Exception as exc:
-            first = _reason(exc)
-        if self.direct_message(request.requester_id, text):
+            logger.warning("could not tell the requester of #%s: %s", request.id, _reason(exc))
+            return False
+
+    def in_thread(self, request: ApprovalRequest, text: str, *, broadcast: bool = False) -> bool:
+        """A reply under the request's card (``broadcast``: shown in the channel too).
+
+        Best effort: never raises; False if the card is unknown or Slack did not take it.
+        """
+        if not request.message_channel or not request.message_ts:
+            return False
+        try:
+            self.client.chat_postMessage(
+                channel=request.message_channel,
+                thread_ts=request.message_ts,
+                reply_broadcast=broadcast,
+                unfurl_links=False,
+                unfurl_media=False,
+                **blocks.text_message(text),
+            )
             return True
-        logger.warning("could not tell the requester of #%s: %s", request.id, first)
-        return False
+        except Exception as exc:
+            logger.warning("could not reply under request #%s: %s", request.id, _reason(exc))
+            return False
+
+    def link_to(self, request: ApprovalRequest) -> str | None:
+        """A link to the request's card, or None if Slack gives none."""
+        if not request.message_channel or not request.message_ts:
+            return None
+        try:
+            answer = self.client.chat_getPermalink(
+                channel=request.message_channel, message_ts=request.message_ts
+            )
+            link = answer.get("permalink")
+        except Exception as exc:
+            logger.warning("no link to request #%s: %s", request.id, _reason(exc))
+            return None
+        return link if isinstance(link, str) and link.startswith("https://") else None
 
     def direct_message(self, user_id: str, text: str | Message) -> bool:
         """A message (no secret) in the user's DM with the app. Never raises."""

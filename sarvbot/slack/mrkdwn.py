@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = ["NAME_LIMIT", "channel_link", "code", "escape", "mention", "truncate"]
 
@@ -29,6 +30,13 @@ def mention(user_id: str) -> str:
     if not re.fullmatch(r"[UW][A-Z0-9]+", user_id):
         return escape(user_id)
     return f"<@{user_id}>"
+
+
+def mention_people(ids: Iterable[str]) -> str:
+    """Mentions of users and user groups (``S...``) named in the policy, in a stable order."""
+    return ", ".join(
+        f"<!subteam^{i}>" if re.fullmatch(r"S[A-Z0-9]+", i) else mention(i) for i in sorted(ids)
+    )
 
 
 def channel_link(channel_id: str) -> str:

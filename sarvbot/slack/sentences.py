@@ -5,7 +5,7 @@ Each is mrkdwn, with whatever came from people or Sarv escaped here and nowhere 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sarvbot.actions import SPECS, Action
 from sarvbot.core import (
@@ -17,7 +17,7 @@ from sarvbot.core import (
     TimedChange,
 )
 
-from .mrkdwn import channel_link, code, escape, mention
+from .mrkdwn import channel_link, code, escape, mention, mention_people, truncate
 
 __all__ = [
     "BUSY",
@@ -154,6 +154,63 @@ def request_ended_unheard(request: ApprovalRequest, described: str) -> str | Non
             "again: check the user with `/smtp show` before asking again."
         )
     return None
+
+
+# Under a request's card: every click and how the request ended, as replies in its thread.
+
+
+def thread_refused(user_id: str, what: str, problem: str) -> str:
+    return f"{mention(user_id)} tried to {what} it, refused: {escape(problem)}"
+
+
+def thread_decision(user_id: str, what: str, votes: int, required: int, reason: str) -> str:
+    if what == "deny":
+        why = f": {escape(truncate(reason, 500))}" if reason else " (no reason given)"
+        return f"🚫 Denied by {mention(user_id)}{why}"
+    if what == "retry":
+        return f"🔁 {mention(user_id)} retried it."
+    count = f" ({votes} of {required} approvals)" if required > 1 else ""
+    return f"✅ Approved by {mention(user_id)}{count}."
+
+
+def thread_outcome(request: ApprovalRequest) -> str:
+    state = request.state
+    if state is RequestState.DONE:
+        name = (request.result or {}).get("smtp_user_name")
+        return "✅ Done." + (f" SMTP user: {code(str(name))}." if name else "")
+    if state is RequestState.FAILED:
+        return f"❌ It did not go through: {escape(request.error or 'unknown problem')}"
+    if state is RequestState.UNKNOWN:
+        return f"❓ Outcome unknown: {escape(request.error or 'check the user at Sarv')}"
+    if state is RequestState.EXPIRED:
+        return "⌛ Expired without a decision."
+    if state is RequestState.CANCELLED:
+        return f"↩️ Withdrawn by {mention(request.requester_id)}."
+    return f"Now {state.value}."
+
+
+def thread_nudge(
+    request: ApprovalRequest, waited: str, named: Iterable[str], *, escalate: bool
+) -> str:
+    who = mention_people(named)
+    if escalate:
+        to = f", escalated to {who}" if who else ""
+        return f"🚨 Still no decision after {waited}{to}."
+    to = f": {who}, please decide" if who else ": anyone here who may decide, please do"
+    return f"⏰ Waiting for a decision for {waited}{to}."
+
+
+def nudge_dm(
+    request: ApprovalRequest, described: str, waited: str, link: str | None, escalate: bool
+) -> str:
+    where = f"<{link}|its card>" if link else "its card in the approvals channel"
+    first = (
+        f"Request #{request.id} ({described}) from {mention(request.requester_id)} "
+        f"has had no decision for {waited}"
+    )
+    if escalate:
+        return f"{first}, so it comes to you as well. See {where}."
+    return f"{first}. Approve or deny it on {where}, or in sarvbot's Home tab."
 
 
 def only_requester_or_owner(what: str) -> str:

@@ -42,8 +42,13 @@ class ApprovalStore:
         reason: str,
         expires_at: datetime,
         now: datetime | None = None,
+        follow_ups: Mapping[str, datetime] | None = None,
     ) -> ApprovalRequest:
-        """Record a new pending request; its id is the "#N" people see."""
+        """Record a new pending request; its id is the "#N" people see.
+
+        ``follow_ups`` maps job kinds to when they are due (reminders): each becomes a due
+        job about this request, committed with it.
+        """
         _refuse_secrets(params, "params")
         created = as_utc(now) if now is not None else datetime.now(UTC)
         row = ApprovalRequestRow(
@@ -61,6 +66,15 @@ class ApprovalStore:
         with self._db.session() as session:
             session.add(row)
             session.flush()
+            for kind, due_at in (follow_ups or {}).items():
+                add_job(
+                    session,
+                    kind=kind,
+                    key=f"{kind}:{row.id}",
+                    due_at=as_utc(due_at),
+                    payload={"request_id": row.id},
+                    now=created,
+                )
             return _load(session, [row.id])[0]
 
     def get(self, request_id: int) -> ApprovalRequest | None:

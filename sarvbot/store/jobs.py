@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session
 from sarvbot.store.database import Database, update_where
 from sarvbot.store.models import DueJobRow, as_utc
 
-__all__ = ["REQUEST_ENDED", "DueJob", "JobStore", "add_job"]
+__all__ = ["ESCALATE_REQUEST", "REMIND_REQUEST", "REQUEST_ENDED", "DueJob", "JobStore", "add_job"]
 
 # The notice of a request that ended without anyone's click (expired, outcome unknown):
 # scheduled by the store in the same transaction as the state change, so it cannot be lost.
 REQUEST_ENDED = "request_ended"
+# A request still pending after the policy's remind_after, then escalate_after: scheduled
+# in the transaction that creates the request, so each comes once whatever happens after.
+REMIND_REQUEST = "remind_request"
+ESCALATE_REQUEST = "escalate_request"
 # Secrets are never stored; a payload is refused if one slips in.
 _SECRET_KEY_PARTS = ("password", "secret", "token")
 _ERROR_LENGTH = 200

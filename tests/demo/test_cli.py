@@ -16,10 +16,8 @@ def test_tour_script_runs_with_a_clean_transcript() -> None:
     assert done.stderr == ""
     lines = done.stdout.splitlines()
     assert "bob@#ops-approvals> :click Approve" in lines
-    assert (
-        "[11] #ops-approvals  sarvbot (only visible to you): You cannot decide your own request."
-        in lines
-    )
+    refused = " #ops-approvals  sarvbot (only visible to you): You cannot decide your own request."
+    assert any(line.startswith("[") and line.endswith(refused) for line in lines)
     assert "\x1b[" not in done.stdout  # no colour when stdout is not a terminal
     assert "Traceback" not in done.stdout
 

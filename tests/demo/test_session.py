@@ -94,12 +94,15 @@ def test_dev_requests_reset_and_ops_approves() -> None:
         "#ops-approvals. Withdraw it with `/smtp cancel 1`."
     ) in lines
     after = lines[lines.index("bob@#ops-approvals> :click Approve") + 1 :]
-    # The password is delivered before any other word about the approved change.
-    assert after[0] == "[3] DM @alice  sarvbot (only visible to @alice): New SMTP password"
+    # The vote is kept under the card as it is made, before Sarv is called ...
+    assert after[0] == "[3] #ops-approvals, thread of [1]  sarvbot: ✅ Approved by @bob."
+    # ... and the password is delivered before any other word about the approved change.
+    assert after[1] == "[4] DM @alice  sarvbot (only visible to @alice): New SMTP password"
     assert (
-        "[4] #dev  sarvbot (only visible to @alice): Request #1 was approved by @bob "
+        "[5] DM @alice  sarvbot (only visible to @alice): Request #1 was approved by @bob "
         "and done: reset the password of `smtp10002`."
     ) in after
+    assert "[6] #ops-approvals, thread of [1]  sarvbot: ✅ Done. SMTP user: `smtp10002`." in after
     assert "[1] updated: Request #1: reset the password of `smtp10002`" in after
     assert any(line.startswith("    ✅ Done · approved by @bob ") for line in after)
 
@@ -108,9 +111,11 @@ def test_requester_cannot_approve_her_own_request() -> None:
     script = "/smtp reset smtp10002 leaked\n:in #ops-approvals\n:click Approve\n"
     status, lines = _demo(script)
     assert status == 0
-    assert lines[-1] == (
-        "[3] #ops-approvals  sarvbot (only visible to you): You cannot decide your own request."
-    )
+    assert lines[-2:] == [
+        "[3] #ops-approvals, thread of [1]  sarvbot: @alice tried to approve it, refused: "
+        "You cannot decide your own request.",
+        "[4] #ops-approvals  sarvbot (only visible to you): You cannot decide your own request.",
+    ]
     assert not any("updated" in line for line in lines)
 
 
@@ -125,10 +130,11 @@ def test_ops_denies_a_request_with_a_reason() -> None:
     assert "  Reason (optional): use smtp10003 instead" in lines
     assert any(line.startswith("    🚫 Denied · denied by @carol ") for line in lines)
     assert "    Reason for denial: use smtp10003 instead" in lines
-    assert lines[-1] == (
-        "[3] #dev  sarvbot (only visible to @alice): Request #1 was denied by @carol. "
-        "Reason: use smtp10003 instead"
-    )
+    assert lines[-2:] == [
+        "[3] #ops-approvals, thread of [1]  sarvbot: 🚫 Denied by @carol: use smtp10003 instead",
+        "[4] DM @alice  sarvbot (only visible to @alice): Request #1 was denied by @carol. "
+        "Reason: use smtp10003 instead",
+    ]
 
 
 def test_a_modal_closed_with_cancel_changes_nothing() -> None:

@@ -31,6 +31,7 @@ from sarvbot.standin import (
 )
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog
+from tests.support import cards_in
 
 # Loggers that belong to the app and the libraries it drives (not to the stand-ins).
 APP_LOGGERS = ("sarvbot", "slack_bolt", "slack_sdk", "urllib3", "requests", "sqlalchemy")
@@ -83,11 +84,7 @@ class Witness:
 
     def approval_message(self, request_id: int | None = None) -> dict[str, Any]:
         """The approvals channel's message of a request (the newest one by default)."""
-        posted = [
-            c
-            for c in self.fake.calls_to("chat.postMessage")
-            if c.ok and c.args["channel"] == APPROVALS
-        ]
+        posted = [c for c in cards_in(self.fake, APPROVALS) if c.ok]
         assert posted, "no request was posted to the approvals channel"
         if request_id is not None:
             posted = [c for c in posted if f"Request #{request_id}:" in str(c.args.get("text"))]

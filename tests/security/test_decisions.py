@@ -18,7 +18,7 @@ from sarvbot.slack import blocks
 from sarvbot.standin import SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEMO_POLICY
 from sarvbot.store import ApprovalStore
-from tests.support import join_channel, leave_channel
+from tests.support import join_channel, leave_channel, told
 
 from .conftest import DAVE, Witness, running_witness
 
@@ -146,10 +146,6 @@ def test_requester_is_told_when_a_request_left_running_is_marked_unknown(
     assert app is not None
     app.expire_requests()
     single.workspace.drain()
-    to_alice = [
-        str(c.args.get("text"))
-        for c in single.fake.calls_to("chat.postEphemeral")
-        if c.ok and c.args.get("user") == ALICE
-    ]
+    to_alice = told(single.fake, ALICE)
     assert any(f"Request #{request.id}" in t and "unknown" in t for t in to_alice), to_alice
     assert resets(single) == 0

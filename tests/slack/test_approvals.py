@@ -13,13 +13,11 @@ from sarvbot.core import RequestState
 from sarvbot.standin import SlackAppClient, SlackUser
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, GUEST, LocalWorkspace
 from sarvbot.store import ApprovalStore, AuditLog, DatabaseUnavailable
-from tests.support import join_channel, leave_channel, request_state
+from tests.support import cards_in, dms_to, join_channel, leave_channel, request_state, told
 
 
 def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
-    posted = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    posted = cards_in(workspace.slack, APPROVALS)
     assert posted, "no approval message was posted"
     ts = posted[-1].response["ts"]
     return workspace.slack.messages[(APPROVALS, ts)]
@@ -133,8 +131,9 @@ def test_denied_request_changes_nothing(workspace: LocalWorkspace, slack: SlackA
     assert request.state is RequestState.DENIED
     assert request.deny_reason == "rotate it yourself"
     assert "Denied" in str(_approval_message(workspace)["blocks"])
-    told = [c for c in workspace.slack.calls_to("chat.postEphemeral") if c.args["user"] == ALICE]
-    assert "was denied" in told[-1].args["text"]
+    # The requester hears by DM, where it stays: not an ephemeral Slack drops on reload.
+    (denied,) = [t for t in told(workspace.slack, ALICE) if "was denied" in t]
+    assert denied in [str(c.args["text"]) for c in dms_to(workspace, ALICE)]
     assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
 
 
@@ -253,9 +252,7 @@ def test_rate_limited_post_is_retried_after_retry_after(
     )
     slack.command("/smtp", "reset smtp20011 rotate", user_id=ALICE, channel_id=DEV)
     workspace.drain()
-    attempts = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    attempts = cards_in(workspace.slack, APPROVALS)
     assert [c.error for c in attempts] == ["ratelimited", None]
     assert "Request #1 sent for approval" in _replies(workspace)
 

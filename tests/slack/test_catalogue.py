@@ -7,6 +7,7 @@ from typing import Any
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore
+from tests.support import cards_in
 
 
 def _replies(workspace: LocalWorkspace) -> str:
@@ -150,9 +151,7 @@ def test_dev_requests_a_label_and_ops_approves_it(
         channel_id=DEV,
     )
     assert CatalogueStore(workspace.database).get("smtp50011") is None
-    (posted,) = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    (posted,) = cards_in(workspace.slack, APPROVALS)
     message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
     assert "label `smtp50011`: label signup-mail" in str(message["blocks"])
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)

@@ -17,7 +17,7 @@ from sarvbot.standin.workspace import (
     LocalWorkspace,
 )
 from sarvbot.store import AuditLog, CatalogueStore
-from tests.support import dms_to
+from tests.support import cards_in, dms_to
 
 USER = "smtp97001"
 
@@ -30,9 +30,7 @@ def _say(workspace: LocalWorkspace, slack: SlackAppClient, text: str, user: str,
 
 
 def _alerts(workspace: LocalWorkspace) -> list[ApiCall]:
-    return [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    return cards_in(workspace.slack, APPROVALS)
 
 
 def _card(workspace: LocalWorkspace) -> dict[str, Any]:

@@ -177,8 +177,8 @@ def test_housekeeping_marks_a_request_left_running_unknown_and_tells_the_request
     workspace.app.start_housekeeping(interval=0.05)
     told = workspace.slack.wait_for(
         lambda call: (
-            call.method == "chat.postEphemeral"
-            and call.args.get("user") == ALICE
+            call.method == "chat.postMessage"
+            and call.args.get("channel") == ALICE
             and "unknown whether it was done" in str(call.args.get("text"))
         ),
         timeout=10,

@@ -10,7 +10,7 @@ from sarvbot.core.schedule import RETIRE_ATTEMPTS
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore, JobStore
-from tests.support import dms_to, kept_message
+from tests.support import cards_in, dms_to, kept_message
 
 OLD = "smtp90001"
 ADD, EDIT = "settings/addSmtp", "settings/editSmtp"
@@ -132,9 +132,7 @@ def test_dev_requests_a_rotation_and_ops_approves_it(
     slack.command("/smtp", "rotate billing-api grace=2h leaked key", user_id=ALICE, channel_id=DEV)
     workspace.drain()
     assert workspace.sandbox.calls_to(ADD) == []
-    (posted,) = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    (posted,) = cards_in(workspace.slack, APPROVALS)
     message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
     assert f"rotate `{OLD}` (the old user stays enabled for 2 hours)" in str(message["blocks"])
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)

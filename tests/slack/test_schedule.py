@@ -70,8 +70,8 @@ def overdue_request(workspace: LocalWorkspace) -> int:
 def is_expiry_notice(call: ApiCall) -> bool:
     return (
         call.ok
-        and call.method == "chat.postEphemeral"
-        and call.args.get("user") == ALICE
+        and call.method == "chat.postMessage"
+        and call.args.get("channel") == ALICE
         and EXPIRED_WORDS in str(call.args.get("text"))
     )
 
@@ -172,7 +172,7 @@ def test_requester_is_told_later_when_slack_fails_the_expiry_notice(
 ) -> None:
     request_id = overdue_request(workspace)
     assert workspace.app is not None
-    # Slack takes neither the ephemeral nor the DM it falls back to.
+    # Slack takes neither the DM nor the ephemeral it falls back to.
     workspace.slack.fail_next("chat.postEphemeral", "fatal_error", match={"user": ALICE})
     workspace.slack.fail_next("chat.postMessage", "fatal_error", match={"channel": ALICE})
     assert [r.id for r in workspace.app.expire_requests()] == [request_id]

@@ -86,7 +86,11 @@ def _post_after(workspace: LocalWorkspace, ack: Ack, words: str) -> ResponsePost
 
 def _approval_message(workspace: LocalWorkspace) -> dict[str, Any]:
     posted = workspace.slack.wait_for(
-        lambda c: c.method == "chat.postMessage" and c.args.get("channel") == APPROVALS,
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.args.get("channel") == APPROVALS
+            and not c.args.get("thread_ts")
+        ),
         timeout=10,
     )
     return workspace.slack.messages[(APPROVALS, posted.response["ts"])]

@@ -19,7 +19,7 @@ from sarvbot.slack import SlackApp
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import AuditLog, CatalogueStore, Database, JobStore
-from tests.support import dms_to
+from tests.support import cards_in, dms_to
 
 USER = "smtp70001"
 
@@ -108,9 +108,7 @@ def test_a_time_bound_disable_requested_from_dev_shows_its_duration_to_ops(
         "/smtp", f"disable {USER} for 30m noisy bounce loop", user_id=ALICE, channel_id=DEV
     )
     workspace.drain()
-    (posted,) = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    (posted,) = cards_in(workspace.slack, APPROVALS)
     message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
     assert f"disable `{USER}` (now Enable) for 30 minutes" in str(message["blocks"])
     slack.click("approve_request", user_id=BOB, message=message, channel_id=APPROVALS)
@@ -172,9 +170,7 @@ def test_extend_from_dev_is_requested_and_ends_where_the_first_change_began(
 
 
 def _approval(workspace: LocalWorkspace, index: int) -> dict[str, Any]:
-    posted = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    posted = cards_in(workspace.slack, APPROVALS)
     return workspace.slack.messages[(APPROVALS, posted[index].response["ts"])]
 
 

@@ -11,7 +11,7 @@ import pytest
 from sarvbot.core import RequestState
 from sarvbot.standin import ApiCall, ResponsePost
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, LocalWorkspace
-from tests.support import Served, app_env, race, request_state, serving_many
+from tests.support import Served, app_env, cards_in, race, request_state, serving_many
 
 pytestmark = pytest.mark.postgres
 
@@ -32,9 +32,7 @@ def test_fifty_concurrent_approvals_at_two_processes_run_one_reset(
     workspace.sandbox.add_user(name="smtp40001")
     workspace.client().command("/smtp", "reset smtp40001 leaked key", user_id=ALICE, channel_id=DEV)
     workspace.drain()
-    (posted,) = [
-        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
-    ]
+    (posted,) = cards_in(workspace.slack, APPROVALS)
     message = workspace.slack.messages[(APPROVALS, posted.response["ts"])]
 
     refusals = 0

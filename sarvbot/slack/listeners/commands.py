@@ -191,6 +191,7 @@ def _cancel(ctx: SlackContext, asked: _Asked) -> Message:
         raise CommandError("`cancel` needs the request number", SPECS[Action.CANCEL].usage)
     cancelled = ctx.core.approvals.cancel(asked.actor, asked.channel_id, request_id)
     ctx.messenger.refresh_request(cancelled)
+    ctx.messenger.in_thread(cancelled, sentences.thread_outcome(cancelled))
     return blocks.text_message(sentences.withdrawn(cancelled.id))
 
 
