@@ -481,11 +481,11 @@ class DemoSession:
             return
         if method == "chat.postMessage":
             channel = str(call.response.get("channel"))
-            shown = self._add(channel, str(call.response.get("ts")), args)
+            posted = self._add(channel, str(call.response.get("ts")), args)
             parent = self._by_key.get((channel, str(args.get("thread_ts"))))
             if args.get("thread_ts") and parent is not None:
-                shown.thread_of = parent.number
-            self._show(shown)
+                posted.thread_of = parent.number
+            self._show(posted)
         elif method == "chat.postEphemeral":
             user = str(args.get("user"))
             channel = str(args.get("channel"))
