@@ -309,10 +309,10 @@ class SlackApp:
                 REPORT_LOST_WORK: lambda job, now: self.report_lost_work(now),
                 REQUEST_ENDED: self._request_ended,
                 REMIND_REQUEST: lambda job, now: nudge_request(
-                    context, int(job.payload["request_id"]), escalate=False
+                    context, int(job.payload["request_id"]), now, escalate=False
                 ),
                 ESCALATE_REQUEST: lambda job, now: nudge_request(
-                    context, int(job.payload["request_id"]), escalate=True
+                    context, int(job.payload["request_id"]), now, escalate=True
                 ),
                 REVERT_CHANGE: lambda job, now: end_timed_change(
                     context, TimedChange.from_payload(job.payload), job.attempts

@@ -219,7 +219,7 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     return True if text is None else ctx.messenger.tell_requester(request, text)
 
 
-def nudge_request(ctx: SlackContext, request_id: int, *, escalate: bool) -> int:
+def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate: bool) -> int:
     """A request still pending after ``remind_after`` (or ``escalate_after``): say so under
     its card, shown in the channel, and DM the approvers (or ``escalate_to``).
 
@@ -233,9 +233,7 @@ def nudge_request(ctx: SlackContext, request_id: int, *, escalate: bool) -> int:
     if request is None or approvals is None or request.state is not RequestState.PENDING:
         return 0  # decided, cancelled or expired meanwhile: nothing to remind of
     named = approvals.escalate_to if escalate else approvals.approvers
-    waited = blocks.duration_words(
-        int((core.approvals.clock() - request.created_at).total_seconds()) // 60 * 60
-    )
+    waited = blocks.duration_words(max(60, int((now - request.created_at).total_seconds())))
     described = blocks.describe_request(request)
     kind = "escalate" if escalate else "remind"
     posted = messenger.in_thread(
