@@ -168,14 +168,15 @@ def event_callback_body(
 def function_executed_event(
     *,
     callback_id: str,
-    inputs: Mapping[str, Any],
+    inputs: object,
     function_execution_id: str,
     bot_access_token: str,
     app_id: str = DEFAULT_API_APP_ID,
 ) -> dict[str, Any]:
     """A ``function_executed`` event: a workflow ran the app's step ``callback_id``.
 
-    Slack puts the step's own workflow token in it as ``bot_access_token``.
+    Slack puts the step's own workflow token in it as ``bot_access_token``. ``inputs`` is
+    sent as given (a mapping, or anything else to test how a bad event is met).
     """
     now = time.time()
     return {
@@ -193,7 +194,7 @@ def function_executed_event(
             "date_updated": int(now),
             "date_deleted": 0,
         },
-        "inputs": dict(inputs),
+        "inputs": dict(inputs) if isinstance(inputs, Mapping) else inputs,
         "function_execution_id": function_execution_id,
         "workflow_execution_id": f"Wx{secrets.token_hex(5).upper()}",
         "event_ts": f"{now:.6f}",
@@ -484,7 +485,7 @@ class SlackAppClient:
     def function_executed(
         self,
         callback_id: str,
-        inputs: Mapping[str, Any],
+        inputs: object,
         *,
         function_execution_id: str | None = None,
         bot_access_token: str | None = None,
