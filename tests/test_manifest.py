@@ -17,6 +17,8 @@ import yaml
 from jsonschema import Draft7Validator, ValidationError
 from referencing import Registry, Resource
 
+from sarvbot.slack.steps import STEPS
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = ROOT / "manifest.yml"
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack-manifest-schema"
@@ -196,7 +198,9 @@ def test_bot_scopes_are_exactly_the_expected_set() -> None:
 def test_http_mode_settings() -> None:
     settings = load_manifest()["settings"]
     assert settings["socket_mode_enabled"] is False
-    assert settings["org_deploy_enabled"] is False
+    # Slack lists an app's custom workflow steps only for org-ready apps run remotely.
+    assert settings["org_deploy_enabled"] is True
+    assert settings["function_runtime"] == "remote"
     assert settings["token_rotation_enabled"] is False
 
 
@@ -309,8 +313,23 @@ def test_the_leak_watch_manifest_adds_only_its_events_and_history_scopes() -> No
         "channels:history",
         "groups:history",
     }
-    events = variant["settings"].pop("event_subscriptions")
-    assert events["bot_events"] == ["message.channels", "message.groups"]
+    events = variant["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["message.channels", "message.groups", "function_executed"]
     assert events["request_url"] == variant["features"]["slash_commands"][0]["url"]
+    events["bot_events"] = base["settings"]["event_subscriptions"]["bot_events"]
     variant["oauth_config"]["scopes"]["bot"] = base["oauth_config"]["scopes"]["bot"]
     assert variant == base
+
+
+def test_the_workflow_steps_are_the_ones_sarvbot_runs_and_output_no_password() -> None:
+    manifest = load_manifest()
+    assert set(manifest["functions"]) == set(STEPS)
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["function_executed"]
+    assert events["request_url"] == manifest["features"]["slash_commands"][0]["url"]
+    for function in manifest["functions"].values():
+        outputs = function["output_parameters"]["properties"]
+        assert set(outputs) == {"state", "decided_by", "smtp_user", "request_id"}
+        assert not any("password" in name for name in outputs)
+        inputs = function["input_parameters"]
+        assert {"channel", "requester"} <= set(inputs["required"]) <= set(inputs["properties"])

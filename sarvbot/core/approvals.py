@@ -130,8 +130,12 @@ class ApprovalDesk:
         *,
         rule: str,
         receipt: int | None = None,
+        function_execution_id: str | None = None,
     ) -> ApprovalRequest:
-        """Keep ``change`` as a pending request for ops to decide."""
+        """Keep ``change`` as a pending request for ops to decide.
+
+        ``function_execution_id`` is the workflow step that waits for its end.
+        """
         approvals = self._permissions.policy.approvals
         if approvals is None:
             raise Refused("Requests need an approvals channel in the policy.", rule)
@@ -165,6 +169,7 @@ class ApprovalDesk:
             expires_at=now + timedelta(hours=approvals.expire_after_hours),
             now=now,
             follow_ups=_follow_ups(approvals, now),
+            function_execution_id=function_execution_id,
         )
         self._trail.record_about(request, "requested", rule=rule, detail=reason[:500])
         self._chores.record(receipt, "requested", f"request #{request.id}")

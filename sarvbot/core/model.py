@@ -227,6 +227,8 @@ class ApprovalRequest:
     message_channel: str | None
     message_ts: str | None
     approvals: tuple[str, ...]
+    # The Workflow Builder step that completes when the request ends, if one asked.
+    function_execution_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

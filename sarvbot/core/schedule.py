@@ -16,13 +16,22 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sarvbot.store.jobs import ESCALATE_REQUEST, REMIND_REQUEST, REQUEST_ENDED, DueJob, JobStore
+from sarvbot.store.jobs import (
+    COMPLETE_STEP,
+    ESCALATE_REQUEST,
+    REMIND_REQUEST,
+    REQUEST_ENDED,
+    DueJob,
+    JobStore,
+    step_job_key,
+)
 
 from .reverts import REMIND_REVERT, REVERT_CHANGE
 from .rotations import REMIND_RETIRE, RETIRE_OLD
 
 __all__ = [
     "CHECK_CREDENTIAL_AGE",
+    "COMPLETE_STEP",
     "ESCALATE_REQUEST",
     "EXPIRE_REQUESTS",
     "JOB_KINDS",
@@ -41,6 +50,7 @@ __all__ = [
     "JobKind",
     "Ran",
     "Scheduler",
+    "step_job_key",
 ]
 
 logger = logging.getLogger("sarvbot.core")
@@ -113,6 +123,10 @@ JOB_KINDS: Mapping[str, JobKind] = {
             every=timedelta(hours=1),
         ),
         JobKind(REMIND_CREDENTIAL_AGE, "tell an owner that a password is due for rotation"),
+        JobKind(
+            COMPLETE_STEP,
+            "complete the Workflow Builder step a request or a change answers, with its outcome",
+        ),
     )
 }
 

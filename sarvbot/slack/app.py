@@ -39,6 +39,7 @@ from sarvbot.core import (
 )
 from sarvbot.core.schedule import (
     CHECK_CREDENTIAL_AGE,
+    COMPLETE_STEP,
     ESCALATE_REQUEST,
     EXPIRE_REQUESTS,
     REMIND_CREDENTIAL_AGE,
@@ -52,7 +53,7 @@ from sarvbot.core.schedule import (
     DueJob,
 )
 
-from . import blocks, listeners, sentences
+from . import blocks, listeners, sentences, steps
 from .context import CONTEXT_KEY, SlackContext
 from .directory import SlackDirectory
 from .flows import (
@@ -328,12 +329,16 @@ class SlackApp:
                 ),
                 CHECK_CREDENTIAL_AGE: lambda job, now: self._plan_password_reminders(now),
                 REMIND_CREDENTIAL_AGE: lambda job, now: remind_password_age(context, job.payload),
+                COMPLETE_STEP: lambda job, now: steps.complete_step(context, job),
             },
             owner=ledger.owner,
             lease=ledger.lease,
             every=ledger.lease / 3,
         )
         context.run_due = lambda kinds: self.scheduler.run_due(kinds=kinds)
+        context.messenger.on_request_changed = lambda request: steps.request_changed(
+            context, request
+        )
 
     def expire_requests(self) -> list[ApprovalRequest]:
         """Expire overdue requests, mark those left running unknown, and tell their people.
@@ -504,6 +509,8 @@ def create_slack_app(
         # thread: the answer goes out as soon as the listener returns, without a handoff to
         # Bolt's pool and its 10 ms polling for the ack.
         process_before_response=True,
+        # A workflow step's own token stays out of the clients: steps complete with ours.
+        attaching_function_token_enabled=False,
         logger=_bolt_logger(),
     )
     messenger = Messenger(

@@ -49,6 +49,8 @@ class Messenger:
         self._secret_client = secret_client
         self._approvals = approvals
         self._permissions = permissions
+        # Told of every request whose message is refreshed (a workflow step may wait on it).
+        self.on_request_changed: Callable[[ApprovalRequest], object] | None = None
 
     # Answers to the person who acted
 
@@ -179,6 +181,8 @@ class Messenger:
 
         Best effort: never raises.
         """
+        if self.on_request_changed is not None:
+            self.on_request_changed(request)
         try:
             current = self._approvals.get(request.id) or request
             if not current.message_channel or not current.message_ts:

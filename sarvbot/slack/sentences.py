@@ -340,3 +340,46 @@ def lost_work(lost: LostWork) -> str:
         "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
         "before running it again."
     )
+
+
+# Workflow Builder steps: plain words (a workflow's activity shows no mrkdwn).
+
+
+def step_unknown(callback_id: str) -> str:
+    """A step sarvbot does not provide."""
+    return f"sarvbot has no workflow step called {callback_id[:60]!r}."
+
+
+def step_bad_input(problem: str) -> str:
+    """A step's inputs that cannot be used."""
+    return f"The step's inputs cannot be used: {problem}. Nothing was changed."
+
+
+def step_refused(channel_id: str, problem: str) -> str:
+    """The named channel's policy (or a rule of it) refused the step."""
+    return f"Refused under the policy of channel {channel_id}: {problem} Nothing was changed."
+
+
+def step_failed(problem: str) -> str:
+    """The change the step asked for did not go through."""
+    return f"The change did not go through: {problem}"
+
+
+def step_request_failed(request_id: int, state: str, problem: str | None) -> str:
+    """A step's request ended failed or with its outcome unknown."""
+    return f"Request #{request_id} ended {state}: {problem or 'no reason was recorded'}"
+
+
+STEP_SLACK_SLOW = "Slack did not say who the requester is, so nothing was changed. Try again."
+STEP_BUSY = "sarvbot is busy or restarting, so nothing was changed. Try again in a minute."
+STEP_DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was changed. Try again later."
+STEP_BROKEN = "sarvbot failed on this step; its logs say why. Check the SMTP user before retrying."
+STEP_REQUEST_GONE = "sarvbot no longer has the request this step waited on."
+
+
+def step_not_posted(request_id: int) -> str:
+    """A step's request that could not reach the approvals channel, and was withdrawn."""
+    return (
+        f"Request #{request_id} could not be posted in the approvals channel, so it was "
+        "withdrawn and nothing was changed. Ask an admin to invite sarvbot there."
+    )

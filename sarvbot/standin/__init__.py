@@ -11,6 +11,7 @@ from .signed_requests import (
     block_actions_body,
     event_callback_body,
     find_action,
+    function_executed_event,
     message_shortcut_body,
     sign,
     slash_command_body,
@@ -18,7 +19,7 @@ from .signed_requests import (
     view_closed_body,
     view_submission_body,
 )
-from .slack_methods import SlackChannel, SlackUser
+from .slack_methods import FunctionExecution, SlackChannel, SlackUser
 from .slack_server import ApiCall, FakeSlackApi, Recorded, ResponsePost
 from .socket_mode import Ack, Envelope, FakeSocketMode, envelope_from_body
 from .workspace import (
@@ -48,6 +49,7 @@ __all__ = [
     "Envelope",
     "FakeSlackApi",
     "FakeSocketMode",
+    "FunctionExecution",
     "LocalWorkspace",
     "Recorded",
     "ResponsePost",
@@ -60,6 +62,7 @@ __all__ = [
     "envelope_from_body",
     "event_callback_body",
     "find_action",
+    "function_executed_event",
     "message_shortcut_body",
     "sign",
     "slash_command_body",

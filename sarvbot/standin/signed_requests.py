@@ -25,6 +25,7 @@ __all__ = [
     "SlackAppClient",
     "block_actions_body",
     "find_action",
+    "function_executed_event",
     "sign",
     "slash_command_body",
     "state_values",
@@ -162,6 +163,43 @@ def event_callback_body(
             "authorizations": [{"team_id": team_id, "is_bot": True}],
         }
     )
+
+
+def function_executed_event(
+    *,
+    callback_id: str,
+    inputs: object,
+    function_execution_id: str,
+    bot_access_token: str,
+    app_id: str = DEFAULT_API_APP_ID,
+) -> dict[str, Any]:
+    """A ``function_executed`` event: a workflow ran the app's step ``callback_id``.
+
+    Slack puts the step's own workflow token in it as ``bot_access_token``. ``inputs`` is
+    sent as given (a mapping, or anything else to test how a bad event is met).
+    """
+    now = time.time()
+    return {
+        "type": "function_executed",
+        "function": {
+            "id": f"Fn{secrets.token_hex(5).upper()}",
+            "callback_id": callback_id,
+            "title": callback_id,
+            "description": "",
+            "type": "app",
+            "input_parameters": [],
+            "output_parameters": [],
+            "app_id": app_id,
+            "date_created": int(now),
+            "date_updated": int(now),
+            "date_deleted": 0,
+        },
+        "inputs": dict(inputs) if isinstance(inputs, Mapping) else inputs,
+        "function_execution_id": function_execution_id,
+        "workflow_execution_id": f"Wx{secrets.token_hex(5).upper()}",
+        "event_ts": f"{now:.6f}",
+        "bot_access_token": bot_access_token,
+    }
 
 
 def message_shortcut_body(
@@ -443,6 +481,34 @@ class SlackAppClient:
             event, team_id=self.team_id, event_id=event_id or f"Ev{secrets.token_hex(8).upper()}"
         )
         return self.post(body, content_type="application/json")
+
+    def function_executed(
+        self,
+        callback_id: str,
+        inputs: object,
+        *,
+        function_execution_id: str | None = None,
+        bot_access_token: str | None = None,
+        event_id: str | None = None,
+    ) -> requests.Response:
+        """A workflow reaches the app's step ``callback_id`` with ``inputs``.
+
+        The execution (its id and workflow token) is started in the fake API given as
+        ``slack``, unless both are passed.
+        """
+        if function_execution_id is None or bot_access_token is None:
+            if self.slack is None:
+                raise ValueError("pass the execution, or give SlackAppClient the fake as slack=")
+            execution = self.slack.start_function(callback_id)
+            function_execution_id = function_execution_id or execution.id
+            bot_access_token = bot_access_token or execution.bot_access_token
+        event = function_executed_event(
+            callback_id=callback_id,
+            inputs=inputs,
+            function_execution_id=function_execution_id,
+            bot_access_token=bot_access_token,
+        )
+        return self.event(event, event_id=event_id)
 
     def submit_view(
         self,

@@ -23,7 +23,7 @@ from typing import Any
 
 from .block_kit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, check_message_limits
 
-__all__ = ["ApiError", "SlackChannel", "SlackUser", "SlackWorkspace"]
+__all__ = ["ApiError", "FunctionExecution", "SlackChannel", "SlackUser", "SlackWorkspace"]
 
 
 @dataclass
@@ -57,6 +57,23 @@ class ApiError(Exception):
         super().__init__(code)
         self.code = code
         self.status = status
+
+
+@dataclass
+class FunctionExecution:
+    """One run of an app's custom step in a workflow, as Slack tracks it.
+
+    ``bot_access_token`` is the workflow token Slack puts in the ``function_executed``
+    event; ``completed_with`` says which token completed it (``bot`` or ``workflow``).
+    """
+
+    id: str
+    callback_id: str
+    bot_access_token: str
+    state: str = "running"  # then "completed" or "failed"
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    completed_with: str | None = None
 
 
 @dataclass
@@ -110,6 +127,10 @@ class SlackWorkspace:
         # App-level tokens (xapp-) and where apps.connections.open gets a websocket URL.
         self._app_tokens: set[str] = set()
         self._open_socket: Callable[[], str] | None = None
+        # Custom steps run in workflows, and the token of the call being answered.
+        self._executions: dict[str, FunctionExecution] = {}
+        self._workflow_tokens: set[str] = set()
+        self._caller_kind = "bot"
 
         self.add_user(SlackUser(bot_user_id, bot_name, team_id=team_id, is_bot=True))
         for user in users:
@@ -172,6 +193,25 @@ class SlackWorkspace:
             self._triggers[trigger_id] = _Trigger(user_id, self._clock())
             return trigger_id
 
+    def start_function(self, callback_id: str) -> FunctionExecution:
+        """A workflow reaches the app's step ``callback_id``: a running execution, with the
+        function_execution_id and workflow token its ``function_executed`` event carries.
+        """
+        with self._lock:
+            execution = FunctionExecution(
+                id=f"Fx{self._next_serial():04d}{secrets.token_hex(4).upper()}",
+                callback_id=callback_id,
+                bot_access_token="xwfp-" + secrets.token_hex(16),
+            )
+            self._executions[execution.id] = execution
+            self._workflow_tokens.add(execution.bot_access_token)
+            return replace(execution)
+
+    def function_execution(self, execution_id: str) -> FunctionExecution:
+        """An execution as it stands (KeyError if Slack never started it)."""
+        with self._lock:
+            return replace(self._executions[execution_id])
+
     def enable_socket_mode(self, app_token: str, open_connection: Callable[[], str]) -> None:
         """Accept ``app_token`` for ``apps.connections.open``, answered with a fresh URL.
 
@@ -217,8 +257,12 @@ class SlackWorkspace:
         )
         if token in other:
             raise ApiError("not_allowed_token_type")
+        if token in self._workflow_tokens and method not in _APP_TOKEN_METHODS:
+            self._caller_kind = "workflow"  # a step's token acts as the bot, within its run
+            return
         if token not in wanted:
             raise ApiError("invalid_auth")
+        self._caller_kind = "bot"
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """The fields of a successful reply besides ``ok``; ApiError for a failed one."""
@@ -525,6 +569,36 @@ def _views_update(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"view": dict(ws._store_view(args.get("view"), view_id=view_id))}
 
 
+def _running_execution(ws: SlackWorkspace, args: Mapping[str, Any]) -> FunctionExecution:
+    execution_id = _required_str(args.get("function_execution_id"), "invalid_arguments")
+    execution = ws._executions.get(execution_id)
+    if execution is None:
+        raise ApiError("function_execution_not_found")
+    if execution.state != "running":
+        raise ApiError("execution_not_in_running_state")
+    return execution
+
+
+def _functions_complete_success(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
+    outputs = _decoded(args.get("outputs"))
+    if not isinstance(outputs, dict):
+        raise ApiError("invalid_arguments")
+    execution = _running_execution(ws, args)
+    execution.state, execution.outputs = "completed", dict(outputs)
+    execution.completed_with = ws._caller_kind
+    return {}
+
+
+def _functions_complete_error(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
+    error = args.get("error")
+    if not isinstance(error, str) or not error.strip():
+        raise ApiError("invalid_arguments")
+    execution = _running_execution(ws, args)
+    execution.state, execution.error = "failed", error
+    execution.completed_with = ws._caller_kind
+    return {}
+
+
 _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] = {
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
@@ -539,6 +613,8 @@ _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] 
     "chat.getPermalink": _chat_get_permalink,
     "views.open": _views_open,
     "views.update": _views_update,
+    "functions.completeSuccess": _functions_complete_success,
+    "functions.completeError": _functions_complete_error,
 }
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 

@@ -15,12 +15,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from sarvbot.core.model import ApprovalRequest, RequestState
+from sarvbot.core.model import TERMINAL_STATES, ApprovalRequest, RequestState
 from sarvbot.store.database import Database, update_where
-from sarvbot.store.jobs import REQUEST_ENDED, add_job
+from sarvbot.store.jobs import COMPLETE_STEP, REQUEST_ENDED, add_job, step_job_key
 from sarvbot.store.models import ApprovalRequestRow, ApprovalVoteRow, as_utc
 
 _FINISHED_STATES = frozenset({RequestState.DONE, RequestState.FAILED, RequestState.UNKNOWN})
+# The states that end what a waiting workflow step can learn of a request (a failed one
+# could be retried, but the workflow is not kept waiting on that).
+_STEP_ENDING_STATES = frozenset({RequestState.FAILED, *TERMINAL_STATES})
 # Secrets are delivered once by DM and never stored; refuse them if they slip through.
 _SECRET_KEY_PARTS = ("password", "secret")
 
@@ -43,11 +46,13 @@ class ApprovalStore:
         expires_at: datetime,
         now: datetime | None = None,
         follow_ups: Mapping[str, datetime] | None = None,
+        function_execution_id: str | None = None,
     ) -> ApprovalRequest:
         """Record a new pending request; its id is the "#N" people see.
 
         ``follow_ups`` maps job kinds to when they are due (reminders): each becomes a due
-        job about this request, committed with it.
+        job about this request, committed with it. ``function_execution_id`` names the
+        workflow step that waits for its end.
         """
         _refuse_secrets(params, "params")
         created = as_utc(now) if now is not None else datetime.now(UTC)
@@ -62,6 +67,7 @@ class ApprovalStore:
             params=dict(params),
             reason=reason,
             state=RequestState.PENDING.value,
+            function_execution_id=function_execution_id,
         )
         with self._db.session() as session:
             session.add(row)
@@ -285,6 +291,7 @@ class ApprovalStore:
             # that dies before sending them leaves due jobs that another process runs.
             for request_id in ids_list:
                 _schedule_ended_notice(session, request_id, RequestState.EXPIRED, now)
+                _schedule_step_completion(session, request_id, now)
             return _load(session, ids_list)
 
     def stale_running(self, older_than: datetime) -> list[ApprovalRequest]:
@@ -326,6 +333,7 @@ class ApprovalStore:
             if moved != 1:
                 return None
             _schedule_ended_notice(session, request_id, RequestState.UNKNOWN, at)
+            _schedule_step_completion(session, request_id, at)
             return _load(session, [request_id])[0]
 
     def _transition(
@@ -341,6 +349,8 @@ class ApprovalStore:
             )
             if moved != 1:
                 return None
+            if values.get("state") in _STEP_ENDING_STATES:
+                _schedule_step_completion(session, request_id, values["updated_at"])
             return _load(session, [request_id])[0]
 
     def _insert_vote(self) -> postgresql.Insert | sqlite.Insert:
@@ -358,6 +368,25 @@ def _schedule_ended_notice(
         key=f"{REQUEST_ENDED}:{request_id}:{state.value}",
         due_at=now,
         payload={"request_id": request_id, "state": state.value},
+        now=now,
+    )
+
+
+def _schedule_step_completion(session: Session, request_id: int, now: datetime) -> None:
+    """When a workflow step waits on the request, its completion is due now, in the same
+    transaction as the end: once per execution, however the request ended.
+    """
+    execution = session.scalar(
+        select(ApprovalRequestRow.function_execution_id).where(ApprovalRequestRow.id == request_id)
+    )
+    if not execution:
+        return
+    add_job(
+        session,
+        kind=COMPLETE_STEP,
+        key=step_job_key(execution),
+        due_at=now,
+        payload={"function_execution_id": execution, "request_id": request_id},
         now=now,
     )
 
@@ -405,6 +434,7 @@ def _to_request(row: ApprovalRequestRow, approvals: list[str]) -> ApprovalReques
         message_channel=row.message_channel,
         message_ts=row.message_ts,
         approvals=tuple(approvals),
+        function_execution_id=row.function_execution_id,
     )
 
 

@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 from sarvbot.store.database import Database, update_where
 from sarvbot.store.models import DueJobRow, as_utc
 
-__all__ = ["ESCALATE_REQUEST", "REMIND_REQUEST", "REQUEST_ENDED", "DueJob", "JobStore", "add_job"]
+__all__ = [
+    "COMPLETE_STEP",
+    "ESCALATE_REQUEST",
+    "REMIND_REQUEST",
+    "REQUEST_ENDED",
+    "DueJob",
+    "JobStore",
+    "add_job",
+    "step_job_key",
+]
 
 # The notice of a request that ended without anyone's click (expired, outcome unknown):
 # scheduled by the store in the same transaction as the state change, so it cannot be lost.
@@ -29,6 +38,16 @@ REQUEST_ENDED = "request_ended"
 # in the transaction that creates the request, so each comes once whatever happens after.
 REMIND_REQUEST = "remind_request"
 ESCALATE_REQUEST = "escalate_request"
+# The completion of the Workflow Builder step a request answers: scheduled the same way,
+# once per function execution, when the request ends.
+COMPLETE_STEP = "complete_step"
+
+
+def step_job_key(function_execution_id: str) -> str:
+    """The one key of a step's completion job, whichever way the step ends."""
+    return f"{COMPLETE_STEP}:{function_execution_id}"
+
+
 # Secrets are never stored; a payload is refused if one slips in.
 _SECRET_KEY_PARTS = ("password", "secret", "token")
 _ERROR_LENGTH = 200

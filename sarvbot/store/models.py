@@ -120,6 +120,8 @@ class ApprovalRequestRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message_channel: Mapped[str | None] = mapped_column(SLACK_ID)
     message_ts: Mapped[str | None] = mapped_column(SHORT_WORD)
+    # The Workflow Builder step waiting on this request (never its workflow token).
+    function_execution_id: Mapped[str | None] = mapped_column(SLACK_ID)
 
     __table_args__ = (
         CheckConstraint(

@@ -1,0 +1,43 @@
+"""Workflow Builder steps: ``function_executed`` events for sarvbot's custom steps."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
+from .. import sentences
+from ..context import sarvbot_of
+from ..steps import finish, is_execution_id, run_step
+from ..work import Handled
+
+__all__ = ["register"]
+
+logger = logging.getLogger("sarvbot.slack")
+
+
+def register(app: App) -> None:
+    """Attach one listener for every step, so an unknown one is completed with an error
+    too (Bolt acknowledges the event itself).
+    """
+    app.function(re.compile(r".*"))(step_executed)
+
+
+def step_executed(event: dict[str, Any], context: BoltContext) -> None:
+    """Queue the step's work; when the queue takes no more, the step ends at once."""
+    ctx = sarvbot_of(context)
+    execution_id = event.get("function_execution_id")
+    if not is_execution_id(execution_id):
+        logger.warning("a workflow step without a usable function_execution_id; ignored")
+        return
+    function = event.get("function")
+    callback_id = str(function.get("callback_id") or "") if isinstance(function, dict) else ""
+    inputs = event.get("inputs")
+    refusal = ctx.work.refusal()
+    if refusal is not None:
+        finish(ctx, str(execution_id), error=sentences.STEP_BUSY)
+        return
+    handled = Handled("step", callback_id[:60] or "unknown", "workflow", "")
+    ctx.work.submit(None, lambda: run_step(ctx, callback_id, str(execution_id), inputs), handled)

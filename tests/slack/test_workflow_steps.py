@@ -1,0 +1,422 @@
+"""Workflow Builder steps end to end: signed function_executed events, the approval card,
+and exactly one functions.completeSuccess or completeError per execution.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import MetaData, select
+
+from sarvbot.core import RequestState
+from sarvbot.slack.steps import CREATE_USER, REQUEST_CHANGE
+from sarvbot.standin import FunctionExecution, SlackAppClient, SlackChannel
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
+from sarvbot.store import ApprovalStore
+from tests.support import app_env, cards_in, request_state, serving_many, wait_until
+
+
+def _run_step(
+    workspace: LocalWorkspace, slack: SlackAppClient, callback_id: str, inputs: Any
+) -> FunctionExecution:
+    execution = workspace.slack.start_function(callback_id)
+    answer = slack.function_executed(
+        callback_id,
+        inputs,
+        function_execution_id=execution.id,
+        bot_access_token=execution.bot_access_token,
+    )
+    assert answer.status_code == 200
+    workspace.drain()
+    return execution
+
+
+def _edit_request(user: str, change: str = "edit hourly=500") -> dict[str, Any]:
+    return {
+        "channel": DEV,
+        "requester": ALICE,
+        "smtp_user": user,
+        "change": change,
+        "reason": "billing sends more mail",
+    }
+
+
+def _card(workspace: LocalWorkspace) -> dict[str, Any]:
+    posted = cards_in(workspace.slack, APPROVALS)
+    assert posted, "no approval card was posted"
+    return workspace.slack.messages[(APPROVALS, posted[-1].response["ts"])]
+
+
+def _deny(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    slack.click("deny_request", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+    workspace.drain()
+    (view,) = workspace.slack.views.values()
+    assert slack.submit_view(view, {"reason": {"value": "not now"}}, user_id=BOB).ok
+    workspace.drain()
+
+
+def _completions(workspace: LocalWorkspace) -> list[str]:
+    return [
+        c.method
+        for c in workspace.slack.calls
+        if c.method in ("functions.completeSuccess", "functions.completeError")
+    ]
+
+
+def _stored_text(workspace: LocalWorkspace) -> str:
+    """Every row of every table, as text."""
+    engine = workspace.database.engine
+    tables = MetaData()
+    tables.reflect(engine)
+    dump = []
+    with engine.connect() as connection:
+        for table in tables.sorted_tables:
+            dump += [str(row) for row in connection.execute(select(table))]
+    return "\n".join(dump)
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_request_step_approved_on_the_card_completes_with_state_decider_and_name(
+    workspace: LocalWorkspace, slack: SlackAppClient, logged: pytest.LogCaptureFixture
+) -> None:
+    workspace.sandbox.add_user(name="smtp60001", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60001"))
+    card = _card(workspace)
+    assert "billing sends more mail" in str(card["blocks"])
+    assert _completions(workspace) == []
+    assert workspace.slack.function_execution(execution.id).state == "running"
+
+    slack.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
+    workspace.drain()
+
+    assert workspace.sandbox.users["smtp60001"].hourly_limit == 500
+    done = workspace.slack.function_execution(execution.id)
+    assert done.state == "completed"
+    assert done.outputs == {
+        "state": "done",
+        "decided_by": BOB,
+        "smtp_user": "smtp60001",
+        "request_id": 1,
+    }
+    assert done.completed_with == "bot"
+    assert _completions(workspace) == ["functions.completeSuccess"]
+    # The workflow's token is used, kept and logged nowhere.
+    token = execution.bot_access_token
+    assert token not in str([c.args for c in workspace.slack.calls])
+    assert token not in _stored_text(workspace)
+    assert token not in logged.text
+    stored = ApprovalStore(workspace.database).get(1)
+    assert stored is not None
+    assert stored.function_execution_id == execution.id
+
+
+def test_request_step_denied_completes_with_state_denied_for_workflows_that_branch(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60002", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60002"))
+    _deny(workspace, slack)
+
+    denied = workspace.slack.function_execution(execution.id)
+    assert denied.state == "completed"
+    assert denied.outputs is not None
+    assert denied.outputs["state"] == "denied"
+    assert denied.outputs["decided_by"] == BOB
+    assert workspace.sandbox.users["smtp60002"].hourly_limit == 100
+    assert _completions(workspace) == ["functions.completeSuccess"]
+
+
+def test_request_step_whose_change_fails_at_sarv_completes_with_an_error(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60003", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60003"))
+    workspace.sandbox.fail_next("general", path="settings/editSmtp")
+    slack.click("approve_request", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+    workspace.drain()
+
+    failed = workspace.slack.function_execution(execution.id)
+    assert failed.state == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith("Request #1 ended failed:")
+    assert "Sarv is unavailable" in failed.error
+    assert request_state(workspace.database, 1) is RequestState.FAILED
+    assert _completions(workspace) == ["functions.completeError"]
+
+    # A retry on the card runs the change; the step, ended already, is not completed again.
+    failed_card = _card(workspace)
+    slack.click("retry_request", user_id=BOB, message=failed_card, channel_id=APPROVALS)
+    workspace.drain()
+    assert workspace.sandbox.users["smtp60003"].hourly_limit == 500
+    assert _completions(workspace) == ["functions.completeError"]
+
+
+def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60004")
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60004", "reset"))
+    slack.command("/smtp", "cancel 1", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    cancelled = workspace.slack.function_execution(execution.id)
+    assert cancelled.outputs is not None
+    assert cancelled.outputs["state"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "inputs", "words"),
+    [
+        ("make_coffee", {}, "no workflow step called 'make_coffee'"),
+        (REQUEST_CHANGE, None, "inputs cannot be used: there are none"),
+        (REQUEST_CHANGE, {"channel": DEV, "requester": ALICE}, "change is missing"),
+        (REQUEST_CHANGE, _edit_request("smtp60010", "edit hourly=lots"), "hourly limit"),
+        (REQUEST_CHANGE, _edit_request("smtp60010", "freeze"), "not a change a workflow"),
+        (REQUEST_CHANGE, _edit_request("smtp60010", "reset now please"), "put them in reason"),
+        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "requester": "alice"}, "not a Slack ID"),
+        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "reason": 7}, "reason must be text"),
+        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "requester": GUEST}, "Guests"),
+        (
+            REQUEST_CHANGE,
+            {**_edit_request("smtp60010"), "channel": "C0NOWHERE"},
+            "policy of channel C0NOWHERE",
+        ),
+        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "reason": ""}, "reason is missing"),
+        (REQUEST_CHANGE, _edit_request("smtp69999"), "Sarv has no SMTP user named smtp69999"),
+        (
+            CREATE_USER,
+            {"channel": OPS, "requester": BOB, "total_limit": True, "hourly_limit": 10},
+            "total_limit must be a whole number",
+        ),
+        (
+            CREATE_USER,
+            {"channel": OPS, "requester": BOB, "total_limit": 100, "hourly_limit": -1},
+            "hourly limit",
+        ),
+        (
+            CREATE_USER,
+            {"channel": DEV, "requester": ALICE, "total_limit": 100, "hourly_limit": 10},
+            "A request needs a reason",
+        ),
+    ],
+)
+def test_a_bad_step_completes_with_a_readable_error_and_changes_nothing(
+    workspace: LocalWorkspace, slack: SlackAppClient, callback_id: str, inputs: Any, words: str
+) -> None:
+    workspace.sandbox.add_user(name="smtp60010", hourly_limit=100)
+    calls_before = len(workspace.sandbox.calls)
+    execution = _run_step(workspace, slack, callback_id, inputs)
+
+    ended = workspace.slack.function_execution(execution.id)
+    assert ended.state == "failed"
+    assert ended.error is not None
+    assert words in ended.error
+    assert _completions(workspace) == ["functions.completeError"]
+    changes = [c for c in workspace.sandbox.calls[calls_before:] if c.path != "settings/listSmtp"]
+    assert all("add" not in c.path and "edit" not in c.path for c in changes)
+    assert ApprovalStore(workspace.database).pending() == []
+    assert not [
+        c for c in workspace.slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
+    ]
+
+
+def test_create_step_allowed_makes_the_user_and_hands_the_password_only_to_the_requester(
+    workspace: LocalWorkspace, slack: SlackAppClient, logged: pytest.LogCaptureFixture
+) -> None:
+    inputs = {
+        "channel": OPS,
+        "requester": BOB,
+        "total_limit": 5000,
+        "hourly_limit": "100",
+        "label": "onboarding-mail",
+    }
+    execution = _run_step(workspace, slack, CREATE_USER, inputs)
+
+    ((name, user),) = workspace.sandbox.users.items()
+    assert (user.total_limit, user.hourly_limit) == (5000, 100)
+    done = workspace.slack.function_execution(execution.id)
+    assert done.state == "completed"
+    assert done.outputs == {"state": "done", "smtp_user": name}
+    holders = [c for c in workspace.slack.calls if user.password in str(c.args)]
+    assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", BOB)]
+    assert user.password not in logged.text
+    assert user.password not in _stored_text(workspace)
+    assert execution.bot_access_token not in logged.text
+    assert _completions(workspace) == ["functions.completeSuccess"]
+
+
+def test_create_step_where_the_policy_says_request_completes_on_the_decision(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    inputs = {
+        "channel": DEV,
+        "requester": ALICE,
+        "total_limit": 1000,
+        "hourly_limit": 50,
+        "reason": "a new starter's app",
+    }
+    execution = _run_step(workspace, slack, CREATE_USER, inputs)
+    assert workspace.sandbox.users == {}
+    assert workspace.slack.function_execution(execution.id).state == "running"
+
+    slack.click("approve_request", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+    workspace.drain()
+
+    ((name, user),) = workspace.sandbox.users.items()
+    done = workspace.slack.function_execution(execution.id)
+    assert done.outputs == {"state": "done", "decided_by": BOB, "smtp_user": name, "request_id": 1}
+    holders = [c for c in workspace.slack.calls if user.password in str(c.args)]
+    assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", ALICE)]
+
+
+def test_a_completion_slack_does_not_take_is_tried_again_by_the_schedule_once(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60020", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60020"))
+    workspace.slack.fail_next("functions.completeSuccess", "internal_error", status=500, times=3)
+    _deny(workspace, slack)
+    assert workspace.slack.function_execution(execution.id).state == "running"
+
+    assert workspace.app is not None
+    later = datetime.now(UTC) + timedelta(hours=1)
+    for _ in range(4):
+        workspace.app.scheduler.run_due(later)
+        later += timedelta(hours=1)
+
+    assert workspace.slack.function_execution(execution.id).outputs is not None
+    answered = [c.ok for c in workspace.slack.calls_to("functions.completeSuccess")]
+    assert answered.count(True) == 1
+    assert answered[-1] is True
+
+
+def test_a_completion_that_landed_before_its_answer_was_lost_ends_its_job(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60021", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60021"))
+    workspace.slack.fail_next("functions.completeSuccess", "internal_error", status=500)
+    _deny(workspace, slack)
+    # The first try did complete it at Slack; only its answer was lost.
+    assert workspace.app is not None
+    workspace.app.context.client.functions_completeSuccess(
+        function_execution_id=execution.id, outputs={"state": "denied"}
+    )
+    ran = workspace.app.scheduler.run_due(datetime.now(UTC) + timedelta(hours=1))
+
+    assert [r.outcome for r in ran] == ["done"]
+    calls = workspace.slack.calls_to("functions.completeSuccess")
+    assert [c.error for c in calls] == [
+        "internal_error",
+        None,
+        "execution_not_in_running_state",
+    ]
+
+
+def test_a_request_step_whose_card_cannot_be_posted_ends_at_once_and_is_withdrawn(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="smtp60022")
+    workspace.slack.fail_next("chat.postMessage", "not_in_channel", match={"channel": APPROVALS})
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60022", "reset"))
+
+    ended = workspace.slack.function_execution(execution.id)
+    assert ended.state == "failed"
+    assert ended.error is not None
+    assert "withdrawn" in ended.error
+    assert request_state(workspace.database, 1) is RequestState.CANCELLED
+    assert _completions(workspace) == ["functions.completeError"]
+
+
+def test_the_fake_completes_an_execution_once_and_checks_its_arguments(
+    workspace: LocalWorkspace,
+) -> None:
+    assert workspace.app is not None
+    client = workspace.app.context.client
+    execution = workspace.slack.start_function(REQUEST_CHANGE)
+    bad = [
+        ("functions.completeSuccess", {"outputs": "{}"}),
+        ("functions.completeSuccess", {"function_execution_id": execution.id, "outputs": "[1]"}),
+        ("functions.completeError", {"function_execution_id": execution.id, "error": ""}),
+        ("functions.completeError", {"function_execution_id": "Fx0000NOPE", "error": "x"}),
+    ]
+    for method, params in bad:
+        with pytest.raises(SlackApiError):
+            client.api_call(method, params=params)
+    client.functions_completeError(function_execution_id=execution.id, error="no")
+    with pytest.raises(SlackApiError) as again:
+        client.functions_completeSuccess(function_execution_id=execution.id, outputs={})
+    assert again.value.response["error"] == "execution_not_in_running_state"
+    errors = [c.error for c in workspace.slack.calls]
+    assert errors[:4] == [
+        "invalid_arguments",
+        "invalid_arguments",
+        "invalid_arguments",
+        "function_execution_not_found",
+    ]
+
+
+@pytest.mark.postgres
+def test_a_step_started_at_one_process_and_approved_at_another_completes_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with (
+        LocalWorkspace(postgres_url) as workspace,
+        serving_many(app_env(workspace, tmp_path), 2, threads=8) as servers,
+    ):
+        first, second = (server.client(workspace) for server in servers)
+        workspace.sandbox.add_user(name="smtp60030", hourly_limit=100)
+        execution = workspace.slack.start_function(REQUEST_CHANGE)
+        first.function_executed(
+            REQUEST_CHANGE,
+            _edit_request("smtp60030"),
+            function_execution_id=execution.id,
+            bot_access_token=execution.bot_access_token,
+        )
+        wait_until(lambda: bool(_approval_cards(workspace)), timeout=20)
+        card = workspace.slack.messages[(APPROVALS, _approval_cards(workspace)[-1])]
+        second.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
+        wait_until(
+            lambda: workspace.slack.function_execution(execution.id).state != "running",
+            timeout=20,
+        )
+        assert workspace.slack.function_execution(execution.id).outputs == {
+            "state": "done",
+            "decided_by": BOB,
+            "smtp_user": "smtp60030",
+            "request_id": 1,
+        }
+        # Every process runs its schedule: none completes the step a second time.
+        assert workspace.app is not None
+        workspace.app.run_schedule(everything_now=True)
+        assert _completions(workspace) == ["functions.completeSuccess"]
+
+
+def _approval_cards(workspace: LocalWorkspace) -> list[str]:
+    return [
+        str(c.response["ts"])
+        for c in workspace.slack.calls_to("chat.postMessage")
+        if c.args["channel"] == APPROVALS and c.ok
+    ]
+
+
+def test_an_unknown_channel_in_the_workspace_is_refused_like_one_the_policy_does_not_know(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.slack.add_channel(SlackChannel("C0RANDOM", "random", {ALICE}))
+    workspace.sandbox.add_user(name="smtp60040")
+    inputs = {**_edit_request("smtp60040", "reset"), "channel": "C0RANDOM"}
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, inputs)
+    ended = workspace.slack.function_execution(execution.id)
+    assert ended.error is not None
+    assert "policy of channel C0RANDOM" in ended.error
+    assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
