@@ -188,6 +188,21 @@ class Permissions:
             return "You are not one of the approvers named in the policy.", "approvals.approvers"
         return None, "approvals"
 
+    def possible_deciders(self) -> frozenset[str]:
+        """Who the policy lets decide requests, before each one's own checks (guest status,
+        membership of the approvals channel): the approvers it names (users and the members
+        of its user groups), or else the members of the approvals channel.
+        """
+        approvals = self.policy.approvals
+        if approvals is None:
+            return frozenset()
+        if not approvals.approvers:
+            return self.directory.channel_members(approvals.channel_id)
+        people = set(approvals.approver_users)
+        for group in approvals.approver_groups:
+            people |= self.directory.group_members(group)
+        return frozenset(people)
+
     def _is_approver(self, user_id: str) -> bool:
         approvals = self.policy.approvals
         if approvals is None:

@@ -61,6 +61,7 @@ from .flows import (
     retire_rotated,
     tell_request_ended,
 )
+from .home import HomeTab
 from .messenger import Messenger
 from .work import DRAIN_SECONDS, WorkQueue, WorkTracker
 
@@ -503,11 +504,15 @@ def create_slack_app(
         approvals=core.approvals,
         permissions=core.permissions,
     )
+    work = WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger)
+    home = HomeTab(core, client, work)
+    messenger.on_request_changed = home.request_changed
     context = SlackContext(
         core=core,
         directory=directory,
         messenger=messenger,
-        work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger),
+        work=work,
         client=client,
+        home=home,
     )
     return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))

@@ -49,6 +49,8 @@ class Messenger:
         self._secret_client = secret_client
         self._approvals = approvals
         self._permissions = permissions
+        # Told of each request created or changed (the Home tab's refresh); never raises.
+        self.on_request_changed: Callable[[ApprovalRequest], object] = lambda request: None
 
     # Answers to the person who acted
 
@@ -155,6 +157,7 @@ class Messenger:
         approvals = self._permissions.policy.approvals
         if approvals is None:  # the core refuses requests without an approvals channel
             raise ValueError("requests need an approvals channel")
+        self.on_request_changed(request)
         message = blocks.approval_message(request, required=approvals.required)
         try:
             posted = self.client.chat_postMessage(
@@ -179,6 +182,7 @@ class Messenger:
 
         Best effort: never raises.
         """
+        self.on_request_changed(request)
         try:
             current = self._approvals.get(request.id) or request
             if not current.message_channel or not current.message_ts:

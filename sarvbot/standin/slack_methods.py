@@ -104,6 +104,7 @@ class SlackWorkspace:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
+        self._homes: dict[str, str] = {}  # user id -> the id of their Home tab's view
         self._triggers: dict[str, _Trigger] = {}
         self._ts_micros = 1_700_000_000_000_000
         self._serial = 0
@@ -202,6 +203,12 @@ class SlackWorkspace:
         """Current views by view id, as Slack would return them."""
         with self._lock:
             return {vid: dict(view) for vid, view in self._views.items()}
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab view last published for a user, or None."""
+        with self._lock:
+            view_id = self._homes.get(user_id)
+            return dict(self._views[view_id]) if view_id else None
 
     # -- answering a call (lock held) --------------------------------------------------
 
@@ -525,6 +532,24 @@ def _views_update(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"view": dict(ws._store_view(args.get("view"), view_id=view_id))}
 
 
+def _views_publish(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
+    # One Home tab view per user: publishing again replaces it (same id, a new hash).
+    user_id = args.get("user_id")
+    user = ws._users.get(user_id) if isinstance(user_id, str) else None
+    if user is None or user.deleted or user.is_bot:
+        raise ApiError("invalid_arguments")  # Slack: "invalid `user_id`"
+    view = _decoded(args.get("view"))
+    if not isinstance(view, dict) or view.get("type") != "home":
+        raise ApiError("invalid_arguments")
+    current = ws._homes.get(user.id)
+    expected_hash = args.get("hash")
+    if expected_hash and current and expected_hash != ws._views[current]["hash"]:
+        raise ApiError("hash_conflict")
+    stored = ws._store_view(view, view_id=current)
+    ws._homes[user.id] = stored["id"]
+    return {"view": dict(stored)}
+
+
 _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] = {
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
@@ -539,6 +564,7 @@ _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] 
     "chat.getPermalink": _chat_get_permalink,
     "views.open": _views_open,
     "views.update": _views_update,
+    "views.publish": _views_publish,
 }
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
