@@ -44,10 +44,21 @@ class HomeTab:
         self._work = work
         self._lock = threading.Lock()
         self._notices: dict[str, tuple[float, str]] = {}
+        self._publishing: dict[str, threading.Lock] = {}
         self._bot_user_id: str | None = None
 
     def publish(self, user_id: str) -> bool:
-        """Publish ``user_id``'s view as it stands; False if Slack did not take it."""
+        """Publish ``user_id``'s view as it stands; False if Slack did not take it.
+
+        One at a time per person, so that the last view published is the latest read
+        (a refresh cannot overwrite the answer to a click with an older view).
+        """
+        with self._lock:
+            own = self._publishing.setdefault(user_id, threading.Lock())
+        with own:
+            return self._publish(user_id)
+
+    def _publish(self, user_id: str) -> bool:
         notice = self._notice(user_id)
         try:
             view = home_view(self._view_of(user_id), self._approvals_channel(), notice=notice)

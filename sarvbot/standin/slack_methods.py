@@ -104,7 +104,7 @@ class SlackWorkspace:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
-        self._homes: dict[str, str] = {}  # user id -> the id of their Home tab's view
+        self._homes: dict[str, dict[str, Any]] = {}  # user id -> their Home tab's view
         self._triggers: dict[str, _Trigger] = {}
         self._ts_micros = 1_700_000_000_000_000
         self._serial = 0
@@ -207,8 +207,8 @@ class SlackWorkspace:
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         """The Home tab view last published for a user, or None."""
         with self._lock:
-            view_id = self._homes.get(user_id)
-            return dict(self._views[view_id]) if view_id else None
+            view = self._homes.get(user_id)
+            return dict(view) if view else None
 
     # -- answering a call (lock held) --------------------------------------------------
 
@@ -543,10 +543,11 @@ def _views_publish(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
         raise ApiError("invalid_arguments")
     current = ws._homes.get(user.id)
     expected_hash = args.get("hash")
-    if expected_hash and current and expected_hash != ws._views[current]["hash"]:
+    if expected_hash and current and expected_hash != current["hash"]:
         raise ApiError("hash_conflict")
-    stored = ws._store_view(view, view_id=current)
-    ws._homes[user.id] = stored["id"]
+    # Kept apart from the modals (``views``): a Home tab is no modal to submit or close.
+    stored = ws._store_view(view, view_id=current["id"] if current else None)
+    ws._homes[user.id] = ws._views.pop(stored["id"])
     return {"view": dict(stored)}
 
 

@@ -130,16 +130,16 @@ def cancel_clicked(ack: Callable[..., None], body: dict[str, Any], context: Bolt
     answer = ctx.home.answer(user_id)
 
     def job() -> None:
-        request = ctx.core.approvals.get(request_id) if request_id is not None else None
-        if request is None:
+        if request_id is None:
             ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
             return
+        request = ctx.core.approvals.get(request_id)
         actor = ctx.actor(user_id)
-        channel_id = request.requester_channel_id
-        if request.requester_id == user_id:
+        channel_id = request.requester_channel_id if request else ""
+        if request is not None and request.requester_id == user_id:
             authorize(ctx, actor, channel_id, Action.CANCEL, request.target)
-        # Someone else's request: the core refuses it (and audits the refusal).
-        cancelled = ctx.core.approvals.cancel(actor, channel_id, request.id)
+        # No such request, or someone else's: the core refuses it (and audits the refusal).
+        cancelled = ctx.core.approvals.cancel(actor, channel_id, request_id)
         ctx.messenger.refresh_request(cancelled)
         ctx.messenger.tell(answer, sentences.withdrawn(cancelled.id))
 
