@@ -116,9 +116,12 @@ def sarvbot_problems(manifest: dict[str, Any]) -> list[str]:
     if interactivity.get("is_enabled") is not True:
         problems.append("settings.interactivity.is_enabled must be true (buttons and modals)")
 
+    events = settings.get("event_subscriptions", {})
+    if "app_home_opened" not in events.get("bot_events", []):
+        problems.append("settings.event_subscriptions.bot_events must hold app_home_opened")
     if settings.get("socket_mode_enabled"):
-        if "url" in command or "request_url" in interactivity:
-            problems.append("Socket Mode is on, so the command url and request_url must go")
+        if "url" in command or "request_url" in interactivity or "request_url" in events:
+            problems.append("Socket Mode is on, so the command url and request_urls must go")
     else:
         url = command.get("url")
         if not (isinstance(url, str) and url.startswith("https://") and url.endswith(EVENTS_PATH)):
@@ -127,6 +130,11 @@ def sarvbot_problems(manifest: dict[str, Any]) -> list[str]:
             problems.append(
                 "settings.interactivity.request_url must equal the command url: "
                 f"{interactivity.get('request_url')!r} != {url!r}"
+            )
+        if events.get("request_url") != url:
+            problems.append(
+                "settings.event_subscriptions.request_url must equal the command url: "
+                f"{events.get('request_url')!r} != {url!r}"
             )
 
     scopes = manifest.get("oauth_config", {}).get("scopes", {}).get("bot", [])
@@ -144,6 +152,8 @@ def sarvbot_problems(manifest: dict[str, Any]) -> list[str]:
     app_home = features.get("app_home", {})
     if app_home.get("messages_tab_enabled") is not True:
         problems.append("features.app_home.messages_tab_enabled must be true (password DMs)")
+    if app_home.get("home_tab_enabled") is not True:
+        problems.append("features.app_home.home_tab_enabled must be true (the Home tab)")
 
     color = manifest.get("display_information", {}).get("background_color")
     if color is not None and not BACKGROUND_COLOR.match(str(color)):
@@ -270,6 +280,18 @@ def _bad_color(m: dict[str, Any]) -> None:
     m["display_information"]["background_color"] = "blue"
 
 
+def _home_tab_off(m: dict[str, Any]) -> None:
+    m["features"]["app_home"]["home_tab_enabled"] = False
+
+
+def _no_home_opened_event(m: dict[str, Any]) -> None:
+    m["settings"]["event_subscriptions"]["bot_events"] = []
+
+
+def _events_elsewhere(m: dict[str, Any]) -> None:
+    m["settings"]["event_subscriptions"]["request_url"] = "https://other.example.com/events"
+
+
 @pytest.mark.parametrize(
     "breakage",
     [
@@ -279,6 +301,9 @@ def _bad_color(m: dict[str, Any]) -> None:
         _different_request_url,
         _no_smtp_command,
         _bad_color,
+        _home_tab_off,
+        _no_home_opened_event,
+        _events_elsewhere,
     ],
 )
 def test_sarvbot_checks_reject_broken_manifest(breakage: Any) -> None:
@@ -301,6 +326,7 @@ def test_socket_mode_variant_is_accepted() -> None:
     manifest["settings"]["socket_mode_enabled"] = True
     del manifest["settings"]["interactivity"]["request_url"]
     del manifest["features"]["slash_commands"][0]["url"]
+    del manifest["settings"]["event_subscriptions"]["request_url"]
     assert all_problems(manifest) == []
 
 
@@ -313,10 +339,12 @@ def test_the_leak_watch_manifest_adds_only_its_events_and_history_scopes() -> No
         "channels:history",
         "groups:history",
     }
-    events = variant["settings"]["event_subscriptions"]
-    assert events["bot_events"] == ["message.channels", "message.groups", "function_executed"]
-    assert events["request_url"] == variant["features"]["slash_commands"][0]["url"]
-    events["bot_events"] = base["settings"]["event_subscriptions"]["bot_events"]
+    events = variant["settings"].pop("event_subscriptions")
+    base_events = base["settings"].pop("event_subscriptions")
+    added = [e for e in events["bot_events"] if e not in base_events["bot_events"]]
+    assert added == ["message.channels", "message.groups"]
+    assert set(base_events["bot_events"]) <= set(events["bot_events"])
+    assert events["request_url"] == base_events["request_url"]
     variant["oauth_config"]["scopes"]["bot"] = base["oauth_config"]["scopes"]["bot"]
     assert variant == base
 
@@ -325,7 +353,7 @@ def test_the_workflow_steps_are_the_ones_sarvbot_runs_and_output_no_password() -
     manifest = load_manifest()
     assert set(manifest["functions"]) == set(STEPS)
     events = manifest["settings"]["event_subscriptions"]
-    assert events["bot_events"] == ["function_executed"]
+    assert "function_executed" in events["bot_events"]
     assert events["request_url"] == manifest["features"]["slash_commands"][0]["url"]
     for function in manifest["functions"].values():
         outputs = function["output_parameters"]["properties"]

@@ -107,6 +107,10 @@ class ApprovalDesk:
         """Pending requests, oldest first."""
         return self._store.pending()
 
+    def of_requester(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
+        """One person's requests, newest first."""
+        return self._store.of_requester(requester_id, limit)
+
     def counts(self) -> dict[str, int]:
         """Requests by state."""
         return self._store.count_by_state()

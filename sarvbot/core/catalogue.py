@@ -86,6 +86,15 @@ class Catalogue:
         """What sarvbot keeps of one user."""
         return self._store.get(name)
 
+    def owned_by(self, owner_id: str) -> list[CatalogueEntry]:
+        """The entries of one owner's users, by name (no call to Sarv)."""
+        return self._store.owned_by(owner_id)
+
+    def frozen(self) -> list[CatalogueEntry]:
+        """The users frozen now, the latest freeze first (no call to Sarv)."""
+        found = [e for e in self._store.all() if e.frozen_at is not None]
+        return sorted(found, key=lambda e: (e.frozen_at, e.name), reverse=True)
+
     def show(self, name: str) -> CataloguedUser:
         """One user with its entry; UnknownSmtpUser if Sarv does not list it."""
         user = self._chores.get_user(name)

@@ -53,6 +53,10 @@ class Directory(Protocol):
         """The users of a user group."""
         ...
 
+    def channel_members(self, channel_id: str) -> frozenset[str]:
+        """The current members of a channel."""
+        ...
+
 
 class Refused(Exception):
     """The action may not run; ``message`` says why, ``rule`` which rule said so."""

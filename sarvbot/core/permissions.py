@@ -204,6 +204,18 @@ class Permissions:
                 logger.warning("no members for user group %s: %s", group, type(exc).__name__)
         return frozenset(people)
 
+    def possible_deciders(self) -> frozenset[str]:
+        """Who the policy lets decide requests, before each one's own checks (guest status,
+        membership of the approvals channel): the approvers it names (users and the members
+        of its user groups), or else the members of the approvals channel.
+        """
+        approvals = self.policy.approvals
+        if approvals is None:
+            return frozenset()
+        if not approvals.approvers:
+            return self.directory.channel_members(approvals.channel_id)
+        return self.people_named(approvals.approvers)
+
     def _is_approver(self, user_id: str) -> bool:
         approvals = self.policy.approvals
         if approvals is None:

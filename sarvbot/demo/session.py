@@ -191,6 +191,8 @@ class DemoSession:
                 "                    you can see that has it (:click Approve, :click Deny 3)",
                 "  :later            time passes: changes made for a while, reminders and",
                 "                    rotations' grace periods come due now",
+                "  :home             open sarvbot's Home tab: what waits on you, your requests,",
+                "                    time-bound changes, the users you own, recent freezes",
                 "  :help             this list",
                 "  :quit             leave (Ctrl-D does too)",
                 "Modals ask for their fields one by one: Enter keeps the value in [brackets],",
@@ -219,6 +221,8 @@ class DemoSession:
             self._fill_opened_modals()
         elif word == "later":
             self._later()
+        elif word == "home":
+            self._home()
         else:
             raise StepFailed(f"unknown demo command :{word} (:help lists them)")
         return True
@@ -299,6 +303,24 @@ class DemoSession:
         app.run_schedule()
         self.workspace.drain()
         self._flush()
+
+    def _home(self) -> None:
+        """Open sarvbot's Home tab as Slack would (app_home_opened), and show the view."""
+        response = self.client.event(
+            {"type": "app_home_opened", "user": self.user_id, "tab": "home"}
+        )
+        if response.status_code != 200:
+            self._note(f"(sarvbot answered HTTP {response.status_code})")
+        self.workspace.drain()
+        self._flush()
+        view = self.slack.home_view(self.user_id)
+        if view is None:
+            raise StepFailed("sarvbot published no Home tab")
+        self.console.print(
+            self.style.dim(f"── sarvbot's Home tab, as {self._user_name(self.user_id)} sees it ──")
+        )
+        for line in message_lines(view, self.names, self.style):
+            self.console.print("  " + line)
 
     def _click(self, text: str) -> None:
         words = text.split()

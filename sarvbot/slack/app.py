@@ -65,6 +65,7 @@ from .flows import (
     retire_rotated,
     tell_request_ended,
 )
+from .home import HomeTab
 from .messenger import Messenger
 from .work import DRAIN_SECONDS, WorkQueue, WorkTracker
 
@@ -336,8 +337,8 @@ class SlackApp:
             every=ledger.lease / 3,
         )
         context.run_due = lambda kinds: self.scheduler.run_due(kinds=kinds)
-        context.messenger.on_request_changed = lambda request: steps.request_changed(
-            context, request
+        context.messenger.request_watchers.append(
+            lambda request: steps.request_changed(context, request)
         )
 
     def expire_requests(self) -> list[ApprovalRequest]:
@@ -519,11 +520,15 @@ def create_slack_app(
         approvals=core.approvals,
         permissions=core.permissions,
     )
+    work = WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger)
+    home = HomeTab(core, client, work)
+    messenger.request_watchers.append(home.request_changed)
     context = SlackContext(
         core=core,
         directory=directory,
         messenger=messenger,
-        work=WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger),
+        work=work,
         client=client,
+        home=home,
     )
     return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from sarvbot.core import Actor, Core
 
 from .directory import SlackDirectory
+from .home import HomeTab
 from .messenger import Messenger
 from .work import WorkQueue
 
@@ -22,13 +23,14 @@ CONTEXT_KEY = "sarvbot"
 
 @dataclass
 class SlackContext:
-    """The core, the people directory, the messenger and the work queue."""
+    """The core, the people directory, the messenger, the work queue and the Home tab."""
 
     core: Core
     directory: SlackDirectory
     messenger: Messenger
     work: WorkQueue
     client: WebClient
+    home: HomeTab
     # Runs the timed work of some kinds that is due now (set by the SlackApp).
     run_due: Callable[[Collection[str]], object] = field(default=lambda kinds: None)
 

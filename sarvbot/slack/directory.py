@@ -74,6 +74,18 @@ class SlackDirectory:
             if cursor is None:
                 return False
 
+    def channel_members(self, channel_id: str) -> frozenset[str]:
+        """Everyone in the channel now (not cached: membership changes)."""
+        found: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self._client.conversations_members(channel=channel_id, cursor=cursor, limit=200)
+            found.update(page.get("members") or [])
+            metadata: dict[str, Any] = page.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") or None
+            if cursor is None:
+                return frozenset(found)
+
     def group_members(self, group_id: str) -> frozenset[str]:
         """The users of a user group."""
         try:

@@ -49,8 +49,9 @@ class Messenger:
         self._secret_client = secret_client
         self._approvals = approvals
         self._permissions = permissions
-        # Told of every request whose message is refreshed (a workflow step may wait on it).
-        self.on_request_changed: Callable[[ApprovalRequest], object] | None = None
+        # Told of each request created or changed (the Home tab's refresh, the workflow
+        # step waiting on it); each of them never raises.
+        self.request_watchers: list[Callable[[ApprovalRequest], object]] = []
 
     # Answers to the person who acted
 
@@ -157,6 +158,7 @@ class Messenger:
         approvals = self._permissions.policy.approvals
         if approvals is None:  # the core refuses requests without an approvals channel
             raise ValueError("requests need an approvals channel")
+        self._request_changed(request)
         message = blocks.approval_message(request, required=approvals.required)
         try:
             posted = self.client.chat_postMessage(
@@ -168,6 +170,10 @@ class Messenger:
             self.tell(respond, sentences.request_not_posted(request.id))
             return
         self.tell(respond, sentences.request_sent(request.id, approvals.channel_id))
+
+    def _request_changed(self, request: ApprovalRequest) -> None:
+        for watcher in self.request_watchers:
+            watcher(request)
 
     def alert_approvals(self, message: Message) -> bool:
         """A message in the approvals channel (a freeze, a refused freeze). Never raises."""
@@ -181,8 +187,7 @@ class Messenger:
 
         Best effort: never raises.
         """
-        if self.on_request_changed is not None:
-            self.on_request_changed(request)
+        self._request_changed(request)
         try:
             current = self._approvals.get(request.id) or request
             if not current.message_channel or not current.message_ts:

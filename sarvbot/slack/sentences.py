@@ -383,3 +383,32 @@ def step_not_posted(request_id: int) -> str:
         f"Request #{request_id} could not be posted in the approvals channel, so it was "
         "withdrawn and nothing was changed. Ask an admin to invite sarvbot there."
     )
+
+
+# The App Home tab
+
+HOME_GUEST = (
+    "Guests and people from other organisations may run only `/smtp help` and `/smtp whoami`, "
+    "so sarvbot has nothing to show you here."
+)
+HOME_NOTHING_WAITING = "No request waits on you."
+HOME_NO_REQUESTS = "You have no requests. The changes you ask for with `/smtp` show here."
+HOME_NO_TIMED = "No time-bound change of yours is in force."
+HOME_NO_OWNED = "You own no SMTP user. `/smtp owner NAME @you` makes you one's owner."
+HOME_NO_FREEZES = "No SMTP user is frozen."
+HOME_UNAVAILABLE = (
+    "sarvbot could not read everything it shows here just now. Open the tab again in a minute."
+)
+
+
+def and_more(count: int) -> str:
+    """The line under a list cut short."""
+    return f"…and {count} more."
+
+
+def home_decide_hint(approvals_channel: str) -> str:
+    """Under the requests waiting on an approver."""
+    return (
+        f"Approve and Deny here count as they do on the request's card in "
+        f"{channel_link(approvals_channel)}: the same checks, and each change runs once."
+    )

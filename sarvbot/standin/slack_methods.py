@@ -121,6 +121,7 @@ class SlackWorkspace:
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
+        self._homes: dict[str, dict[str, Any]] = {}  # user id -> their Home tab's view
         self._triggers: dict[str, _Trigger] = {}
         self._ts_micros = 1_700_000_000_000_000
         self._serial = 0
@@ -242,6 +243,12 @@ class SlackWorkspace:
         """Current views by view id, as Slack would return them."""
         with self._lock:
             return {vid: dict(view) for vid, view in self._views.items()}
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab view last published for a user, or None."""
+        with self._lock:
+            view = self._homes.get(user_id)
+            return dict(view) if view else None
 
     # -- answering a call (lock held) --------------------------------------------------
 
@@ -599,6 +606,25 @@ def _functions_complete_error(ws: SlackWorkspace, args: dict[str, Any]) -> dict[
     return {}
 
 
+def _views_publish(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
+    # One Home tab view per user: publishing again replaces it (same id, a new hash).
+    user_id = args.get("user_id")
+    user = ws._users.get(user_id) if isinstance(user_id, str) else None
+    if user is None or user.deleted or user.is_bot:
+        raise ApiError("invalid_arguments")  # Slack: "invalid `user_id`"
+    view = _decoded(args.get("view"))
+    if not isinstance(view, dict) or view.get("type") != "home":
+        raise ApiError("invalid_arguments")
+    current = ws._homes.get(user.id)
+    expected_hash = args.get("hash")
+    if expected_hash and current and expected_hash != current["hash"]:
+        raise ApiError("hash_conflict")
+    # Kept apart from the modals (``views``): a Home tab is no modal to submit or close.
+    stored = ws._store_view(view, view_id=current["id"] if current else None)
+    ws._homes[user.id] = ws._views.pop(stored["id"])
+    return {"view": dict(stored)}
+
+
 _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] = {
     "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
@@ -615,6 +641,7 @@ _METHODS: dict[str, Callable[[SlackWorkspace, dict[str, Any]], dict[str, Any]]] 
     "views.update": _views_update,
     "functions.completeSuccess": _functions_complete_success,
     "functions.completeError": _functions_complete_error,
+    "views.publish": _views_publish,
 }
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 

@@ -121,6 +121,17 @@ class ApprovalStore:
         with self._db.session(readonly=True) as session:
             return {str(state): int(count) for state, count in session.execute(query)}
 
+    def of_requester(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
+        """One person's requests, newest first."""
+        query = (
+            select(ApprovalRequestRow.id)
+            .where(ApprovalRequestRow.requester_id == requester_id)
+            .order_by(ApprovalRequestRow.created_at.desc(), ApprovalRequestRow.id.desc())
+            .limit(limit)
+        )
+        with self._db.session(readonly=True) as session:
+            return _load(session, session.scalars(query).all())
+
     def add_vote(self, request_id: int, approver_id: str, now: datetime) -> int:
         """Record ``approver_id``'s approval if the request is pending.
 

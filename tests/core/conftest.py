@@ -54,6 +54,9 @@ class FakeDirectory:
     def group_members(self, group_id: str) -> frozenset[str]:
         return self.groups.get(group_id, frozenset())
 
+    def channel_members(self, channel_id: str) -> frozenset[str]:
+        return frozenset(self.members.get(channel_id, set()))
+
 
 class Clock:
     """A clock the test moves by hand."""

@@ -564,3 +564,59 @@ def test_unknown_response_url_is_404(fake: FakeSlackApi) -> None:
     reply = requests.post(fake.base_url + "/response/nope", json={"text": "x"}, timeout=5)
     assert reply.status_code == 404
     assert fake.posts == []
+
+
+# -- views.publish (the Home tab) ------------------------------------------------------
+
+
+def home(blocks: int = 1) -> dict[str, Any]:
+    return {"type": "home", "blocks": [section(f"line {n}") for n in range(blocks)]}
+
+
+def test_views_publish_keeps_one_home_view_per_user(fake: FakeSlackApi, client: WebClient) -> None:
+    first = client.views_publish(user_id="U0ALICE", view=home(1))["view"]
+    second = client.views_publish(user_id="U0ALICE", view=home(2))["view"]
+    assert first["type"] == "home"
+    assert second["id"] == first["id"]
+    assert second["hash"] != first["hash"]
+    shown = fake.home_view("U0ALICE")
+    assert shown is not None
+    assert len(shown["blocks"]) == 2
+    assert fake.home_view("U0BOB") is None
+    assert [c.args["user_id"] for c in fake.calls_to("views.publish")] == ["U0ALICE"] * 2
+
+
+@pytest.mark.parametrize(
+    ("user", "view", "error"),
+    [
+        (None, home(), "invalid_arguments"),
+        ("U0NOBODY", home(), "invalid_arguments"),
+        ("U0GONE", home(), "invalid_arguments"),
+        ("U0ALICE", modal(), "invalid_arguments"),
+        ("U0ALICE", {"blocks": []}, "invalid_arguments"),
+        ("U0ALICE", home(101), "invalid_blocks"),
+        ("U0ALICE", {"type": "home", "blocks": [section("x" * 3001)]}, "invalid_blocks"),
+    ],
+)
+def test_views_publish_refuses_what_slack_refuses(
+    fake: FakeSlackApi, client: WebClient, user: str | None, view: dict[str, Any], error: str
+) -> None:
+    arguments: dict[str, Any] = {"view": view}
+    if user is not None:
+        arguments["user_id"] = user
+    with pytest.raises(SlackApiError) as excinfo:
+        client.api_call("views.publish", json=arguments)
+    assert slack_error(excinfo) == error
+    assert fake.home_view("U0ALICE") is None
+
+
+def test_views_publish_with_a_stale_hash_is_a_conflict(client: WebClient) -> None:
+    published = client.views_publish(user_id="U0BOB", view=home())["view"]
+    client.views_publish(user_id="U0BOB", view=home(2), hash=published["hash"])
+    with pytest.raises(SlackApiError) as excinfo:
+        client.views_publish(user_id="U0BOB", view=home(3), hash=published["hash"])
+    assert slack_error(excinfo) == "hash_conflict"
+
+
+def test_a_home_view_of_a_hundred_blocks_is_taken(client: WebClient) -> None:
+    assert client.views_publish(user_id="U0BOB", view=home(100))["ok"]
