@@ -283,3 +283,17 @@ def lost_work(lost: LostWork) -> str:
         "done. It will not run again by itself: check with `/smtp show` (or `/smtp list`) "
         "before running it again."
     )
+
+
+# The picker and the Manage modal. Form errors are plain text: Slack shows them as typed.
+
+PICK_A_USER = "Choose an SMTP user: type part of its name or label."
+PICK_AN_ACTION = "Choose what to do."
+PICK_A_CHANNEL = "Choose the channel whose rules apply; the answer goes there."
+PICK_TO_FREEZE = "Choose the SMTP user to freeze."
+MANAGE_NOT_OPENED = "Slack did not open the Manage form in time; use the shortcut again."
+
+
+def form_usage(exc: CommandError) -> str:
+    """A mistake in a form's details, and the command's usage (plain text)."""
+    return f"{exc.message}. Usage: {exc.usage}" if exc.usage else exc.message

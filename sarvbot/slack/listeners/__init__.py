@@ -6,7 +6,7 @@ them through Bolt's ``context`` (see :func:`sarvbot.slack.context.sarvbot_of`).
 
 from slack_bolt import App
 
-from . import actions, commands, events, shortcuts, views
+from . import actions, commands, events, picker, shortcuts, views
 
 __all__ = ["register"]
 
@@ -18,3 +18,4 @@ def register(app: App) -> None:
     views.register(app)
     shortcuts.register(app)
     events.register(app)
+    picker.register(app)
