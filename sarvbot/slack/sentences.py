@@ -291,6 +291,7 @@ PICK_A_USER = "Choose an SMTP user: type part of its name or label."
 PICK_AN_ACTION = "Choose what to do."
 PICK_A_CHANNEL = "Choose the channel whose rules apply; the answer goes there."
 PICK_TO_FREEZE = "Choose the SMTP user to freeze."
+SAY_WHY = "Say why, here: ops read it."
 MANAGE_NOT_OPENED = "Slack did not open the Manage form in time; use the shortcut again."
 
 

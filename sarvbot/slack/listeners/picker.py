@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk.errors import SlackApiError
 
-from sarvbot.actions import SPECS
+from sarvbot.actions import SPECS, Action
 from sarvbot.core import CommandError, DatabaseUnavailable, Refused, parse_command
 from sarvbot.policy import Decision
 
@@ -117,6 +117,11 @@ def manage_submitted(
     except DatabaseUnavailable:
         ack(response_action="errors", errors={"action": sentences.DATABASE_DOWN + "."})
         return
+    requested = verdict.decision is Decision.REQUEST
+    if not command.wants_modal and not command.reason and (requested or action is Action.FREEZE):
+        # Both are refused without one: said on the form rather than after it closed.
+        ack(response_action="errors", errors={"details": sentences.SAY_WHY})
+        return
     meta = FormMeta(channel_id, user=name, response_url=response_url)
     respond = meta.respond()
     handled = Handled("shortcut", action, user_id, channel_id, name)
@@ -124,9 +129,8 @@ def manage_submitted(
         # Actions with a form (edit) go on in their form, opened in this modal's place.
         ack(response_action="update", view=blocks.loading_modal(name, meta.dump()))
         view_id = str(view.get("id"))
-        ask_reason = verdict.decision is Decision.REQUEST
         ctx.work.submit(
-            respond, lambda: fill_edit_form(ctx, name, meta, view_id, ask_reason), handled
+            respond, lambda: fill_edit_form(ctx, name, meta, view_id, requested), handled
         )
         return
     receipt = None
