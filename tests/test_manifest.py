@@ -17,6 +17,8 @@ import yaml
 from jsonschema import Draft7Validator, ValidationError
 from referencing import Registry, Resource
 
+from sarvbot.slack.blocks import SHORTCUT_FREEZE
+from sarvbot.slack.picker import SHORTCUT_MANAGE
 from sarvbot.slack.steps import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,8 +122,14 @@ def sarvbot_problems(manifest: dict[str, Any]) -> list[str]:
     if "app_home_opened" not in events.get("bot_events", []):
         problems.append("settings.event_subscriptions.bot_events must hold app_home_opened")
     if settings.get("socket_mode_enabled"):
-        if "url" in command or "request_url" in interactivity or "request_url" in events:
-            problems.append("Socket Mode is on, so the command url and request_urls must go")
+        if (
+            {"request_url", "message_menu_options_url"} & set(interactivity)
+            or "url" in command
+            or "request_url" in events
+        ):
+            problems.append(
+                "Socket Mode is on, so the command url, request_urls and options url must go"
+            )
     else:
         url = command.get("url")
         if not (isinstance(url, str) and url.startswith("https://") and url.endswith(EVENTS_PATH)):
@@ -135,6 +143,11 @@ def sarvbot_problems(manifest: dict[str, Any]) -> list[str]:
             problems.append(
                 "settings.event_subscriptions.request_url must equal the command url: "
                 f"{events.get('request_url')!r} != {url!r}"
+            )
+        if interactivity.get("message_menu_options_url") != url:
+            problems.append(
+                "settings.interactivity.message_menu_options_url must equal the command url "
+                "(pickers load their options there)"
             )
 
     scopes = manifest.get("oauth_config", {}).get("scopes", {}).get("bot", [])
@@ -325,9 +338,25 @@ def test_socket_mode_variant_is_accepted() -> None:
     manifest = copy.deepcopy(load_manifest())
     manifest["settings"]["socket_mode_enabled"] = True
     del manifest["settings"]["interactivity"]["request_url"]
+    del manifest["settings"]["interactivity"]["message_menu_options_url"]
     del manifest["features"]["slash_commands"][0]["url"]
     del manifest["settings"]["event_subscriptions"]["request_url"]
     assert all_problems(manifest) == []
+
+
+def test_the_shortcuts_are_those_sarvbot_listens_for() -> None:
+    shortcuts = {(s["type"], s["callback_id"]) for s in load_manifest()["features"]["shortcuts"]}
+    assert shortcuts == {("message", SHORTCUT_FREEZE), ("global", SHORTCUT_MANAGE)}
+
+
+def _no_options_url(m: dict[str, Any]) -> None:
+    del m["settings"]["interactivity"]["message_menu_options_url"]
+
+
+def test_a_manifest_without_the_options_url_is_refused() -> None:
+    broken = copy.deepcopy(load_manifest())
+    _no_options_url(broken)
+    assert any("message_menu_options_url" in p for p in sarvbot_problems(broken))
 
 
 def test_the_leak_watch_manifest_adds_only_its_events_and_history_scopes() -> None:

@@ -19,6 +19,7 @@ from .reverts import Reverted, RevertOutcome, Reverts, TimedChange, status_of
 from .rotations import DEFAULT_GRACE, Rotation, Rotations
 from .single_flight import SharedCall
 from .trail import AuditTrail
+from .user_index import UserIndex
 
 if TYPE_CHECKING:
     from sarvbot.store import CatalogueStore
@@ -55,6 +56,8 @@ class SmtpChores:
         self.reverts = reverts
         self.rotations = rotations
         self.leak_watch = leak_watch
+        # Pickers' copy of the names and labels, forgotten after every change at Sarv.
+        self.user_index: UserIndex | None = None
         # Many people listing at once share one call to Sarv instead of queueing up.
         self._list_all = SharedCall(self.sarv.list_users)
 
@@ -118,6 +121,7 @@ class SmtpChores:
                 timed = self._plan_revert(change, actor, channel_id, request_id)
             result = _RUNNERS[change.action](self, change)
         except (sarv.Error, UnknownSmtpUser, Refused) as exc:
+            self._forget_names()
             unknown = isinstance(exc, sarv.Error) and outcome_unknown(
                 exc, repeatable=change.repeatable
             )
@@ -131,6 +135,7 @@ class SmtpChores:
             self.record(receipt, outcome, _failure_words(exc, change))
             raise
         self.record(receipt, "done")
+        self._forget_names()
         if result.credentials is not None and self.leak_watch is not None:
             self.leak_watch.mark_stale()  # the new password is watched from the next check
         self._catalogue_after_status(change, actor, result.target)
@@ -153,6 +158,10 @@ class SmtpChores:
             best_effort=True,
         )
         return result
+
+    def _forget_names(self) -> None:
+        if self.user_index is not None:
+            self.user_index.invalidate()
 
     def _catalogue_after_status(self, change: Change, actor: Actor, target: str) -> None:
         """A freeze marks its user frozen; enabling it again ends the freeze. Best effort:

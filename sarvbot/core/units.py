@@ -20,6 +20,7 @@ from .permissions import Permissions
 from .reverts import Reverts
 from .rotations import Rotations
 from .trail import AuditTrail
+from .user_index import UserIndex
 
 if TYPE_CHECKING:
     from sarvbot.store import ApprovalStore, AuditLog, CatalogueStore, JobStore
@@ -43,6 +44,7 @@ class Core:
     trail: AuditTrail
     ledger: WorkLedger
     jobs: JobStore
+    user_index: UserIndex
 
 
 def build_core(
@@ -66,6 +68,9 @@ def build_core(
     # Sarv's own list (not the chores' shared call): the watch holds no password itself.
     leak_watch = LeakWatch(sarv_client.list_users)
     chores.leak_watch = leak_watch
+    # One per process: every picker shares it; the chores forget it after each change.
+    user_index = UserIndex(chores.list_users, catalogue.all)
+    chores.user_index = user_index
     desk = ApprovalDesk(approvals, chores=chores, permissions=permissions, trail=trail, clock=clock)
     return Core(
         permissions=permissions,
@@ -84,4 +89,5 @@ def build_core(
         trail=trail,
         ledger=ledger,
         jobs=jobs,
+        user_index=user_index,
     )

@@ -208,9 +208,9 @@ def _installed_app_only(installed: InstalledApp, trail: AuditTrail) -> Callable[
         # Bolt reads the team the way Slack sends it for each payload kind: team_id for
         # commands and events, team.id for clicks and views, a view's app_installed_team_id.
         app_id = body.get("api_app_id")
-        if app_id is None and body.get("type") == "message_action":
-            # Slack names no app on a message shortcut; its signature, made with this app's
-            # signing secret, does. The workspace is still checked.
+        if app_id is None and body.get("type") in ("message_action", "shortcut"):
+            # Slack names no app on a shortcut (message or global); its signature, made with
+            # this app's signing secret, does. The workspace is still checked.
             app_id = installed.app_id
         why = installed.refuses(
             team_id=context.team_id, enterprise_id=context.enterprise_id, app_id=app_id

@@ -19,8 +19,10 @@ from sarvbot.core import (
     Rotation,
     TimedChange,
 )
+from sarvbot.core.user_index import Pick
 from sarvbot.sarv import Credentials, SmtpUser
 
+from . import picker
 from .mrkdwn import NAME_LIMIT, channel_link, code, escape, mention, truncate
 
 __all__ = [
@@ -707,26 +709,14 @@ def freeze_refused_alert(by: str, channel_id: str, target: str | None, per_hour:
     )
 
 
-def freeze_modal(candidates: Sequence[tuple[str, str | None]], meta: str) -> dict[str, Any]:
-    """Which of the SMTP users a message names to freeze, and why."""
-    options = [
-        {
-            "text": {"type": "plain_text", "text": truncate(f"{n} ({lb})" if lb else n, 75)},
-            "value": n,
-        }
-        for n, lb in candidates[:100]
-    ]
-    choice: dict[str, Any] = {
-        "type": "input",
-        "block_id": "user",
-        "label": {"type": "plain_text", "text": "SMTP user"},
-        "element": {"type": "static_select", "action_id": "value", "options": options},
-    }
-    if len(options) == 1:
-        choice["element"]["initial_option"] = options[0]
+def freeze_modal(candidates: Sequence[Pick], meta: str) -> dict[str, Any]:
+    """Freeze one of the SMTP users a message names (the first is chosen), or any other
+    the picker finds, and say why.
+    """
     blocks = [
         _section("It is disabled at once, and ops are alerted. Undo it with `/smtp enable`."),
-        choice,
+        _context(picker.found_in_message(candidates)),
+        picker.user_picker(initial=candidates[0] if candidates else None),
         _input("reason", "Why", multiline=True),
     ]
     return _modal(VIEW_FREEZE, "Freeze an SMTP user", blocks, meta, "Freeze")

@@ -412,3 +412,18 @@ def home_decide_hint(approvals_channel: str) -> str:
         f"Approve and Deny here count as they do on the request's card in "
         f"{channel_link(approvals_channel)}: the same checks, and each change runs once."
     )
+
+
+# The picker and the Manage modal. Form errors are plain text: Slack shows them as typed.
+
+PICK_A_USER = "Choose an SMTP user: type part of its name or label."
+PICK_AN_ACTION = "Choose what to do."
+PICK_A_CHANNEL = "Choose the channel whose rules apply; the answer goes there."
+PICK_TO_FREEZE = "Choose the SMTP user to freeze."
+SAY_WHY = "Say why, here: ops read it."
+MANAGE_NOT_OPENED = "Slack did not open the Manage form in time; use the shortcut again."
+
+
+def form_usage(exc: CommandError) -> str:
+    """A mistake in a form's details, and the command's usage (plain text)."""
+    return f"{exc.message}. Usage: {exc.usage}" if exc.usage else exc.message

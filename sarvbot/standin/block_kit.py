@@ -14,9 +14,13 @@ __all__ = [
     "MAX_HEADER_CHARS",
     "MAX_MESSAGE_BLOCKS",
     "MAX_MESSAGE_CHARS",
+    "MAX_OPTIONS",
+    "MAX_OPTION_TEXT_CHARS",
+    "MAX_OPTION_VALUE_CHARS",
     "MAX_TEXT_OBJECT_CHARS",
     "MAX_VIEW_BLOCKS",
     "check_message_limits",
+    "check_options",
 ]
 
 MAX_MESSAGE_BLOCKS = 50
@@ -25,6 +29,9 @@ MAX_TEXT_OBJECT_CHARS = 3000  # a section's text, a context element
 MAX_FIELD_CHARS = 2000  # each of a section's fields
 MAX_HEADER_CHARS = 150
 MAX_MESSAGE_CHARS = 40_000  # a message's top-level text
+MAX_OPTIONS = 100  # a select's options, or an options answer
+MAX_OPTION_TEXT_CHARS = 75
+MAX_OPTION_VALUE_CHARS = 150
 
 
 def check_message_limits(
@@ -72,4 +79,27 @@ def _block_too_long(block: Mapping[str, Any]) -> bool:
         )
     if kind == "header":
         return len(text_of(block.get("text"))) > MAX_HEADER_CHARS
+    if kind == "input" and isinstance(block.get("element"), dict):
+        element = block["element"]
+        offered = list(element.get("options") or [])
+        if isinstance(element.get("initial_option"), dict):
+            offered.append(element["initial_option"])
+        return check_options(offered, limit=MAX_OPTIONS + 1) is not None
     return False
+
+
+def check_options(options: object, *, limit: int = MAX_OPTIONS) -> str | None:
+    """Why Slack would not show ``options`` (a select's, or an options answer), or None."""
+    if not isinstance(options, list) or len(options) > limit:
+        return "too many options" if isinstance(options, list) else "not a list"
+    for found in options:
+        text = found.get("text") if isinstance(found, dict) else None
+        value = found.get("value") if isinstance(found, dict) else None
+        if not isinstance(text, dict) or text.get("type") != "plain_text":
+            return "an option's text is not plain_text"
+        words = text.get("text")
+        if not isinstance(words, str) or not 1 <= len(words) <= MAX_OPTION_TEXT_CHARS:
+            return "an option's text is empty or longer than 75 characters"
+        if not isinstance(value, str) or not 1 <= len(value) <= MAX_OPTION_VALUE_CHARS:
+            return "an option's value is empty or longer than 150 characters"
+    return None

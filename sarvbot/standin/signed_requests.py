@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 __all__ = [
     "SlackAppClient",
     "block_actions_body",
+    "block_suggestion_body",
     "find_action",
     "function_executed_event",
+    "global_shortcut_body",
     "sign",
     "slash_command_body",
     "state_values",
@@ -248,6 +250,7 @@ def view_submission_body(
     team_domain: str = DEFAULT_TEAM_DOMAIN,
     api_app_id: str = DEFAULT_API_APP_ID,
     token: str = DEFAULT_VERIFICATION_TOKEN,
+    response_urls: list[dict[str, str]] | None = None,
 ) -> str:
     """``payload=<json>`` for a modal submission.
 
@@ -255,6 +258,8 @@ def view_submission_body(
     is nested into ``view.state.values`` the way Slack does for the element found in the
     view (``{"type": "plain_text_input", "value": ...}``, or ``selected_option`` with the
     matching option for a static_select). Without ``values`` the view's own state is sent.
+    ``response_urls`` are those Slack gives for a conversations_select with
+    ``response_url_enabled`` (``block_id``, ``action_id``, ``channel_id``, ``response_url``).
     """
     sent_view = copy.deepcopy(dict(view))
     if values is not None:
@@ -268,7 +273,7 @@ def view_submission_body(
         "token": token,
         "trigger_id": trigger_id,
         "view": sent_view,
-        "response_urls": [],
+        "response_urls": list(response_urls or []),
         "is_enterprise_install": False,
         "enterprise": None,
     }
@@ -474,6 +479,54 @@ class SlackAppClient:
         )
         return self.post(body)
 
+    def global_shortcut(self, callback_id: str, *, user_id: str) -> requests.Response:
+        """Use a global shortcut (from search or the composer: no channel, no message)."""
+        body = global_shortcut_body(
+            callback_id=callback_id,
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            trigger_id=self._trigger_id(user_id),
+        )
+        return self.post(body)
+
+    def suggest(
+        self, view: Mapping[str, Any], action_id: str, typed: str, *, user_id: str
+    ) -> requests.Response:
+        """Type ``typed`` into the external_select ``action_id`` of ``view``: Slack asks
+        the app for its options.
+        """
+        block_id, _ = find_action(list(view.get("blocks") or []), action_id)
+        body = block_suggestion_body(
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            view=view,
+            block_id=block_id,
+            action_id=action_id,
+            value=typed,
+        )
+        return self.post(body)
+
+    def _response_urls(
+        self, view: Mapping[str, Any], values: Mapping[str, Mapping[str, str | None]]
+    ) -> list[dict[str, str]]:
+        found = []
+        for block_id, by_action in values.items():
+            for action_id, value in by_action.items():
+                element = _input_element(view.get("blocks") or [], block_id, action_id)
+                if element.get("response_url_enabled") and value and self.slack is not None:
+                    url = self.slack.new_response_url(channel_id=value)
+                    found.append(
+                        {
+                            "block_id": block_id,
+                            "action_id": action_id,
+                            "channel_id": value,
+                            "response_url": url,
+                        }
+                    )
+        return found
+
     def event(self, event: Mapping[str, Any], *, event_id: str | None = None) -> requests.Response:
         """Deliver one Events API event (a message posted or edited, say)."""
         # Slack's event ids are unique across the workspace, whoever the client is.
@@ -527,6 +580,7 @@ class SlackAppClient:
             view=view,
             trigger_id=trigger_id or self._trigger_id(user_id),
             values=values,
+            response_urls=self._response_urls(view, values or {}),
         )
         return self.post(body)
 
@@ -618,6 +672,8 @@ def _element_state(element: Mapping[str, Any], value: str | None) -> dict[str, A
                 (o for o in _options(element) if o.get("value") == value),
                 None,
             )
+            if selected is None and kind == "external_select":
+                selected = _offered_option(value)
             if selected is None:
                 raise ValueError(f"{element.get('action_id')!r} has no option {value!r}")
         return {"type": kind, "selected_option": selected}
@@ -632,3 +688,69 @@ def _options(element: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     yield from element.get("options") or []
     for group in element.get("option_groups") or []:
         yield from group.get("options") or []
+
+
+def _offered_option(value: str) -> dict[str, Any]:
+    """The option an app offered for ``value`` in an external_select, as Slack echoes it."""
+    return {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+
+
+def global_shortcut_body(
+    *,
+    callback_id: str,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    trigger_id: str,
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """``payload=<json>`` for a global shortcut (``shortcut``).
+
+    As Slack sends it: a trigger_id, and no channel, message, response_url or api_app_id.
+    """
+    payload: dict[str, Any] = {
+        "type": "shortcut",
+        "token": token,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": team_domain},
+        "user": _user(user_id, user_name, team_id),
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+    }
+    return _payload_body(payload)
+
+
+def block_suggestion_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    view: Mapping[str, Any],
+    block_id: str,
+    action_id: str,
+    value: str,
+    team_domain: str = DEFAULT_TEAM_DOMAIN,
+    api_app_id: str = DEFAULT_API_APP_ID,
+    token: str = DEFAULT_VERIFICATION_TOKEN,
+) -> str:
+    """``payload=<json>`` Slack sends for an external_select's options as someone types
+    (``block_suggestion``): what was typed as ``value``, and the view it is in.
+    """
+    payload: dict[str, Any] = {
+        "type": "block_suggestion",
+        "user": _user(user_id, user_name, team_id),
+        "container": {"type": "view", "view_id": str(view.get("id", ""))},
+        "api_app_id": api_app_id,
+        "token": token,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": copy.deepcopy(dict(view)),
+    }
+    return _payload_body(payload)

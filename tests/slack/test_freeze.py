@@ -149,11 +149,14 @@ def test_the_message_shortcut_finds_users_by_name_and_label_and_freezes_the_chos
     CatalogueStore(workspace.database).write("smtp97002", label="billing-api")
     text = f"CI log: SMTP_USER={USER} SMTP_PASS=hunter2, and billing-api too"
     view = _shortcut(workspace, slack, text, ALICE)
-    options = [o["value"] for b in view["blocks"] for o in b.get("element", {}).get("options", [])]
-    assert sorted(options) == [USER, "smtp97002"]
-    refused = slack.submit_view(view, {"user": {"value": USER}}, user_id=ALICE).json()
+    assert f"names `{USER}`, `smtp97002 (billing-api)`." in str(view["blocks"])
+    (picker,) = [b for b in view["blocks"] if b.get("block_id") == "smtp_user"]
+    assert picker["element"]["type"] == "external_select"
+    assert picker["element"]["initial_option"]["value"] == USER
+    picked = {"smtp_user": {"pick_smtp_user": USER}}
+    refused = slack.submit_view(view, picked, user_id=ALICE).json()
     assert refused["errors"] == {"reason": "Say why: ops read it on the alert."}
-    typed = {"user": {"value": USER}, "reason": {"value": "pasted in a CI log"}}
+    typed = {**picked, "reason": {"value": "pasted in a CI log"}}
     assert slack.submit_view(view, typed, user_id=ALICE).ok
     workspace.drain()
     assert workspace.sandbox.users[USER].status == "Disable"

@@ -6,7 +6,7 @@ them through Bolt's ``context`` (see :func:`sarvbot.slack.context.sarvbot_of`).
 
 from slack_bolt import App
 
-from . import actions, commands, events, functions, home, shortcuts, views
+from . import actions, commands, events, functions, home, picker, shortcuts, views
 
 __all__ = ["register"]
 
@@ -20,3 +20,4 @@ def register(app: App) -> None:
     events.register(app)
     functions.register(app)
     home.register(app)
+    picker.register(app)

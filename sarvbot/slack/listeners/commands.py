@@ -32,7 +32,7 @@ from ..flows import authorize, run_change
 from ..payloads import FormMeta
 from ..work import Handled
 
-__all__ = ["register"]
+__all__ = ["fill_edit_form", "register", "run_command"]
 
 logger = logging.getLogger("sarvbot.slack")
 
@@ -72,7 +72,7 @@ def smtp_command(
     ack()
     ctx.work.submit(
         respond,
-        lambda: _run(ctx, command, user_id, channel_id, respond, receipt),
+        lambda: run_command(ctx, command, user_id, channel_id, respond, receipt),
         handled,
         receipt=receipt,
     )
@@ -86,17 +86,18 @@ class _Asked:
     channel_id: str
     command: Command
     verdict: Verdict
-    respond: Respond
+    respond: Respond | None
 
 
-def _run(
+def run_command(
     ctx: SlackContext,
     command: Command,
     user_id: str,
     channel_id: str,
-    respond: Respond,
+    respond: Respond | None,
     receipt: Future[int] | None,
 ) -> None:
+    """Answer, run or request ``command`` as ``user_id`` asked it in ``channel_id``."""
     try:
         _answer(ctx, command, ctx.actor(user_id), channel_id, respond, receipt)
     except UnknownSmtpUser as exc:
@@ -109,7 +110,7 @@ def _answer(
     command: Command,
     actor: Actor,
     channel_id: str,
-    respond: Respond,
+    respond: Respond | None,
     receipt: Future[int] | None,
 ) -> None:
     # The policy first: a channel that may not run it learns nothing of the catalogue.
@@ -236,24 +237,27 @@ def _open_form(ctx: SlackContext, command: Command, body: dict[str, Any], respon
         trigger_id=trigger_id, view=blocks.loading_modal(name, meta.dump())
     )
     view_id = opened["view"]["id"]
+    ctx.work.submit(
+        respond, lambda: fill_edit_form(ctx, name, meta, view_id, ask_reason), "edit form"
+    )
 
-    def fill() -> None:
-        try:
-            user = ctx.core.chores.get_user(name)
-        except UnknownSmtpUser as exc:
-            view = blocks.modal_notice(
-                "Edit SMTP user", sentences.no_such_user(exc.name), meta.dump()
-            )
-        except sarv.Error as exc:
-            text = sentences.words(describe_sarv_error(exc))
-            view = blocks.modal_notice("Edit SMTP user", text, meta.dump())
-        else:
-            meta.original = {
-                "total_limit": user.total_limit,
-                "hourly_limit": user.hourly_limit,
-                "status": user.status.value,
-            }
-            view = blocks.edit_modal(user, meta.dump(), ask_reason=ask_reason)
-        ctx.client.views_update(view_id=view_id, view=view)
 
-    ctx.work.submit(respond, fill, "edit form")
+def fill_edit_form(
+    ctx: SlackContext, name: str, meta: FormMeta, view_id: str, ask_reason: bool
+) -> None:
+    """Put the edit form, with the user's values at Sarv, in place of the loading modal."""
+    try:
+        user = ctx.core.chores.get_user(name)
+    except UnknownSmtpUser as exc:
+        view = blocks.modal_notice("Edit SMTP user", sentences.no_such_user(exc.name), meta.dump())
+    except sarv.Error as exc:
+        text = sentences.words(describe_sarv_error(exc))
+        view = blocks.modal_notice("Edit SMTP user", text, meta.dump())
+    else:
+        meta.original = {
+            "total_limit": user.total_limit,
+            "hourly_limit": user.hourly_limit,
+            "status": user.status.value,
+        }
+        view = blocks.edit_modal(user, meta.dump(), ask_reason=ask_reason)
+    ctx.client.views_update(view_id=view_id, view=view)

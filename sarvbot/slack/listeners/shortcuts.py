@@ -13,6 +13,7 @@ from slack_bolt.context.respond import Respond
 from sarvbot import sarv
 from sarvbot.actions import Action
 from sarvbot.core import Refused, describe_sarv_error
+from sarvbot.core.user_index import Pick
 
 from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
@@ -79,7 +80,7 @@ def _fill(ctx: SlackContext, user_id: str, meta: FormMeta, text: str, view_id: s
     ctx.client.views_update(view_id=view_id, view=notice)
 
 
-def _named_in(ctx: SlackContext, text: str) -> list[tuple[str, str | None]]:
+def _named_in(ctx: SlackContext, text: str) -> list[Pick]:
     """The SMTP users a text names, by Sarv name or label, with their labels."""
     # A name ends a sentence as often as not: its full stop is no part of it.
     words = {w.rstrip("._-").lower() for w in _WORD.findall(text)}
@@ -88,5 +89,5 @@ def _named_in(ctx: SlackContext, text: str) -> list[tuple[str, str | None]]:
     for row in view.users:
         label = row.entry.label if row.entry else None
         if row.user.name.lower() in words or (label and label.lower() in words):
-            found.append((row.user.name, label))
+            found.append(Pick(row.user.name, label))
     return found

@@ -13,10 +13,11 @@ from sarvbot.core import Change, CommandError
 from sarvbot.core.commands import parse_duration
 from sarvbot.sarv import UserStatus
 
-from .. import blocks
+from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
 from ..flows import authorize, decide, run_change
 from ..payloads import FormMeta, SubmittedForm, state_choice, state_text, state_values
+from ..picker import PICKER_BLOCK, picked_user
 from ..work import Handled
 
 __all__ = ["register"]
@@ -131,14 +132,14 @@ def freeze_submitted(
 ) -> None:
     """The freeze form of the message shortcut: the user it names, and why."""
     values = state_values(view)
-    name, reason = state_choice(values, "user"), state_text(values, "reason")
+    name, reason = picked_user(values), state_text(values, "reason")
     try:
         meta: FormMeta | None = FormMeta.load(str(view.get("private_metadata") or ""))
     except ValueError:
         meta = None
     errors = {}
     if not name:
-        errors["user"] = "Choose the SMTP user to freeze."
+        errors[PICKER_BLOCK] = sentences.PICK_TO_FREEZE
     if not reason:
         errors["reason"] = "Say why: ops read it on the alert."
     if meta is None:

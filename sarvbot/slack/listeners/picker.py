@@ -1,0 +1,155 @@
+"""The SMTP user picker's options, and the global shortcut "Manage an SMTP user"."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk.errors import SlackApiError
+
+from sarvbot.actions import SPECS, Action
+from sarvbot.core import CommandError, DatabaseUnavailable, Refused, parse_command
+from sarvbot.policy import Decision
+
+from .. import blocks, picker, sentences
+from ..context import sarvbot_of
+from ..flows import authorize
+from ..payloads import FormMeta, state_choice, state_text, state_values
+from ..work import Handled
+from .commands import fill_edit_form, run_command
+
+__all__ = ["register"]
+
+logger = logging.getLogger("sarvbot.slack")
+
+# Slack waits 3 s for options: past this, an empty list now beats nothing at all (the load
+# goes on, and the next keystroke is answered from it).
+OPTIONS_WAIT = 2.0
+# Nobody types more into a picker; a longer value is cut, not refused.
+MAX_TYPED = 255
+
+
+def register(app: App) -> None:
+    """Attach the picker's options, the shortcut and its form."""
+    app.options(picker.ACTION_PICK_USER)(suggest_users)
+    app.shortcut(picker.SHORTCUT_MANAGE)(manage_from_shortcut)
+    app.view(picker.VIEW_MANAGE)(manage_submitted)
+
+
+def suggest_users(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
+    """The users whose name or label holds what was typed; none when Sarv cannot say."""
+    ctx = sarvbot_of(context)
+    typed = body.get("value")
+    text = typed[:MAX_TYPED] if isinstance(typed, str) else ""
+    try:
+        picks = ctx.core.user_index.search(text, limit=picker.MAX_OPTIONS, wait=OPTIONS_WAIT)
+    except TimeoutError:
+        logger.warning("picker answered with no options: Sarv is slow")
+        picks = []
+    except Exception as exc:
+        logger.warning("picker answered with no options: %s", type(exc).__name__)
+        picks = []
+    ack(options=picker.options(picks))
+
+
+def manage_from_shortcut(
+    ack: Callable[..., None], body: dict[str, Any], context: BoltContext
+) -> None:
+    """Open the Manage modal; nothing is checked until it is submitted with a channel."""
+    ack()
+    ctx = sarvbot_of(context)
+    user = body.get("user")
+    user_id = str(user.get("id")) if isinstance(user, dict) else ""
+    trigger_id = str(body.get("trigger_id"))
+
+    def open_form() -> None:
+        try:
+            ctx.client.views_open(
+                trigger_id=trigger_id, view=picker.manage_modal(FormMeta("").dump())
+            )
+        except SlackApiError as exc:
+            logger.warning("could not open the manage form: %s", exc.response.get("error"))
+            ctx.messenger.direct_message(user_id, sentences.MANAGE_NOT_OPENED)
+
+    ctx.work.soon(None, open_form, Handled("shortcut", "manage", user_id, ""))
+
+
+def manage_submitted(
+    ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any], context: BoltContext
+) -> None:
+    """The Manage modal: checked as ``/smtp ACTION USER DETAILS`` in the chosen channel
+    would be; a refusal or a mistake stays on the form, the rest runs or is requested.
+    """
+    ctx = sarvbot_of(context)
+    user = body.get("user")
+    user_id = str(user.get("id")) if isinstance(user, dict) else ""
+    values = state_values(view)
+    name = picker.picked_user(values)
+    action = picker.manage_action(state_choice(values, "action"))
+    channel_id = picker.picked_conversation(values, "channel")
+    response_url = _response_url(body, "channel")
+    errors: dict[str, str] = {}
+    if name is None:
+        errors[picker.PICKER_BLOCK] = sentences.PICK_A_USER
+    if action is None:
+        errors["action"] = sentences.PICK_AN_ACTION
+    if channel_id is None or response_url is None:
+        errors["channel"] = sentences.PICK_A_CHANNEL
+    if errors or name is None or action is None or channel_id is None:
+        ack(response_action="errors", errors=errors)
+        return
+    person = picker.picked_person(values, "person")
+    words = [action.value, name, f"<@{person}>" if person else "", state_text(values, "details")]
+    try:
+        command = parse_command(" ".join(w for w in words if w))
+        verdict = authorize(ctx, ctx.actor(user_id), channel_id, action, name)
+    except CommandError as exc:
+        ack(response_action="errors", errors={"details": sentences.form_usage(exc)})
+        return
+    except Refused as exc:
+        ack(response_action="errors", errors={"action": exc.message})
+        return
+    except SlackApiError:
+        ack(response_action="errors", errors={"channel": sentences.SLACK_SLOW})
+        return
+    except DatabaseUnavailable:
+        ack(response_action="errors", errors={"action": sentences.DATABASE_DOWN + "."})
+        return
+    requested = verdict.decision is Decision.REQUEST
+    if not command.wants_modal and not command.reason and (requested or action is Action.FREEZE):
+        # Both are refused without one: said on the form rather than after it closed.
+        ack(response_action="errors", errors={"details": sentences.SAY_WHY})
+        return
+    meta = FormMeta(channel_id, user=name, response_url=response_url)
+    respond = meta.respond()
+    handled = Handled("shortcut", action, user_id, channel_id, name)
+    if command.wants_modal:
+        # Actions with a form (edit) go on in their form, opened in this modal's place.
+        ack(response_action="update", view=blocks.loading_modal(name, meta.dump()))
+        view_id = str(view.get("id"))
+        ctx.work.submit(
+            respond, lambda: fill_edit_form(ctx, name, meta, view_id, requested), handled
+        )
+        return
+    receipt = None
+    if SPECS[action].changes_sarv:
+        receipt = ctx.core.ledger.acknowledge_soon(user_id, channel_id, action, name)
+    ack()
+    ctx.work.submit(
+        respond,
+        lambda: run_command(ctx, command, user_id, channel_id, respond, receipt),
+        handled,
+        receipt=receipt,
+    )
+
+
+def _response_url(body: dict[str, Any], block_id: str) -> str | None:
+    """The response_url Slack gave for the channel chosen in ``block_id``."""
+    for item in body.get("response_urls") or []:
+        if isinstance(item, dict) and item.get("block_id") == block_id:
+            url = item.get("response_url")
+            if isinstance(url, str) and url.startswith(("https://", "http://")):
+                return url
+    return None

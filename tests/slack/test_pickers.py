@@ -1,0 +1,355 @@
+"""Pick, don't type: the SMTP user picker and the global shortcut "Manage an SMTP user"."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from sarvbot.slack.listeners import picker as picker_listener
+from sarvbot.slack.picker import ACTION_PICK_USER, MANAGE_ACTIONS, PICKER_BLOCK
+from sarvbot.standin import SlackAppClient
+from sarvbot.standin.block_kit import check_options
+from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
+from sarvbot.store import AuditLog, CatalogueStore
+from tests.support import noticing
+
+LIST = "settings/listSmtp"
+USER = "smtp97001"
+
+
+def _manage_form(workspace: LocalWorkspace, slack: SlackAppClient, user: str) -> dict[str, Any]:
+    """Use the global shortcut; returns the modal it opened."""
+    before = set(workspace.slack.views)
+    assert slack.global_shortcut("manage_smtp_user", user_id=user).ok
+    workspace.drain()
+    (opened,) = set(workspace.slack.views) - before
+    return workspace.slack.views[opened]
+
+
+def _offered(
+    slack: SlackAppClient, view: dict[str, Any], typed: str, user: str = BOB
+) -> list[dict[str, Any]]:
+    """What the picker offers once ``typed`` is typed: checked against Slack's limits."""
+    answer = slack.suggest(view, ACTION_PICK_USER, typed, user_id=user)
+    assert answer.status_code == 200
+    options = answer.json()["options"]
+    assert check_options(options) is None
+    return list(options)
+
+
+def _values(offered: list[dict[str, Any]]) -> list[str]:
+    return [o["value"] for o in offered]
+
+
+def _manage(
+    slack: SlackAppClient,
+    view: dict[str, Any],
+    user: str,
+    *,
+    name: str | None = USER,
+    action: str | None,
+    channel: str | None,
+    details: str | None = None,
+    person: str | None = None,
+) -> Any:
+    values = {
+        PICKER_BLOCK: {ACTION_PICK_USER: name},
+        "action": {"value": action},
+        "channel": {"value": channel},
+        "details": {"value": details},
+        "person": {"value": person},
+    }
+    answer = slack.submit_view(view, values, user_id=user)
+    assert answer.status_code == 200
+    return answer.json() if answer.text else {}
+
+
+def _told(workspace: LocalWorkspace) -> str:
+    return "\n".join(str(p.body) for p in workspace.slack.posts)
+
+
+# The picker
+
+
+def test_the_picker_matches_names_and_labels_in_any_case(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    workspace.sandbox.add_user(name="smtp97002")
+    workspace.sandbox.add_user(name="smtp12345")
+    CatalogueStore(workspace.database).write("smtp97002", label="Billing-API")
+    view = _manage_form(workspace, slack, BOB)
+    assert _values(_offered(slack, view, "bILL")) == ["smtp97002"]
+    assert _values(_offered(slack, view, "SMTP97")) == [USER, "smtp97002"]
+    assert _values(_offered(slack, view, "api")) == ["smtp97002"]
+    assert _offered(slack, view, "nothing like it") == []
+    (labelled,) = _offered(slack, view, "billing")
+    assert labelled["text"]["text"] == "smtp97002 (Billing-API)"
+
+
+def test_what_begins_with_the_text_comes_first(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name="aaa-mail")
+    workspace.sandbox.add_user(name="mail-1")
+    view = _manage_form(workspace, slack, BOB)
+    assert _values(_offered(slack, view, "mail")) == ["mail-1", "aaa-mail"]
+
+
+def test_nothing_typed_offers_the_first_hundred_by_name(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.seed_users(150)
+    view = _manage_form(workspace, slack, BOB)
+    offered = _values(_offered(slack, view, ""))
+    assert len(offered) == 100
+    assert offered == sorted(workspace.sandbox.users)[:100]
+
+
+def test_long_names_and_labels_fit_an_option_and_labels_stay_plain_text(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    long_name = "s" * 60
+    workspace.sandbox.add_user(name=long_name)
+    workspace.sandbox.add_user(name="x" * 151)  # past an option value's 150: never offered
+    CatalogueStore(workspace.database).write(long_name, label="<!channel>*bold*")
+    view = _manage_form(workspace, slack, BOB)
+    (only,) = _offered(slack, view, "")
+    assert only["value"] == long_name
+    assert only["text"]["type"] == "plain_text"
+    assert len(only["text"]["text"]) == 75
+    assert only["text"]["text"].startswith(long_name + " (<!channel>")
+
+
+def test_when_sarv_fails_the_picker_offers_nothing_and_tries_again_next_time(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    workspace.sandbox.fail_next("html500", times=3, path=LIST)  # the list is retried twice
+    with noticing("picker answered with no options: ") as logged:
+        assert _offered(slack, view, "smtp") == []
+    assert logged.is_set()
+    assert _values(_offered(slack, view, "smtp")) == [USER]
+
+
+def test_a_slow_sarv_gets_an_empty_answer_in_time_and_the_next_one_is_full(
+    workspace: LocalWorkspace, slack: SlackAppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    monkeypatch.setattr(picker_listener, "OPTIONS_WAIT", 0.2)
+    workspace.sandbox.settings.latency = 1.0
+    started = time.monotonic()
+    with noticing("picker answered with no options: Sarv is slow"):
+        assert _offered(slack, view, "smtp") == []
+    assert time.monotonic() - started < 1.0
+    workspace.sandbox.settings.latency = 0.0
+    assert workspace.sandbox.wait_for_call(LIST)
+    monkeypatch.setattr(picker_listener, "OPTIONS_WAIT", 5.0)
+    assert _values(_offered(slack, view, "smtp")) == [USER]
+    assert len(workspace.sandbox.calls_to(LIST)) == 1
+
+
+def test_the_list_is_kept_for_everyone_and_a_user_added_through_sarvbot_is_offered_at_once(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    assert _values(_offered(slack, view, "", BOB)) == [USER]
+    assert _values(_offered(slack, view, "smtp", ALICE)) == [USER]
+    assert len(workspace.sandbox.calls_to(LIST)) == 1
+    slack.command("/smtp", "add 100 10 label=newsletter", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    (added,) = set(workspace.sandbox.users) - {USER}
+    assert _values(_offered(slack, view, "NEWS")) == [added]
+
+
+def test_a_label_set_through_sarvbot_is_offered_at_once(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    assert _offered(slack, view, "billing") == []
+    slack.command("/smtp", f"label {USER} billing-api", user_id=BOB, channel_id=OPS)
+    workspace.drain()
+    assert _values(_offered(slack, view, "billing")) == [USER]
+
+
+def test_ten_thousand_users_are_searched_from_one_call_to_sarv(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.seed_users(10_000)
+    names = sorted(workspace.sandbox.users)
+    CatalogueStore(workspace.database).write(names[5000], label="the-newsletter")
+    view = _manage_form(workspace, slack, BOB)
+    assert len(_offered(slack, view, "")) == 100
+    assert _values(_offered(slack, view, names[7777])) == [names[7777]]
+    assert _values(_offered(slack, view, "NEWSLETTER")) == [names[5000]]
+    assert len(_offered(slack, view, "smtp")) == 100
+    assert len(workspace.sandbox.calls_to(LIST)) == 1
+
+
+# The Manage shortcut
+
+
+def test_the_shortcut_opens_the_picker_with_the_actions_that_take_a_user(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    view = _manage_form(workspace, slack, ALICE)
+    (picker,) = [b for b in view["blocks"] if b.get("block_id") == PICKER_BLOCK]
+    assert picker["element"]["type"] == "external_select"
+    (actions,) = [b for b in view["blocks"] if b.get("block_id") == "action"]
+    offered = [o["value"] for o in actions["element"]["options"]]
+    assert offered == [s.action.value for s in MANAGE_ACTIONS]
+    assert {"reset", "edit", "freeze", "show", "reveal"} <= set(offered)
+    assert not {"add", "help", "list", "pending"} & set(offered)
+    (channel,) = [b for b in view["blocks"] if b.get("block_id") == "channel"]
+    assert channel["element"]["response_url_enabled"] is True
+
+
+def test_a_refused_action_stays_on_the_form_and_changes_nothing(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    password = workspace.sandbox.users[USER].password
+    view = _manage_form(workspace, slack, ALICE)
+    answer = _manage(slack, view, ALICE, action="reveal", channel=DEV)
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"action": "`reveal` is not allowed in this channel."},
+    }
+    workspace.drain()
+    assert workspace.sandbox.users[USER].password == password
+    assert workspace.slack.posts == []
+    assert workspace.slack.calls_to("chat.postEphemeral") == []
+    refused = [(e.action, e.outcome) for e in AuditLog(workspace.database).latest(target=USER)]
+    assert refused == [("reveal", "refused")]
+
+
+def test_a_guest_is_refused_on_the_form(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, GUEST)
+    answer = _manage(slack, view, GUEST, action="show", channel=DEV)
+    assert "Guests" in answer["errors"]["action"]
+
+
+def test_a_form_missing_its_choices_says_which(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    view = _manage_form(workspace, slack, BOB)
+    answer = _manage(slack, view, BOB, name=None, action=None, channel=None)
+    assert set(answer["errors"]) == {PICKER_BLOCK, "action", "channel"}
+
+
+def test_bad_details_stay_on_the_form_with_the_usage(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    answer = _manage(slack, view, BOB, action="label", channel=OPS, details="not/a/label")
+    assert "Usage: /smtp label USER LABEL [reason]" in answer["errors"]["details"]
+    answer = _manage(slack, view, BOB, action="freeze", channel=OPS)
+    assert answer["errors"] == {"details": "Say why, here: ops read it."}
+    assert workspace.sandbox.users[USER].status == "Enable"
+    assert AuditLog(workspace.database).latest(target=USER) == []
+
+
+def test_a_request_without_a_reason_stays_on_the_form(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, ALICE)
+    answer = _manage(slack, view, ALICE, action="disable", channel=DEV)
+    assert answer["errors"] == {"details": "Say why, here: ops read it."}
+    workspace.drain()
+    assert workspace.slack.calls_to("chat.postMessage") == []
+
+
+def test_a_requestable_action_becomes_a_request(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    password = workspace.sandbox.users[USER].password
+    view = _manage_form(workspace, slack, ALICE)
+    assert _manage(slack, view, ALICE, action="reset", channel=DEV, details="leaked") == {}
+    workspace.drain()
+    assert workspace.sandbox.users[USER].password == password
+    posted = workspace.slack.calls_to("chat.postMessage")
+    cards = [c for c in posted if c.args["channel"] == APPROVALS]
+    assert len(cards) == 1
+    assert "leaked" in str(cards[0].args)
+    (told,) = workspace.slack.posts
+    assert "#1" in str(told.body)
+    assert password not in str(workspace.slack.calls) + _told(workspace)
+
+
+def test_an_allowed_reset_runs_and_the_password_goes_only_to_the_dm(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    assert _manage(slack, view, BOB, action="reset", channel=OPS) == {}
+    workspace.drain()
+    password = workspace.sandbox.users[USER].password
+    holders = [c for c in workspace.slack.calls if password in str(c.args)]
+    assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", BOB)]
+    assert holders[0].args["channel"] == workspace.slack.im_channel_id(BOB)
+    assert password not in _told(workspace)
+    done = [(e.action, e.outcome) for e in AuditLog(workspace.database).latest(target=USER)]
+    assert ("reset", "done") in done
+
+
+def test_a_read_is_answered_in_the_chosen_channel(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, ALICE)
+    assert _manage(slack, view, ALICE, action="show", channel=DEV) == {}
+    workspace.drain()
+    assert USER in _told(workspace)
+    assert workspace.slack.posts[-1].body["response_type"] == "ephemeral"
+
+
+def test_owner_takes_the_person_picked(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    assert _manage(slack, view, BOB, action="owner", channel=OPS, person=ALICE) == {}
+    workspace.drain()
+    entry = CatalogueStore(workspace.database).get(USER)
+    assert entry is not None
+    assert entry.owner_id == ALICE
+
+
+def test_edit_goes_on_in_the_edit_form(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
+    workspace.sandbox.add_user(700, 70, name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    answer = _manage(slack, view, BOB, action="edit", channel=OPS)
+    assert answer["response_action"] == "update"
+    assert answer["view"]["callback_id"] == "smtp_edit"
+    workspace.drain()
+    form = workspace.slack.views[view["id"]]
+    assert form["callback_id"] == "smtp_edit"
+    assert "700" in str(form["blocks"])
+    typed = {
+        "total_limit": {"value": "700"},
+        "hourly_limit": {"value": "90"},
+        "status": {"value": "Enable"},
+    }
+    assert slack.submit_view(form, typed, user_id=BOB).ok
+    workspace.drain()
+    assert workspace.sandbox.users[USER].hourly_limit == 90
+    assert "edited" in str(workspace.slack.calls_to("chat.postMessage")[-1].args)
+
+
+def test_the_shortcut_tells_the_person_by_dm_when_slack_will_not_open_the_form(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.slack.fail_next("views.open", "expired_trigger_id")
+    assert slack.global_shortcut("manage_smtp_user", user_id=ALICE).ok
+    workspace.drain()
+    (dm,) = workspace.slack.calls_to("chat.postMessage")
+    assert dm.args["channel"] == ALICE
+    assert "use the shortcut again" in str(dm.args["text"])
