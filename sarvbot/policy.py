@@ -53,8 +53,9 @@ POLICY_ACTIONS = tuple(a.value for a, s in SPECS.items() if s.in_policy)
 REQUESTABLE = tuple(a.value for a, s in SPECS.items() if s.requestable)
 GUEST_RULE = "allow_guests is false: guests and external users may run help and whoami"
 
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-_APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+# Matched whole (fullmatch): "$" alone would let an ID end in a line break.
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_APPROVER_ID = re.compile(r"[UWS][A-Z0-9]{2,}")
 _APPROVALS_KEYS = (
     "channel",
     "expire_after_hours",
@@ -315,7 +316,7 @@ class _Checker:
         return days
 
     def channel_id(self, value: object, *needles: str) -> str:
-        if not isinstance(value, str) or not _CHANNEL_ID.match(value):
+        if not isinstance(value, str) or not _CHANNEL_ID.fullmatch(value):
             shown = value if isinstance(value, str) else repr(value)
             hint = (
                 "channels are given by ID (like C0123ABCD; run /smtp whoami in the channel to "
@@ -423,7 +424,7 @@ class _Checker:
         if not isinstance(people, list):
             raise self.fail(f"[approvals] {key} must be a list", "[approvals]", key)
         for person in people:
-            if not isinstance(person, str) or not _APPROVER_ID.match(person):
+            if not isinstance(person, str) or not _APPROVER_ID.fullmatch(person):
                 raise self.fail(
                     f"[approvals] {key} are user IDs (U...) or user group IDs (S...), "
                     f"not {person!r}",

@@ -50,6 +50,20 @@ def test_guests_may_run_help_and_whoami_only_unless_allowed() -> None:
     assert relaxed.decide("C0123OPS", "list", is_guest=True).decision is Decision.ALLOW
 
 
+def test_reminders_and_escalation_are_read() -> None:
+    text = GOOD.replace(
+        "required = 2",
+        'required = 2\nremind_after = "90m"\nescalate_after = "20h"\nescalate_to = ["S0LEADS"]',
+    )
+    approvals = parse_policy(text).approvals
+    assert approvals is not None
+    assert (approvals.remind_after_seconds, approvals.escalate_after_seconds) == (5400, 72000)
+    assert approvals.escalate_to == {"S0LEADS"}
+    quiet = parse_policy(GOOD).approvals
+    assert quiet is not None
+    assert (quiet.remind_after_seconds, quiet.escalate_after_seconds) == (None, None)
+
+
 def test_approvals_section_is_read() -> None:
     approvals = parse_policy(GOOD).approvals
     assert approvals is not None
@@ -92,6 +106,21 @@ def test_approvals_section_is_read() -> None:
             '[channels.C0123OPS]\nrequest = ["reveal"]\n[approvals]\nchannel = "C0A1"\n',
             r"unknown action 'reveal'",
         ),
+        ('[approvals]\nchannel = "C0789"\nremind_after = 4\n', r"policy:3: .*a duration"),
+        ('[approvals]\nchannel = "C0789"\nremind_after = "4 hours"\n', r"policy:3: .*duration"),
+        ('[approvals]\nchannel = "C0789"\nremind_after = "2d"\n', r"policy:3: .*shorter than"),
+        ('[approvals]\nchannel = "C0789"\nescalate_after = "4h"\n', r"policy:3: .*go together"),
+        ('[approvals]\nchannel = "C0789"\nescalate_to = ["U0AAA"]\n', r"policy:3: .*together"),
+        (
+            '[approvals]\nchannel = "C0789"\nremind_after = "4h"\nescalate_after = "2h"\n'
+            'escalate_to = ["U0AAA"]\n',
+            r"policy:4: .*later than remind_after",
+        ),
+        (
+            '[approvals]\nchannel = "C0789"\nescalate_after = "4h"\nescalate_to = ["S0LEADS\\n"]\n',
+            r"policy:4: .*escalate_to",
+        ),
+        ('[approvals]\nchannel = "C0789\\n"\n', r"policy:2: channels are given by ID"),
     ],
 )
 def test_a_wrong_file_names_its_line_and_problem(text: str, message: str) -> None:

@@ -193,7 +193,8 @@ class Permissions:
 
     def people_named(self, ids: Iterable[str]) -> frozenset[str]:
         """The users named in the policy (``approvers``, ``escalate_to``), with the members
-        of the user groups named there. A group Slack will not list is left out.
+        of the user groups named there, but no guest (a guest decides nothing). A group, or
+        a person, Slack will not tell about is left out.
         """
         named = tuple(ids)
         people = {i for i in named if not i.startswith("S")}
@@ -202,7 +203,14 @@ class Permissions:
                 people |= self.directory.group_members(group)
             except Exception as exc:
                 logger.warning("no members for user group %s: %s", group, type(exc).__name__)
-        return frozenset(people)
+        return frozenset(p for p in people if self._known_member(p))
+
+    def _known_member(self, user_id: str) -> bool:
+        try:
+            return not self.directory.is_guest(user_id)
+        except Exception as exc:
+            logger.warning("no guest status for %s: %s", user_id, type(exc).__name__)
+            return False
 
     def possible_deciders(self) -> frozenset[str]:
         """Who the policy lets decide requests, before each one's own checks (guest status,

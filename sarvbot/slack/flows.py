@@ -6,8 +6,10 @@ Each takes the SlackContext, calls the core, and tells people through the messen
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -32,7 +34,7 @@ from sarvbot.core import (
     outcome_unknown,
 )
 from sarvbot.core.chores import SYSTEM_ACTOR
-from sarvbot.core.schedule import RETIRE_ATTEMPTS, REVERT_ATTEMPTS
+from sarvbot.core.schedule import REQUEST_ENDED, RETIRE_ATTEMPTS, REVERT_ATTEMPTS
 from sarvbot.policy import Decision, Verdict
 
 from . import blocks, sentences
@@ -179,6 +181,10 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     core, messenger = ctx.core, ctx.messenger
     executed = core.approvals.execute(request)
     final = executed.request
+    if executed.result is None and final.state is RequestState.UNKNOWN:
+        # Its notice is a due job, committed with the state: told once, here or elsewhere.
+        ctx.run_due((REQUEST_ENDED,))
+        return
     if executed.result is None:
         messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
         messenger.refresh_request(final)
@@ -214,7 +220,12 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     and tell its requester. Safe to repeat; False if Slack took no notice.
     """
     ctx.messenger.refresh_request(request)
-    ctx.messenger.in_thread(request, sentences.thread_outcome(request))
+    _once(
+        ctx,
+        f"ended:{request.id}:{request.state.value}",
+        request.expires_at,
+        lambda: ctx.messenger.in_thread(request, sentences.thread_outcome(request)),
+    )
     text = sentences.request_ended_unheard(request, blocks.describe_request(request))
     return True if text is None else ctx.messenger.tell_requester(request, text)
 
@@ -223,9 +234,10 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     """A request still pending after ``remind_after`` (or ``escalate_after``): say so under
     its card, shown in the channel, and DM the approvers (or ``escalate_to``).
 
-    Each person's DM is claimed once in the database before it is sent, so a repeat of the
-    job (a process that died half way) tells nobody twice. Returns the DMs sent; raises,
-    to be tried again, only if nobody could be told at all.
+    The reply and each person's DM are claimed once in the database before they are sent,
+    so a repeat of the job (a process that died half way, a database that went away) says
+    nothing twice. Returns how many people have the DM; raises, to be tried again, if it
+    could tell nobody although there was someone to tell.
     """
     core, messenger = ctx.core, ctx.messenger
     request = core.approvals.get(request_id)
@@ -236,23 +248,41 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     waited = blocks.duration_words(max(60, int((now - request.created_at).total_seconds())))
     described = blocks.describe_request(request)
     kind = "escalate" if escalate else "remind"
-    posted = messenger.in_thread(
-        request, sentences.thread_nudge(request, waited, named, escalate=escalate), broadcast=True
+    said = sentences.thread_nudge(request, waited, named, escalate=escalate)
+    posted = _once(
+        ctx,
+        f"{kind}:{request.id}:thread",
+        request.expires_at,
+        lambda: messenger.in_thread(request, said, broadcast=True),
     )
     dm = sentences.nudge_dm(request, described, waited, messenger.link_to(request), escalate)
     people = sorted(core.permissions.people_named(named) - {request.requester_id})
-    sent = 0
-    for person in people:
-        key = f"{kind}:{request.id}:{person}"
-        if not core.ledger.first_sight({key: request.expires_at + timedelta(days=1)}):
-            continue  # told by an earlier run of this job
-        if messenger.direct_message(person, dm):
-            sent += 1
-        else:
-            core.ledger.forget([key])
-    if not posted and people and not sent:
+    told = [
+        _once(
+            ctx,
+            f"{kind}:{request.id}:{person}",
+            request.expires_at,
+            partial(messenger.direct_message, person, dm),
+        )
+        for person in people
+    ]
+    someone = bool(request.message_ts) or bool(named)
+    if someone and not posted and not any(told):
         raise RuntimeError("Slack took neither the reminder nor a DM")  # tried again later
-    return sent
+    return sum(told)
+
+
+def _once(ctx: SlackContext, key: str, until: datetime, say: Callable[[], bool]) -> bool:
+    """``say`` something once per ``key`` across runs and processes: claimed in the
+    database first, given up again if Slack did not take it. True if it is said (now or
+    before). A database that cannot claim raises, before anything is said.
+    """
+    if not ctx.core.ledger.first_sight({key: until + timedelta(days=1)}):
+        return True
+    if say():
+        return True
+    ctx.core.ledger.forget([key])
+    return False
 
 
 def end_timed_change(ctx: SlackContext, timed: TimedChange, attempts: int = 1) -> Reverted | None:

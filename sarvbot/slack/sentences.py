@@ -148,10 +148,11 @@ def request_ended_unheard(request: ApprovalRequest, described: str) -> str | Non
     if request.state is RequestState.EXPIRED:
         return f"Request #{request.id} expired without a decision."
     if request.state is RequestState.UNKNOWN:
+        why = escape(request.error or "sarvbot stopped before it recorded the outcome.")
         return (
-            f"Request #{request.id} ({described}) was approved, but sarvbot stopped before it "
-            "recorded the outcome, so it is unknown whether it was done. It will not run "
-            "again: check the user with `/smtp show` before asking again."
+            f"Request #{request.id} ({described}) was approved, but it is unknown whether it "
+            f"was done: {why} It will not run again: check the user with `/smtp show` before "
+            "asking again."
         )
     return None
 

@@ -267,7 +267,8 @@ def test_a_reminder_job_run_again_after_a_crash_tells_nobody_twice(nudging: Any)
     later = datetime.now(UTC) + timedelta(hours=1.02)
     assert nudging.app.scheduler.run_due(now=later) != []
     # As if the process died after telling people, before the job was marked done.
-    assert nudge_request(nudging.app.context, request_id, later, escalate=False) == 0
+    assert nudge_request(nudging.app.context, request_id, later, escalate=False) == 1
+    assert len(_thread(nudging)) == 1
     assert len(_nudges(nudging, BOB)) == 1
 
 
