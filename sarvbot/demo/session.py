@@ -19,7 +19,14 @@ from typing import Any
 
 import requests
 
-from sarvbot.core.schedule import REMIND_RETIRE, REMIND_REVERT, RETIRE_OLD, REVERT_CHANGE
+from sarvbot.core.schedule import (
+    ESCALATE_REQUEST,
+    REMIND_REQUEST,
+    REMIND_RETIRE,
+    REMIND_REVERT,
+    RETIRE_OLD,
+    REVERT_CHANGE,
+)
 from sarvbot.policy import PolicyError
 from sarvbot.standin import ApiCall, Recorded, ResponsePost
 from sarvbot.standin.workspace import LocalWorkspace
@@ -34,8 +41,15 @@ _INDENT = "    "
 
 
 # What ``:later`` brings forward: the end of time-bound changes and of rotations' grace
-# periods, and the reminders before them.
-_LATER_KINDS = (REMIND_REVERT, REVERT_CHANGE, REMIND_RETIRE, RETIRE_OLD)
+# periods, the reminders before them, and those of requests left waiting.
+_LATER_KINDS = (
+    REMIND_REVERT,
+    REVERT_CHANGE,
+    REMIND_RETIRE,
+    RETIRE_OLD,
+    REMIND_REQUEST,
+    ESCALATE_REQUEST,
+)
 
 
 class StepFailed(Exception):

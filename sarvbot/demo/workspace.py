@@ -12,6 +12,7 @@ from sarvbot.standin.workspace import (
     APPROVALS,
     BOB,
     CAROL,
+    DEMO_POLICY,
     DEV,
     GUEST,
     OPS,
@@ -23,6 +24,12 @@ __all__ = ["DemoSetup", "demo_setup"]
 # Friendly names for the demo's own channel IDs, should a policy file reuse them.
 _CHANNEL_NAMES = {OPS: "ops", DEV: "dev", APPROVALS: "ops-approvals", "C0GENERAL": "general"}
 # (total, hourly, status): enough variety for /smtp list to be worth a look.
+# The demo's own policy: bob and carol decide requests, and hear of one left waiting.
+_TOUR_POLICY = DEMO_POLICY.replace(
+    "expire_after_hours = 24",
+    f'expire_after_hours = 24\napprovers = ["{BOB}", "{CAROL}"]\nremind_after = "4h"',
+)
+
 _SEEDED = {
     "smtp10001": (5000, 200, "Enable"),
     "smtp10002": (1000, 100, "Enable"),
@@ -55,12 +62,16 @@ def demo_setup(database_url: str, policy_path: str | None = None) -> DemoSetup:
             SlackChannel(APPROVALS, "ops-approvals", set(everyone)),
         ]
         workspace = LocalWorkspace(
-            database_url, users=[*people, SlackUser(GUEST, "gus", guest=True)], channels=channels
+            database_url,
+            policy_text=_TOUR_POLICY,
+            users=[*people, SlackUser(GUEST, "gus", guest=True)],
+            channels=channels,
         )
         about = (
             "People: alice (a developer), bob and carol (ops), gus (a guest in #dev). "
             "#ops may do everything, #dev may list and request changes, "
-            "requests are approved in #ops-approvals."
+            "requests are approved in #ops-approvals by bob or carol, who are reminded "
+            "of one left waiting for 4 hours."
         )
         _seed(workspace)
         return DemoSetup(workspace, ALICE, DEV, about)

@@ -245,7 +245,9 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     if request is None or approvals is None or request.state is not RequestState.PENDING:
         return 0  # decided, cancelled or expired meanwhile: nothing to remind of
     named = approvals.escalate_to if escalate else approvals.approvers
-    waited = blocks.duration_words(max(60, int((now - request.created_at).total_seconds())))
+    # At least the policy's wait: a job run early (``sarvbot expire``) says what is due.
+    due = (approvals.escalate_after_seconds if escalate else approvals.remind_after_seconds) or 60
+    waited = blocks.duration_words(max(due, int((now - request.created_at).total_seconds())))
     described = blocks.describe_request(request)
     kind = "escalate" if escalate else "remind"
     said = sentences.thread_nudge(request, waited, named, escalate=escalate)

@@ -193,3 +193,16 @@ def test_a_bad_policy_file_names_its_line_and_exits_2(
     assert status == 2
     assert lines == []
     assert f"{policy}:2: " in capsys.readouterr().err
+
+
+def test_a_request_left_waiting_is_said_again_under_its_card_and_to_the_approvers() -> None:
+    status, lines = _demo("/smtp reset smtp10002 leaked in a CI log\n:later\n:later\n")
+    assert status == 0
+    reminded = [line for line in lines if "Waiting for a decision" in line]
+    assert reminded == [
+        "[3] #ops-approvals, thread of [1]  sarvbot: ⏰ Waiting for a decision for 4 hours: "
+        "@bob, @carol, please decide."
+    ]
+    dms = [line for line in lines if "has had no decision for 4 hours" in line]
+    assert [line.split("  ")[0] for line in dms] == ["[4] DM @bob", "[5] DM @carol"]
+    assert "(time passes: 0 timed job(s) come due)" in lines
