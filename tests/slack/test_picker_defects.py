@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sarvbot.policy import parse_policy
 from sarvbot.slack.picker import ACTION_PICK_USER, PICKER_BLOCK
 from sarvbot.standin import SlackAppClient, SlackUser
-from sarvbot.standin.workspace import ALICE, BOB, GUEST, OPS, LocalWorkspace
+from sarvbot.standin.workspace import ALICE, BOB, DEMO_POLICY, DEV, GUEST, OPS, LocalWorkspace
 from sarvbot.store import AuditLog
 
 USER = "smtp97001"
@@ -151,7 +152,39 @@ def test_slack_unreachable_while_checking_the_manage_form_is_told(
     workspace.sandbox.add_user(name=USER)
     view = _manage_form(workspace, slack, ALICE)
     workspace.slack.fail_next("users.info", "dropped", drop=True, times=10)
-    answer = _manage(slack, view, ALICE, action="show", channel="C0DEV")
+    answer = _manage(slack, view, ALICE, action="show", channel=DEV)
     workspace.drain()
     told = answer.get("response_action") == "errors" or workspace.slack.posts
     assert told, "the modal closed and nobody was told anything"
+
+
+def test_freezes_through_the_message_shortcut_count_once_each_against_the_rate_limit(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """BROKEN: the message shortcut's form (shortcuts.py _fill) calls authorize for FREEZE
+    when it opens, taking one of the hour's freeze slots, and freeze_submitted's job calls
+    it again, taking another, for one freeze. With `[freeze] per_hour = 2`, the second
+    freeze through the shortcut is refused ("You froze 1 SMTP users in the last hour") and
+    ops get a false alert. SHOULD: one freeze takes one slot; opening a form takes none.
+    """
+    assert workspace.app is not None
+    policy = DEMO_POLICY + "\n[freeze]\nper_hour = 2\n"
+    workspace.app.core.permissions.policy = parse_policy(policy, source="policy")
+    names = ["smtp97001", "smtp97002"]
+    for name in names:
+        workspace.sandbox.add_user(name=name)
+    for name in names:
+        before = set(workspace.slack.views)
+        message = {"text": f"leaked {name}", "ts": "1700000000.000100", "user": BOB}
+        assert slack.message_shortcut(
+            "freeze_from_message", message, user_id=ALICE, channel_id=DEV
+        ).ok
+        workspace.drain()
+        (opened,) = set(workspace.slack.views) - before
+        view = workspace.slack.views[opened]
+        assert "You froze" not in str(view["blocks"]), f"{name}: refused by the rate limit"
+        typed = {PICKER_BLOCK: {ACTION_PICK_USER: name}, "reason": {"value": "pasted"}}
+        assert slack.submit_view(view, typed, user_id=ALICE).ok
+        workspace.drain()
+    frozen = [n for n in names if workspace.sandbox.users[n].status == "Disable"]
+    assert frozen == names
