@@ -20,6 +20,7 @@ __all__ = [
     "ChangeResult",
     "Directory",
     "LabelTaken",
+    "NotAMember",
     "Refused",
     "RequestState",
     "TooManyFreezes",
@@ -45,8 +46,11 @@ class Directory(Protocol):
         """
         ...
 
-    def is_member(self, channel_id: str, user_id: str) -> bool:
-        """True when the user is a current member of the channel."""
+    def is_member(self, channel_id: str, user_id: str, *, fresh: bool = True) -> bool:
+        """True when the user is a current member of the channel.
+
+        ``fresh=False`` accepts an answer cached briefly (for what is asked on every keystroke).
+        """
         ...
 
     def group_members(self, group_id: str) -> frozenset[str]:
@@ -276,15 +280,34 @@ class CatalogueEntry:
 
 
 class TooManyFreezes(Refused):
-    """One person froze as many users as the policy allows in an hour."""
+    """One person used the freezes the policy allows them in an hour."""
 
-    def __init__(self, per_hour: int) -> None:
+    def __init__(self, per_hour: int, frozen: int) -> None:
+        told = f"You froze {frozen} SMTP users in the last hour"
+        if frozen >= per_hour:
+            told += ", as many as the policy allows."
+        else:
+            # The other slots went to freezes still under way, or that failed at Sarv.
+            told += (
+                f"; with your other freezes of this hour (under way, or failed) that makes "
+                f"the {per_hour} the policy allows."
+            )
         super().__init__(
-            f"You froze {per_hour} SMTP users in the last hour, as many as the policy allows. "
-            "Ask ops in the approvals channel, who have been alerted.",
-            "freeze.per_hour",
+            told + " Ask ops in the approvals channel, who have been alerted.", "freeze.per_hour"
         )
         self.per_hour = per_hour
+        self.frozen = frozen
+
+
+class NotAMember(Refused):
+    """A channel chosen on a form is one the person is not in: ``/smtp`` can be typed only
+    in a channel one is in, so its rules are only for its members.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You are not a member of that channel: choose one you are in.", "channel.members"
+        )
 
 
 class LabelTaken(Refused):

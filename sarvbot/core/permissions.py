@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 from sarvbot.actions import Action
 from sarvbot.policy import GUEST_RULE, Decision, Policy, Verdict
 
-from .model import Actor, ApprovalRequest, CatalogueEntry, Directory, Refused, TooManyFreezes
+from .model import (
+    Actor,
+    ApprovalRequest,
+    CatalogueEntry,
+    Directory,
+    NotAMember,
+    Refused,
+    TooManyFreezes,
+)
 from .trail import AuditTrail
 
 __all__ = ["GUEST_WORDS", "Permissions"]
@@ -43,9 +51,19 @@ class Permissions:
         self._reserve = reserve
 
     def authorize(
-        self, actor: Actor, channel_id: str, action: str, target: str | None = None
+        self,
+        actor: Actor,
+        channel_id: str,
+        action: str,
+        target: str | None = None,
+        *,
+        ahead: bool = False,
     ) -> Verdict:
-        """The policy's verdict; a refusal is audited and raised as Refused."""
+        """The policy's verdict; a refusal is audited and raised as Refused.
+
+        ``ahead`` checks a form before it runs: the same verdict and refusals, but a freeze
+        takes none of the hour's slots (its run takes one, when it asks again).
+        """
         verdict = self.policy.decide(channel_id, action, is_guest=actor.is_guest)
         if verdict.decision is Decision.REFUSE:
             self._trail.record(actor, channel_id, action, "refused", target, rule=verdict.rule)
@@ -53,19 +71,52 @@ class Permissions:
                 raise Refused(GUEST_WORDS, verdict.rule)
             raise Refused(f"`{action}` is not allowed in this channel.", verdict.rule)
         if action == Action.FREEZE:
-            self._check_freeze_rate(actor, channel_id, target)
+            self._check_freeze_rate(actor, channel_id, target, take_slot=not ahead)
         return verdict
 
-    def _check_freeze_rate(self, actor: Actor, channel_id: str, target: str | None) -> None:
-        """TooManyFreezes once ``actor`` froze ``per_hour`` users in the last hour: a
-        compromised account must not switch off every sender.
+    def check_member(
+        self, actor: Actor, channel_id: str, action: str, target: str | None = None
+    ) -> None:
+        """NotAMember (audited) unless ``actor`` is in ``channel_id`` now: for a channel
+        chosen on a form, which governs as ``/smtp`` typed there would.
+        """
+        if self.directory.is_member(channel_id, actor.user_id):
+            return
+        refused = NotAMember()
+        self._trail.record(
+            actor, channel_id, action, "refused", target, rule=refused.rule, error=refused.message
+        )
+        raise refused
+
+    def may_see_users(self, actor: Actor) -> bool:
+        """Whether a picker may offer ``actor`` the SMTP users' names: some channel they are
+        in lets them list or show. Asked on every keystroke, so not audited, and answered
+        from the directory's brief cache of members.
+        """
+        policy = self.policy
+        for channel_id in policy.channels:
+            verdicts = (
+                policy.decide(channel_id, a, is_guest=actor.is_guest)
+                for a in (Action.LIST, Action.SHOW)
+            )
+            if any(v.allowed for v in verdicts) and self.directory.is_member(
+                channel_id, actor.user_id, fresh=False
+            ):
+                return True
+        return False
+
+    def _check_freeze_rate(
+        self, actor: Actor, channel_id: str, target: str | None, *, take_slot: bool
+    ) -> None:
+        """TooManyFreezes once ``actor`` froze ``per_hour`` users in the last hour, or has
+        taken the hour's slots: a compromised account must not switch off every sender.
         """
         per_hour = self.policy.freezes_per_hour
         now = datetime.now(UTC)
-        if (
-            self._trail.count_since(actor, Action.FREEZE, "done", now - timedelta(hours=1))
-            < per_hour
-        ):
+        frozen = self._trail.count_since(actor, Action.FREEZE, "done", now - timedelta(hours=1))
+        if frozen < per_hour:
+            if not take_slot:
+                return
             # One of the hour's slots, taken once: concurrent freezes get one each.
             hour = now.replace(minute=0, second=0, microsecond=0)
             keep_until = hour + timedelta(hours=2)
@@ -73,7 +124,7 @@ class Permissions:
                 key = f"freeze:{actor.user_id}:{hour.isoformat()}:{slot}"
                 if self._reserve({key: keep_until}):
                     return
-        refused = TooManyFreezes(per_hour)
+        refused = TooManyFreezes(per_hour, frozen)
         self._trail.record(actor, channel_id, Action.FREEZE, "refused", target, rule=refused.rule)
         raise refused
 

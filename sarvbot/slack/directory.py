@@ -13,10 +13,11 @@ __all__ = ["SlackDirectory"]
 
 
 class SlackDirectory:
-    """Looks people up with the Web API; guest status is cached briefly.
+    """Looks people up with the Web API; guest status and channel members are cached briefly.
 
-    The cache serves commands and help texts; decisions (who approves, and the requester
-    when an approved change runs) ask with ``fresh=True``.
+    The guest cache serves commands and help texts; decisions (who approves, and the
+    requester when an approved change runs) ask with ``fresh=True``. Membership is asked
+    afresh unless the caller accepts the cache (``fresh=False``: pickers, on every keystroke).
     """
 
     def __init__(self, client: WebClient, *, ttl: float = 60.0) -> None:
@@ -24,6 +25,7 @@ class SlackDirectory:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._guests: dict[str, tuple[float, bool]] = {}
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._home_team: str | None = None
 
     def home_team(self) -> str:
@@ -61,8 +63,12 @@ class SlackDirectory:
             self._guests[user_id] = (now + self._ttl, guest)
         return guest
 
-    def is_member(self, channel_id: str, user_id: str) -> bool:
-        """Whether the user is in the channel now (not cached: membership changes)."""
+    def is_member(self, channel_id: str, user_id: str, *, fresh: bool = True) -> bool:
+        """Whether the user is in the channel now; ``fresh=False`` accepts the channel's
+        members as Slack listed them in the last ``ttl`` seconds.
+        """
+        if not fresh:
+            return user_id in self._recent_members(channel_id)
         cursor: str | None = None
         while True:
             page = self._client.conversations_members(channel=channel_id, cursor=cursor, limit=200)
@@ -73,6 +79,17 @@ class SlackDirectory:
             cursor = metadata.get("next_cursor") or None
             if cursor is None:
                 return False
+
+    def _recent_members(self, channel_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._members.get(channel_id)
+            if cached and cached[0] > now:
+                return cached[1]
+        members = self.channel_members(channel_id)
+        with self._lock:
+            self._members[channel_id] = (now + self._ttl, members)
+        return members
 
     def channel_members(self, channel_id: str) -> frozenset[str]:
         """Everyone in the channel now (not cached: membership changes)."""

@@ -64,13 +64,20 @@ LEAK_MEMORY = timedelta(days=90)
 
 
 def authorize(
-    ctx: SlackContext, actor: Actor, channel_id: str, action: str, target: str | None = None
+    ctx: SlackContext,
+    actor: Actor,
+    channel_id: str,
+    action: str,
+    target: str | None = None,
+    *,
+    ahead: bool = False,
 ) -> Verdict:
-    """The policy's verdict, as the core gives it; a freeze refused by the rate limit also
-    alerts the approvals channel, wherever it was asked (command, shortcut, form).
+    """The policy's verdict, as the core gives it (``ahead``: a form checked before it runs);
+    a freeze refused by the rate limit also alerts the approvals channel, wherever it was
+    asked (command, shortcut, form).
     """
     try:
-        return ctx.core.permissions.authorize(actor, channel_id, action, target)
+        return ctx.core.permissions.authorize(actor, channel_id, action, target, ahead=ahead)
     except TooManyFreezes as refused:
         alert = blocks.freeze_refused_alert(actor.user_id, channel_id, target, refused.per_hour)
         ctx.messenger.alert_approvals(alert)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.context.respond import Respond
 
@@ -64,6 +64,7 @@ REFUSAL_WORKERS = 4
 REFUSAL_LIMIT = 4096
 
 Tell = Callable[[Respond | None, str], object]
+T = TypeVar("T")
 
 
 class WorkTracker:
@@ -302,6 +303,28 @@ class WorkQueue:
             self._refuse(respond, refusal, what)
             return
         self._quick.submit(self._run, respond, job, what, "quick", _REPLAY_KEYS.get())
+
+    def within(self, seconds: float, job: Callable[[], T]) -> T:
+        """``job``'s result, if it comes within ``seconds``: for what must be known before
+        Slack stops waiting for the answer (3 s). It runs on the quick pool; its exceptions
+        propagate, and TimeoutError says it was late or found no room (a late job goes on,
+        and fills the caches it fills for the next try).
+        """
+        if self._take_slot("quick") is not None:
+            raise TimeoutError("no room on the quick pool")
+
+        def run() -> T:
+            try:
+                return job()
+            finally:
+                self._free_slot("quick")
+
+        try:
+            answer: Future[T] = self._quick.submit(run)
+        except BaseException:
+            self._free_slot("quick")
+            raise
+        return answer.result(timeout=seconds)
 
     def watch(self, job: Callable[[], None], what: str) -> bool:
         """Run a check of a channel message on the watch pool; False if it was dropped.

@@ -48,7 +48,7 @@ class FakeDirectory:
     def is_guest(self, user_id: str, *, fresh: bool = False) -> bool:
         return user_id in self.guests
 
-    def is_member(self, channel_id: str, user_id: str) -> bool:
+    def is_member(self, channel_id: str, user_id: str, *, fresh: bool = True) -> bool:
         return user_id in self.members.get(channel_id, set())
 
     def group_members(self, group_id: str) -> frozenset[str]:

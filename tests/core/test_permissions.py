@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 import pytest
 
 from sarvbot.actions import SPECS, Action
-from sarvbot.core import Actor, Change, Refused
+from sarvbot.core import (
+    Actor,
+    AuditTrail,
+    Change,
+    NotAMember,
+    Permissions,
+    Refused,
+    TooManyFreezes,
+)
 from sarvbot.policy import ApprovalsPolicy, Decision, Policy
+from sarvbot.standin.workspace import DEMO_POLICY
 
 from .conftest import (
     ALICE,
@@ -104,3 +116,44 @@ def test_recheck_says_in_plain_words_that_the_policy_changed(bench: Bench) -> No
     )
     assert "<#" not in refused.value.message
     assert bench.outcomes("reset")[-1] == "refused"
+
+
+def test_a_freeze_checked_ahead_takes_no_slot_and_the_refusal_counts_true(bench: Bench) -> None:
+    slots: set[str] = set()
+
+    def reserve(keys: Mapping[str, datetime]) -> bool:
+        if slots & set(keys):
+            return False
+        slots.update(keys)
+        return True
+
+    policy = make_policy(DEMO_POLICY + "\n[freeze]\nper_hour = 1\n")
+    permissions = Permissions(policy, bench.directory, AuditTrail(bench.audit), reserve=reserve)
+    for _ in range(3):
+        permissions.authorize(Actor(ALICE), DEV, Action.FREEZE, "smtp10001", ahead=True)
+    assert slots == set()
+    permissions.authorize(Actor(ALICE), DEV, Action.FREEZE, "smtp10001")
+    # The hour's one slot went to a freeze not yet done: the refusal says so, not "froze 1".
+    with pytest.raises(TooManyFreezes) as refused:
+        permissions.authorize(Actor(ALICE), DEV, Action.FREEZE, "smtp10002")
+    assert refused.value.message.startswith("You froze 0 SMTP users in the last hour;")
+
+
+def test_a_channel_chosen_on_a_form_is_only_for_its_members(bench: Bench) -> None:
+    bench.directory.members[OPS] = {BOB}
+    with pytest.raises(NotAMember):
+        bench.core.permissions.check_member(Actor(ALICE), OPS, Action.REVEAL, "smtp10001")
+    bench.core.permissions.check_member(Actor(BOB), OPS, Action.REVEAL, "smtp10001")
+    (entry,) = bench.audit.latest()
+    assert (entry.actor_id, entry.channel_id, entry.outcome) == (ALICE, OPS, "refused")
+
+
+def test_pickers_show_names_only_to_someone_a_channel_they_are_in_lets_list(
+    bench: Bench,
+) -> None:
+    bench.directory.members[DEV] = {ALICE, GUEST}
+    permissions = bench.core.permissions
+    assert permissions.may_see_users(Actor(ALICE))
+    assert not permissions.may_see_users(Actor(GUEST, is_guest=True))
+    assert not permissions.may_see_users(Actor(DAVE))
+    assert bench.audit.latest() == []

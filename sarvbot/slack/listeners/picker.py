@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,11 +11,19 @@ from slack_bolt import App, BoltContext
 from slack_sdk.errors import SlackApiError
 
 from sarvbot.actions import SPECS, Action
-from sarvbot.core import CommandError, DatabaseUnavailable, Refused, parse_command
+from sarvbot.core import (
+    Actor,
+    CommandError,
+    DatabaseUnavailable,
+    NotAMember,
+    Refused,
+    parse_command,
+)
+from sarvbot.core.user_index import Pick
 from sarvbot.policy import Decision
 
 from .. import blocks, picker, sentences
-from ..context import sarvbot_of
+from ..context import SlackContext, sarvbot_of
 from ..flows import authorize
 from ..payloads import FormMeta, state_choice, state_text, state_values
 from ..work import Handled
@@ -29,6 +38,9 @@ logger = logging.getLogger("sarvbot.slack")
 OPTIONS_WAIT = 2.0
 # Nobody types more into a picker; a longer value is cut, not refused.
 MAX_TYPED = 255
+# Slack waits 3 s for a form's answer: the person's lookups (users.info, the chosen
+# channel's members) get this long, and the form says Slack was slow past it.
+LOOKUP_WAIT = 2.0
 
 
 def register(app: App) -> None:
@@ -39,18 +51,26 @@ def register(app: App) -> None:
 
 
 def suggest_users(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
-    """The users whose name or label holds what was typed; none when Sarv cannot say."""
+    """The users whose name or label holds what was typed, for someone a channel they are
+    in lets list or show; none for anyone else, nor when Slack or Sarv cannot say in time.
+    """
     ctx = sarvbot_of(context)
+    user_id = _user_id(body)
     typed = body.get("value")
     text = typed[:MAX_TYPED] if isinstance(typed, str) else ""
+    started = time.monotonic()
+    picks: list[Pick] = []
     try:
-        picks = ctx.core.user_index.search(text, limit=picker.MAX_OPTIONS, wait=OPTIONS_WAIT)
+        seen = ctx.work.within(
+            OPTIONS_WAIT, lambda: ctx.core.permissions.may_see_users(ctx.actor(user_id))
+        )
+        if seen:
+            left = max(0.0, OPTIONS_WAIT - (time.monotonic() - started))
+            picks = ctx.core.user_index.search(text, limit=picker.MAX_OPTIONS, wait=left)
     except TimeoutError:
-        logger.warning("picker answered with no options: Sarv is slow")
-        picks = []
+        logger.warning("picker answered with no options: Slack or Sarv is slow")
     except Exception as exc:
         logger.warning("picker answered with no options: %s", type(exc).__name__)
-        picks = []
     ack(options=picker.options(picks))
 
 
@@ -60,8 +80,7 @@ def manage_from_shortcut(
     """Open the Manage modal; nothing is checked until it is submitted with a channel."""
     ack()
     ctx = sarvbot_of(context)
-    user = body.get("user")
-    user_id = str(user.get("id")) if isinstance(user, dict) else ""
+    user_id = _user_id(body)
     trigger_id = str(body.get("trigger_id"))
 
     def open_form() -> None:
@@ -83,8 +102,7 @@ def manage_submitted(
     would be; a refusal or a mistake stays on the form, the rest runs or is requested.
     """
     ctx = sarvbot_of(context)
-    user = body.get("user")
-    user_id = str(user.get("id")) if isinstance(user, dict) else ""
+    user_id = _user_id(body)
     values = state_values(view)
     name = picker.picked_user(values)
     action = picker.manage_action(state_choice(values, "action"))
@@ -104,14 +122,23 @@ def manage_submitted(
     words = [action.value, name, f"<@{person}>" if person else "", state_text(values, "details")]
     try:
         command = parse_command(" ".join(w for w in words if w))
-        verdict = authorize(ctx, ctx.actor(user_id), channel_id, action, name)
+        actor = ctx.work.within(
+            LOOKUP_WAIT, lambda: _member(ctx, user_id, channel_id, action, name)
+        )
+        # Only the run takes a freeze's slot of the hour: this is asked again when it runs.
+        verdict = authorize(ctx, actor, channel_id, action, name, ahead=True)
     except CommandError as exc:
         ack(response_action="errors", errors={"details": sentences.form_usage(exc)})
+        return
+    except NotAMember as exc:
+        ack(response_action="errors", errors={"channel": exc.message})
         return
     except Refused as exc:
         ack(response_action="errors", errors={"action": exc.message})
         return
-    except SlackApiError:
+    except (SlackApiError, OSError) as exc:
+        # Slow (TimeoutError), unreachable, or answering with an error.
+        logger.warning("could not look up %s for the manage form: %s", user_id, type(exc).__name__)
         ack(response_action="errors", errors={"channel": sentences.SLACK_SLOW})
         return
     except DatabaseUnavailable:
@@ -143,6 +170,18 @@ def manage_submitted(
         handled,
         receipt=receipt,
     )
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id")) if isinstance(user, dict) else ""
+
+
+def _member(ctx: SlackContext, user_id: str, channel_id: str, action: Action, name: str) -> Actor:
+    """The person, once Slack says they are in the channel chosen (NotAMember if not)."""
+    actor = ctx.actor(user_id)
+    ctx.core.permissions.check_member(actor, channel_id, action, name)
+    return actor
 
 
 def _response_url(body: dict[str, Any], block_id: str) -> str | None:

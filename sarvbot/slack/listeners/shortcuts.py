@@ -64,7 +64,8 @@ def _part(body: dict[str, Any], key: str) -> dict[str, Any]:
 def _fill(ctx: SlackContext, user_id: str, meta: FormMeta, text: str, view_id: str) -> None:
     """The form, or in its place why there is nothing to freeze here."""
     try:
-        authorize(ctx, ctx.actor(user_id), meta.channel_id, Action.FREEZE)
+        # The form takes no freeze slot of the hour; its submission's run takes one.
+        authorize(ctx, ctx.actor(user_id), meta.channel_id, Action.FREEZE, ahead=True)
         candidates = _named_in(ctx, text)
     except Refused as exc:
         words = sentences.words(exc.message)
