@@ -5,6 +5,7 @@ Every test here fails because of a defect; each docstring says what is broken.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from sarvbot.core import RequestState
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, LocalWorkspace
 from sarvbot.store import ApprovalStore
-from tests.support import request_state
+from tests.support import request_state, thread_replies
 
 RESET = "settings/resetSmtpPassword"
 
@@ -153,3 +154,59 @@ def test_slow_home_refreshes_never_hold_up_an_approved_change(tmp_path: Path) ->
             assert request_state(workspace.database, first.id) is RequestState.DONE
         finally:
             slack.close()
+
+
+def test_opening_the_home_tab_with_the_database_gone_says_so(
+    tmp_path: Path,
+) -> None:
+    """BROKEN: app_home_opened is queued as work with the event's replay keys, and the work
+    queue first records them in the database (WorkLedger.first_sight) before the job runs.
+    With the database gone that raises DatabaseUnavailable, the job never runs, and the
+    answer goes to nobody (respond is None): nothing is published, so the person keeps
+    seeing the stale view, with requests long decided still showing Approve and Deny.
+    HomeTab._publish has a view for exactly this (home_unavailable, "could not read
+    everything"): opening the tab with the database down should publish it.
+    """
+    folder = tmp_path / "db"
+    folder.mkdir()
+    with LocalWorkspace(f"sqlite:///{folder / 'sarvbot.db'}") as workspace:
+        slack = workspace.client()
+        try:
+            _request_reset(workspace, slack, "smtp60005")
+            before = _open_home(workspace, slack, BOB)
+            assert "home_approve" in str(before)
+
+            shutil.rmtree(folder)
+            workspace.database.dispose()  # pooled connections still hold the deleted file
+            workspace.slack.clear()
+            response = slack.event({"type": "app_home_opened", "user": BOB, "tab": "home"})
+            assert response.status_code == 200
+            workspace.drain()
+            published = [c for c in workspace.slack.calls_to("views.publish") if c.ok]
+            assert published, "nothing was published: bob still sees the stale view"
+            assert "could not read everything" in str(workspace.slack.home_view(BOB))
+        finally:
+            slack.close()
+
+
+def test_a_cancel_from_home_is_told_in_the_cards_thread_as_smtp_cancel_is(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """BROKEN: the Home tab's Cancel is meant to be `/smtp cancel N` (listeners/home.py
+    cancel_clicked), but it leaves out what `/smtp cancel` does after withdrawing the
+    request (listeners/commands.py _cancel): the note "Withdrawn by @alice" in the card's
+    thread. The approvers following the thread (where every click and outcome is kept)
+    never learn the request was withdrawn from the Home tab. The Home Cancel should post
+    the same thread note.
+    """
+    request_id = _request_reset(workspace, slack, "smtp60006")
+    request = ApprovalStore(workspace.database).get(request_id)
+    assert request is not None
+    assert request.message_channel is not None
+    assert request.message_ts is not None
+    alice = _open_home(workspace, slack, ALICE)
+    slack.click("home_cancel", user_id=ALICE, view=alice, value=str(request_id))
+    workspace.drain()
+    assert request_state(workspace.database, request_id) is RequestState.CANCELLED
+    replies = thread_replies(workspace.slack, request.message_channel, request.message_ts)
+    assert any(f"Withdrawn by <@{ALICE}>" in r for r in replies), replies
