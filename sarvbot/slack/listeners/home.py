@@ -46,8 +46,7 @@ def home_opened(event: dict[str, Any], context: BoltContext) -> None:
     def publish() -> None:
         ctx.home.publish(user_id)
 
-    if ctx.work.has_room():  # else nobody waits for it: the tab keeps its last view
-        ctx.work.submit(None, publish, Handled("event", "home", user_id, ""))
+    ctx.work.publish(publish, Handled("event", "home", user_id, ""))
 
 
 def _clicker(body: dict[str, Any]) -> str | None:
