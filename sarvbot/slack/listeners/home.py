@@ -107,7 +107,7 @@ def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltCo
             ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
             return
         ctx.core.permissions.check_decider(ctx.actor(user_id), channel_id, request)
-        meta = FormMeta(channel_id, request_id=request.id)
+        meta = FormMeta(channel_id, request_id=request.id, from_home=True)
         try:
             ctx.client.views_open(
                 trigger_id=trigger_id, view=blocks.deny_modal(request.id, meta.dump())
