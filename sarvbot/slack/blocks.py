@@ -23,7 +23,7 @@ from sarvbot.core.user_index import Pick
 from sarvbot.sarv import Credentials, SmtpUser
 
 from . import picker
-from .mrkdwn import NAME_LIMIT, channel_link, code, escape, mention, truncate
+from .mrkdwn import NAME_LIMIT, channel_link, code, escape, escape_cut, mention, truncate
 
 __all__ = [
     "PAGE_SIZE",
@@ -231,17 +231,17 @@ def user_message(row: CataloguedUser) -> Message:
         }
     ]
     if entry and entry.note:
-        blocks.append(_context(f"Note: {escape(truncate(entry.note, REASON_LIMIT))}"))
+        blocks.append(_context(f"Note: {escape_cut(entry.note, REASON_LIMIT)}"))
     if entry and entry.retiring:
         blocks.append(_context("Retiring: a rotation replaced it and will disable it."))
     if entry and entry.frozen:
-        why = escape(truncate(entry.frozen_reason or "", REASON_LIMIT))
+        why = escape_cut(entry.frozen_reason or "", REASON_LIMIT)
         blocks.append(
             _context(
                 f"🧊 Frozen by {mention(entry.frozen_by or '')} {_when(entry.frozen_at)}: {why}"
             )
         )
-    return {"text": f"SMTP user {escape(truncate(user.name, NAME_LIMIT))}", "blocks": blocks}
+    return {"text": f"SMTP user {escape_cut(user.name, NAME_LIMIT)}", "blocks": blocks}
 
 
 def duration_words(seconds: int) -> str:
@@ -268,9 +268,9 @@ def values_words(params: dict[str, Any]) -> str:
         if key == "owner_id":
             parts.append(f"owner {mention(str(value))}")
         elif key == "note":
-            parts.append(f"note “{escape(truncate(str(value), 120))}”")
+            parts.append(f"note “{escape_cut(str(value), 120)}”")
         else:
-            parts.append(f"{key.replace('_limit', '')} {escape(str(value))}")
+            parts.append(f"{key.replace('_limit', '')} {escape_cut(str(value), NAME_LIMIT)}")
     return ", ".join(parts)
 
 
@@ -292,7 +292,7 @@ def secret_message(credentials: Credentials, reason: str) -> Message:
     """The one message that holds a password: the ephemeral in the requester's DM."""
     password = credentials.password.reveal()
     return {
-        "text": f"New SMTP password for {escape(truncate(credentials.name, NAME_LIMIT))}",
+        "text": f"New SMTP password for {escape_cut(credentials.name, NAME_LIMIT)}",
         "blocks": [
             _section(
                 f"*{escape(reason)}*\nSMTP user: {code(credentials.name)}\n"
@@ -512,7 +512,7 @@ def approval_message(request: ApprovalRequest, *, required: int = 1) -> Message:
     lines = [
         f"*{title}*",
         f"*From:* {mention(request.requester_id)} in {channel_link(request.requester_channel_id)}",
-        f"*Why:* {escape(truncate(request.reason, REASON_LIMIT))}",
+        f"*Why:* {escape_cut(request.reason, REASON_LIMIT)}",
         f"*Expires:* {_when(request.expires_at)}",
     ]
     status = _STATE_TEXT[request.state]
@@ -523,9 +523,9 @@ def approval_message(request: ApprovalRequest, *, required: int = 1) -> Message:
         verb = "denied" if request.state is RequestState.DENIED else "approved"
         status += f" · {verb} by {mention(request.decided_by)} {_when(request.decided_at)}"
     if request.deny_reason:
-        status += f"\n*Reason for denial:* {escape(truncate(request.deny_reason, REASON_LIMIT))}"
+        status += f"\n*Reason for denial:* {escape_cut(request.deny_reason, REASON_LIMIT)}"
     if request.error:
-        status += f"\n*Problem:* {escape(truncate(request.error, REASON_LIMIT))}"
+        status += f"\n*Problem:* {escape_cut(request.error, REASON_LIMIT)}"
     if request.result and request.result.get("smtp_user_name"):
         status += f"\n*SMTP user:* {code(str(request.result['smtp_user_name']))}"
     blocks: list[dict[str, Any]] = [_section("\n".join(lines)), _section(status)]
@@ -558,8 +558,7 @@ def requests_message(requests: Sequence[ApprovalRequest]) -> Message:
         return text_message("No requests are waiting for approval.")
     lines = [f"*{len(requests)} pending request(s)*"]
     lines += [
-        f"#{r.id} {describe_request(r)} · by {mention(r.requester_id)} · "
-        f"{escape(truncate(r.reason, 80))}"
+        f"#{r.id} {describe_request(r)} · by {mention(r.requester_id)} · {escape_cut(r.reason, 80)}"
         for r in requests[:40]
     ]
     return {"text": f"{len(requests)} pending request(s)", "blocks": _sections(lines)}
@@ -579,9 +578,9 @@ def audit_message(entries: Sequence[AuditEntry], target: str | None) -> Message:
         if entry.request_id:
             line += f" · #{entry.request_id}"
         if entry.detail:
-            line += f" · {escape(truncate(entry.detail, 120))}"
+            line += f" · {escape_cut(entry.detail, 120)}"
         if entry.error:
-            line += f" · {escape(truncate(entry.error, 120))}"
+            line += f" · {escape_cut(entry.error, 120)}"
         lines.append(line)
     return {"text": f"Audit{about}", "blocks": _sections(lines)}
 
@@ -676,7 +675,7 @@ def freeze_card(
     shown = f"{code(name)} ({escape(label)})" if label else code(name)
     lines = [
         f"*🧊 {mention(by)} froze {shown}* from {channel_link(channel_id)}",
-        f"*Why:* {escape(truncate(why, REASON_LIMIT))}",
+        f"*Why:* {escape_cut(why, REASON_LIMIT)}",
         "It is disabled. Undo it with `/smtp enable` (under the usual policy and approvals); "
         "the usual next step is a rotation.",
     ]

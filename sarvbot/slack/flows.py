@@ -42,6 +42,7 @@ from .context import SlackContext
 
 __all__ = [
     "authorize",
+    "cancel_request",
     "decide",
     "end_timed_change",
     "leak_found",
@@ -235,6 +236,18 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     )
     text = sentences.request_ended_unheard(request, blocks.describe_request(request))
     return True if text is None else ctx.messenger.tell_requester(request, text)
+
+
+def cancel_request(
+    ctx: SlackContext, actor: Actor, channel_id: str, request_id: int
+) -> ApprovalRequest:
+    """Withdraw a request (the core refuses anyone but its requester), show it on its card
+    and in the Home tabs, and leave the note in the card's thread. Returns the request.
+    """
+    cancelled = ctx.core.approvals.cancel(actor, channel_id, request_id)
+    ctx.messenger.refresh_request(cancelled)
+    ctx.messenger.in_thread(cancelled, sentences.thread_outcome(cancelled))
+    return cancelled
 
 
 def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate: bool) -> int:

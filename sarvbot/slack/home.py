@@ -4,7 +4,6 @@ they are concerned with changes; the answers to clicks made there are shown on i
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
@@ -90,12 +89,7 @@ class HomeTab:
         requester and whoever may decide it. Best effort: never raises, never waits.
         """
         try:
-            if not self._work.has_room():
-                return  # busy or shutting down: the change matters, the tab does not
-            # A fresh context: the refresh is no part of the Slack request being handled.
-            contextvars.Context().run(
-                self._work.submit, None, lambda: self._refresh(request), "home refresh"
-            )
+            self._work.publish(lambda: self._refresh(request), "home refresh")
         except Exception as exc:
             logger.warning("no home refresh for request #%s: %s", request.id, type(exc).__name__)
 

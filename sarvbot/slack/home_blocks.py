@@ -19,7 +19,7 @@ from .blocks import (
     _when,
     describe_request,
 )
-from .mrkdwn import code, escape, mention, truncate
+from .mrkdwn import code, escape_cut, mention, truncate
 
 __all__ = [
     "ACTION_HOME_APPROVE",
@@ -56,7 +56,7 @@ def _more(shown: int, total: int) -> list[dict[str, Any]]:
 def _waiting(request: ApprovalRequest, required: int) -> list[dict[str, Any]]:
     lines = [
         f"*#{request.id}* {describe_request(request)}",
-        f"From {mention(request.requester_id)} · {escape(truncate(request.reason, REASON_LIMIT))}",
+        f"From {mention(request.requester_id)} · {escape_cut(request.reason, REASON_LIMIT)}",
         f"Expires {_when(request.expires_at)}",
     ]
     if request.approvals:
@@ -93,7 +93,7 @@ def _owned_line(entry: CatalogueEntry) -> str:
     if entry.label:
         line += f" · {code(entry.label)}"
     if entry.note:
-        line += f" · {escape(truncate(entry.note, 120))}"
+        line += f" · {escape_cut(entry.note, 120)}"
     if entry.frozen:
         line += " · frozen"
     return line
@@ -101,7 +101,7 @@ def _owned_line(entry: CatalogueEntry) -> str:
 
 def _frozen_line(entry: CatalogueEntry) -> str:
     by = f" by {mention(entry.frozen_by)}" if entry.frozen_by else ""
-    why = f" · {escape(truncate(entry.frozen_reason, 200))}" if entry.frozen_reason else ""
+    why = f" · {escape_cut(entry.frozen_reason, 200)}" if entry.frozen_reason else ""
     return f"{code(entry.name)} frozen{by} {_when(entry.frozen_at)}{why}"
 
 

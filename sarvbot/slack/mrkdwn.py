@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["NAME_LIMIT", "channel_link", "code", "escape", "mention", "truncate"]
+__all__ = ["NAME_LIMIT", "channel_link", "code", "escape", "escape_cut", "mention", "truncate"]
 
 # Sarv's names are short; a longer one is cut, never allowed to break a message.
 NAME_LIMIT = 80
@@ -20,9 +20,25 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def escape_cut(text: str, limit: int) -> str:
+    """``text`` escaped, then cut to at most ``limit`` characters with an ellipsis.
+
+    Escaping makes text longer (``&`` becomes five characters), so the limit is measured
+    after it; the cut never splits an entity such as ``&amp;``.
+    """
+    escaped = escape(text[:limit])  # never shorter than what it escapes
+    if len(text) <= limit and len(escaped) <= limit:
+        return escaped
+    kept = escaped[: limit - 1]
+    entity = kept.rfind("&")
+    if entity >= 0 and ";" not in kept[entity:]:
+        kept = kept[:entity]
+    return kept + "…"
+
+
 def code(text: str, limit: int = NAME_LIMIT) -> str:
-    """``text`` cut to ``limit`` characters, escaped and shown as inline code."""
-    return "`" + escape(truncate(text, limit)).replace("`", "'") + "`"
+    """``text`` escaped, cut to ``limit`` characters and shown as inline code."""
+    return "`" + escape_cut(text, limit).replace("`", "'") + "`"
 
 
 def mention(user_id: str) -> str:

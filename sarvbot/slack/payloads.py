@@ -41,6 +41,8 @@ class FormMeta:
     response_url: str | None = None
     original: dict[str, Any] = field(default_factory=dict)
     request_id: int | None = None
+    # Opened from the Home tab: no response_url, its answers go on top of the Home tab.
+    from_home: bool = False
 
     def dump(self) -> str:
         """The private_metadata text (well under Slack's 3000 characters)."""
@@ -51,6 +53,7 @@ class FormMeta:
                 "r": self.response_url,
                 "o": self.original,
                 "q": self.request_id,
+                "h": self.from_home,
             }
         )
 
@@ -69,6 +72,7 @@ class FormMeta:
             else None,
             original=original if isinstance(original, dict) else {},
             request_id=request_number(request_id),
+            from_home=data.get("h") is True,
         )
 
     def respond(self) -> Respond | None:

@@ -17,7 +17,7 @@ from sarvbot.core import (
     TimedChange,
 )
 
-from .mrkdwn import channel_link, code, escape, mention, mention_people, truncate
+from .mrkdwn import channel_link, code, escape, escape_cut, mention, mention_people
 
 __all__ = [
     "BUSY",
@@ -166,7 +166,7 @@ def thread_refused(user_id: str, what: str, problem: str) -> str:
 
 def thread_decision(user_id: str, what: str, votes: int, required: int, reason: str) -> str:
     if what == "deny":
-        why = f": {escape(truncate(reason, 500))}" if reason else " (no reason given)"
+        why = f": {escape_cut(reason, 500)}" if reason else " (no reason given)"
         return f"🚫 Denied by {mention(user_id)}{why}"
     if what == "retry":
         return f"🔁 {mention(user_id)} retried it."

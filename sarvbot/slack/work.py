@@ -57,6 +57,11 @@ QUICK_LIMIT = QUICK_WORKERS * 4
 # waits in front of a form's views.open; a burst past its bound is dropped, and logged.
 WATCH_WORKERS = 2
 WATCH_LIMIT = 5000
+# Home tab views (published when the tab is opened and when a request changes) have their
+# own small pool, so that a slow or rate-limited views.publish never holds up a change. Past
+# its bound a view is dropped, and logged: its person sees the latest when next opening it.
+HOME_WORKERS = 2
+HOME_LIMIT = 64
 # Refusals ("busy", "restarting") are one response_url post each, on a pool of their own so
 # that they never wait behind work. The bound is only against an unbounded flood (each is a
 # signed request from Slack): past it a refusal is dropped and logged.
@@ -216,6 +221,10 @@ class WorkQueue:
             tracker, max_workers=WATCH_WORKERS, thread_name_prefix="sarvbot-watch"
         )
         self._watch_queued = 0
+        self._home = TrackedExecutor(
+            tracker, max_workers=HOME_WORKERS, thread_name_prefix="sarvbot-home"
+        )
+        self._home_queued = 0
         self._refusals = TrackedExecutor(
             tracker, max_workers=REFUSAL_WORKERS, thread_name_prefix="sarvbot-refusal"
         )
@@ -254,6 +263,10 @@ class WorkQueue:
                 if self._watch_queued >= WATCH_LIMIT:
                     return BUSY
                 self._watch_queued += 1
+            elif pool == "home":
+                if self._home_queued >= HOME_LIMIT:
+                    return BUSY
+                self._home_queued += 1
             else:
                 if self._quick_queued >= QUICK_LIMIT:
                     return BUSY
@@ -267,6 +280,8 @@ class WorkQueue:
                 metrics.QUEUE_DEPTH.dec()
             elif pool == "watch":
                 self._watch_queued -= 1
+            elif pool == "home":
+                self._home_queued -= 1
             else:
                 self._quick_queued -= 1
 
@@ -335,6 +350,24 @@ class WorkQueue:
             logger.warning("%s dropped: the watch pool is full", what)
             return False
         self._watch.submit(self._run, None, job, what, "watch", _REPLAY_KEYS.get())
+        return True
+
+    def publish(self, job: Callable[[], None], what: str | Handled) -> bool:
+        """Run a Home tab publication on the home pool; False if it was dropped.
+
+        Publishing a view is safe to repeat, so it has no replay gate (which would need the
+        database, and the view for a database that is down is worth publishing). Nobody
+        waits for its answer: a drop is logged, never told.
+        """
+        refusal = self._take_slot("home")
+        if refusal is not None:
+            logger.warning(
+                "%s dropped: %s",
+                what,
+                "restarting" if refusal == RESTARTING else "the home pool is full",
+            )
+            return False
+        self._home.submit(self._run, None, job, what, "home")
         return True
 
     def _refuse(self, respond: Respond | None, text: str, what: str | Handled) -> None:
@@ -442,5 +475,6 @@ class WorkQueue:
         self.stop_taking_work()
         self._quick.shutdown(wait=True)
         self._watch.shutdown(wait=True)
+        self._home.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self._refusals.shutdown(wait=True)

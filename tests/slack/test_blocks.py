@@ -13,7 +13,7 @@ from sarvbot.core import (
 )
 from sarvbot.sarv import Credentials, Secret, SmtpUser, UserStatus
 from sarvbot.slack import blocks
-from sarvbot.slack.mrkdwn import escape
+from sarvbot.slack.mrkdwn import escape, escape_cut
 
 
 def _request(**changes: object) -> ApprovalRequest:
@@ -92,6 +92,30 @@ def test_reason_is_escaped_and_cut() -> None:
     text = str(message["blocks"])
     assert "<@U0BOB>" not in text
     assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if "text" in b)
+
+
+def test_escaped_text_is_cut_after_escaping_and_never_inside_an_entity() -> None:
+    assert escape_cut("a & b", 20) == "a &amp; b"
+    assert escape_cut("&" * 500, 12) == "&amp;&amp;…"
+    assert escape_cut("x<" * 10, 8) == "x&lt;x…"
+    assert escape_cut("abcdef", 4) == "abc…"
+    for size in range(1, 30):
+        cut = escape_cut("<&>" * 20, size)
+        assert len(cut) <= size
+        assert cut.count("&") == cut.count(";")
+
+
+def test_a_card_full_of_characters_that_escaping_lengthens_stays_within_limits() -> None:
+    hostile = "&<>" * 2000
+    for request in (
+        _request(reason=hostile, deny_reason=hostile, error=hostile, state=RequestState.DENIED),
+        _request(action="note", params={"new": {"note": hostile}}, reason=hostile),
+        _request(action="label", params={"new": {"label": hostile}}, target=hostile),
+    ):
+        message = blocks.approval_message(request)
+        for block in message["blocks"]:
+            assert len(block.get("text", {}).get("text", "")) <= 3000
+        assert "<>" not in str(message["blocks"])
 
 
 def test_only_the_secret_message_holds_the_password() -> None:

@@ -11,7 +11,15 @@ import pytest
 import requests
 
 from sarvbot.slack import blocks
-from sarvbot.slack.work import BUSY, QUEUE_ROUNDS, QUICK_LIMIT, QUICK_WORKERS
+from sarvbot.slack.work import (
+    BUSY,
+    HOME_LIMIT,
+    QUEUE_ROUNDS,
+    QUICK_LIMIT,
+    QUICK_WORKERS,
+    WorkQueue,
+    WorkTracker,
+)
 from sarvbot.standin import Recorded, SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
@@ -134,3 +142,24 @@ def test_replayed_approval_turned_away_while_busy_does_not_say_nothing_was_done(
         turned_away.wait(timeout=5)
     # The approval was done: its clicker must not hear that nothing was.
     assert [p for p in workspace.slack.posts if is_busy(p)] == []
+
+
+def test_home_views_past_their_pool_bound_are_dropped_and_never_hold_up_a_change() -> None:
+    tracker = WorkTracker()
+    work = WorkQueue(tracker, workers=1, tell=lambda respond, text: None)
+    release, changed = threading.Event(), threading.Event()
+
+    def slow_publish() -> None:
+        release.wait(30)
+
+    try:
+        for _ in range(HOME_LIMIT):
+            assert work.publish(slow_publish, "home refresh")
+        assert not work.publish(lambda: None, "home refresh"), "a full home pool queued more"
+
+        assert work.submit(None, changed.set, "reset")
+        assert changed.wait(10), "the change waited behind the Home tab views"
+    finally:
+        release.set()
+        assert tracker.wait_idle(10)
+        work.shutdown()

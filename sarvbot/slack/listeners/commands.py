@@ -28,7 +28,7 @@ from sarvbot.policy import Decision, Verdict
 from .. import blocks, sentences
 from ..blocks import Message
 from ..context import SlackContext, sarvbot_of
-from ..flows import authorize, run_change
+from ..flows import authorize, cancel_request, run_change
 from ..payloads import FormMeta
 from ..work import Handled
 
@@ -190,9 +190,7 @@ def _cancel(ctx: SlackContext, asked: _Asked) -> Message:
     request_id = asked.command.request_id
     if request_id is None:
         raise CommandError("`cancel` needs the request number", SPECS[Action.CANCEL].usage)
-    cancelled = ctx.core.approvals.cancel(asked.actor, asked.channel_id, request_id)
-    ctx.messenger.refresh_request(cancelled)
-    ctx.messenger.in_thread(cancelled, sentences.thread_outcome(cancelled))
+    cancelled = cancel_request(ctx, asked.actor, asked.channel_id, request_id)
     return blocks.text_message(sentences.withdrawn(cancelled.id))
 
 

@@ -18,7 +18,7 @@ from sarvbot.actions import Action
 
 from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
-from ..flows import authorize, decide
+from ..flows import authorize, cancel_request, decide
 from ..home_blocks import ACTION_HOME_APPROVE, ACTION_HOME_CANCEL, ACTION_HOME_DENY
 from ..payloads import FormMeta, clicked_request
 from ..work import Handled
@@ -46,8 +46,7 @@ def home_opened(event: dict[str, Any], context: BoltContext) -> None:
     def publish() -> None:
         ctx.home.publish(user_id)
 
-    if ctx.work.has_room():  # else nobody waits for it: the tab keeps its last view
-        ctx.work.submit(None, publish, Handled("event", "home", user_id, ""))
+    ctx.work.publish(publish, Handled("event", "home", user_id, ""))
 
 
 def _clicker(body: dict[str, Any]) -> str | None:
@@ -108,7 +107,7 @@ def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltCo
             ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
             return
         ctx.core.permissions.check_decider(ctx.actor(user_id), channel_id, request)
-        meta = FormMeta(channel_id, request_id=request.id)
+        meta = FormMeta(channel_id, request_id=request.id, from_home=True)
         try:
             ctx.client.views_open(
                 trigger_id=trigger_id, view=blocks.deny_modal(request.id, meta.dump())
@@ -139,8 +138,7 @@ def cancel_clicked(ack: Callable[..., None], body: dict[str, Any], context: Bolt
         if request is not None and request.requester_id == user_id:
             authorize(ctx, actor, channel_id, Action.CANCEL, request.target)
         # No such request, or someone else's: the core refuses it (and audits the refusal).
-        cancelled = ctx.core.approvals.cancel(actor, channel_id, request_id)
-        ctx.messenger.refresh_request(cancelled)
+        cancelled = cancel_request(ctx, actor, channel_id, request_id)
         ctx.messenger.tell(answer, sentences.withdrawn(cancelled.id))
 
     target = f"#{request_id}" if request_id is not None else None

@@ -177,8 +177,8 @@ def deny_submitted(
     ack()
     ctx = sarvbot_of(context)
     reason = state_text(state_values(view), "reason")
-    respond = meta.respond()
     user_id, channel_id, request_id = str(body["user"]["id"]), meta.channel_id, meta.request_id
+    respond = ctx.home.answer(user_id) if meta.from_home else meta.respond()
     ctx.work.submit(
         respond,
         lambda: decide(ctx, user_id, channel_id, request_id, respond, approve=False, reason=reason),
