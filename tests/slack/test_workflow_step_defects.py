@@ -5,6 +5,8 @@ events against the running app (see tests/slack/test_workflow_steps.py for the h
 from __future__ import annotations
 
 import secrets
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +160,32 @@ def test_create_step_inputs_cannot_smuggle_command_words(
     assert CAROL not in owners
     assert workspace.sandbox.users == {}
     assert workspace.slack.function_execution(execution.id).state == "failed"
+
+
+def test_a_step_that_arrives_while_the_database_is_gone_is_completed_with_an_error(
+    tmp_path: Path,
+) -> None:
+    """Broken: with the database gone, the work queue's replay check (WorkQueue._run ->
+    ledger.first_sight) raises DatabaseUnavailable before steps.run_step ever runs; the
+    queue tells "nobody" (respond is None for a step) and the execution is never completed:
+    the workflow hangs at the step forever and its person is told nothing. steps.finish has
+    a best-effort completion for exactly this case, but it is never reached. Should: the
+    step ends with completeError (STEP_DATABASE_DOWN), and nothing is changed at Sarv.
+    """
+    folder = tmp_path / "db"
+    folder.mkdir()
+    with LocalWorkspace(f"sqlite:///{folder / 'sarvbot.db'}") as workspace:
+        slack = workspace.client()
+        try:
+            shutil.rmtree(folder)
+            workspace.database.dispose()  # pooled connections still hold the deleted file
+            inputs = {"channel": OPS, "requester": BOB, "total_limit": 1000, "hourly_limit": 50}
+            execution = _run_step(workspace, slack, CREATE_USER, inputs)
+
+            assert workspace.sandbox.calls_to("settings/addSmtp") == []
+            ended = workspace.slack.function_execution(execution.id)
+            assert ended.state == "failed", "the workflow waits at the step forever"
+            assert ended.error is not None
+            assert "database" in ended.error
+        finally:
+            slack.close()
