@@ -4,8 +4,11 @@ events against the running app (see tests/slack/test_workflow_steps.py for the h
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from sarvbot.slack.steps import CREATE_USER, REQUEST_CHANGE
 from sarvbot.standin import FunctionExecution, SlackAppClient
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, CatalogueStore
-from tests.support import cards_in
+from tests.support import app_env, cards_in, dms_to, serving
 
 
 def _run_step(
@@ -189,3 +192,46 @@ def test_a_step_that_arrives_while_the_database_is_gone_is_completed_with_an_err
             assert "database" in ended.error
         finally:
             slack.close()
+
+
+def test_a_create_step_whose_process_dies_after_sarvs_add_is_completed_and_its_person_told(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    """Broken: listeners/functions.step_executed submits the step with no receipt (unlike a
+    command, whose WorkLedger receipt lets report_lost_work tell its person), and the
+    completion job is only scheduled at the very end of steps._run_order. A process killed
+    while Sarv's add is under way leaves the execution running at Slack forever: no other
+    process or restart completes it, and the requester is never told that an SMTP user may
+    have been made. Should: after the dead process's lease lapses, another process ends the
+    step (completeError, saying the outcome is unknown) and tells the requester by DM, and
+    never runs the add again.
+    """
+    workspace.sandbox.fail_next("hang", path="settings/addSmtp", after_apply=True)
+    env = app_env(workspace, tmp_path, SARVBOT_WORKERS="1")
+    execution = workspace.slack.start_function(CREATE_USER)
+    with serving(env, start_new_session=True) as server:
+        client = server.client(workspace)
+        try:
+            inputs = {"channel": OPS, "requester": BOB, "total_limit": 1000, "hourly_limit": 50}
+            assert client.function_executed(
+                CREATE_USER,
+                inputs,
+                function_execution_id=execution.id,
+                bot_access_token=execution.bot_access_token,
+            ).ok
+            assert workspace.sandbox.wait_for_call("settings/addSmtp", timeout=10)
+        finally:
+            client.close()
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=10)
+
+    assert workspace.app is not None
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    workspace.app.report_lost_work(now=later)
+    workspace.app.scheduler.run_due(later)
+    workspace.drain()
+
+    assert len(workspace.sandbox.calls_to("settings/addSmtp")) == 1
+    ended = workspace.slack.function_execution(execution.id)
+    assert ended.state != "running", "the workflow waits at the step forever"
+    assert dms_to(workspace, BOB), "bob is never told his step's user may exist"
