@@ -235,3 +235,42 @@ def test_a_create_step_whose_process_dies_after_sarvs_add_is_completed_and_its_p
     ended = workspace.slack.function_execution(execution.id)
     assert ended.state != "running", "the workflow waits at the step forever"
     assert dms_to(workspace, BOB), "bob is never told his step's user may exist"
+
+
+def test_slacks_retry_of_a_step_event_while_restarting_does_not_end_the_waiting_step(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """Broken: listeners/functions.step_executed turns a step away while the queue is busy
+    or restarting by completing it at once with STEP_BUSY ("nothing was changed"), without
+    the replay check the queue applies to every other refusal (WorkQueue._send_refusal
+    skips a request already let in). Slack's retry of an event already handled (same
+    event_id) that lands while the process drains so fails a step that is waiting on its
+    approval: the workflow reports "nothing was changed" and moves on, and the approval
+    then still runs the change. Should: a retry (or replay) of a handled event changes
+    nothing; the step stays running until its request ends.
+    """
+    workspace.sandbox.add_user(name="smtp61003", hourly_limit=100)
+    inputs = {
+        "channel": DEV,
+        "requester": ALICE,
+        "smtp_user": "smtp61003",
+        "change": "edit hourly=500",
+        "reason": "more mail",
+    }
+    execution = workspace.slack.start_function(REQUEST_CHANGE)
+    event_id = f"Ev{secrets.token_hex(8).upper()}"
+    for _ in range(2):
+        assert slack.function_executed(
+            REQUEST_CHANGE,
+            inputs,
+            function_execution_id=execution.id,
+            bot_access_token=execution.bot_access_token,
+            event_id=event_id,
+        ).ok
+        workspace.drain()
+        assert workspace.slack.function_execution(execution.id).state == "running"
+        assert workspace.app is not None
+        workspace.app.context.work.stop_taking_work()  # a deploy: the process drains
+
+    assert len(ApprovalStore(workspace.database).pending()) == 1
+    assert _completions(workspace) == []
