@@ -370,7 +370,7 @@ def step_request_failed(request_id: int, state: str, problem: str | None) -> str
     return f"Request #{request_id} ended {state}: {problem or 'no reason was recorded'}"
 
 
-STEP_SLACK_SLOW = "Slack did not say who the requester is, so nothing was changed. Try again."
+STEP_SLACK_SLOW = "Slack did not answer sarvbot in time, so nothing was changed. Try again."
 STEP_BUSY = "sarvbot is busy or restarting, so nothing was changed. Try again in a minute."
 STEP_DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was changed. Try again later."
 STEP_BROKEN = "sarvbot failed on this step; its logs say why. Check the SMTP user before retrying."

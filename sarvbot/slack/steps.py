@@ -221,6 +221,7 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
     actor = ctx.actor(order.requester_id)
     change = order.change
     verdict = authorize(ctx, actor, order.channel_id, change.action, change.target)
+    core.permissions.check_member(actor, order.channel_id, change.action, change.target)
     if change.target:
         change = replace(change, target=core.catalogue.resolve(change.target))
     core.permissions.check_owner(change.owner_id)
