@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -49,6 +49,7 @@ __all__ = [
     "complete_step",
     "request_changed",
     "run_step",
+    "turn_away",
 ]
 
 logger = logging.getLogger("sarvbot.slack")
@@ -61,6 +62,9 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXECUTION_ID = re.compile(r"^Fx[A-Za-z0-9]{4,60}$")
 _MAX_REASON = 2000
 _MAX_WORDS = 500
+# How long an execution's claim is kept: longer than its step can wait on a request
+# (expire_after_hours is at most a year).
+_CLAIM_MEMORY = timedelta(days=366)
 # A request that ended one of these ways completes its step with an error.
 _FAILED_ENDS = frozenset({RequestState.FAILED, RequestState.UNKNOWN})
 # What Slack answers for an execution that was completed already (an earlier try whose
@@ -188,10 +192,38 @@ STEPS: Mapping[str, Callable[[Mapping[str, Any]], StepOrder]] = {
 # Running
 
 
+def claim(ctx: SlackContext, execution_id: str) -> bool:
+    """Take an execution on its first delivery; False if it was taken before.
+
+    Shared by every process through the database; DatabaseUnavailable propagates.
+    """
+    keep_until = datetime.now(UTC) + _CLAIM_MEMORY
+    return ctx.core.ledger.first_sight({f"step:{execution_id}": keep_until})
+
+
+def turn_away(ctx: SlackContext, execution_id: str) -> None:
+    """No room for the step now: it ends with an error, unless it is in hand already (a
+    redelivery of an execution whose work, or request, is under way).
+    """
+    try:
+        if not claim(ctx, execution_id):
+            logger.info("workflow step %s delivered again while busy; ignored", execution_id)
+            return
+    except DatabaseUnavailable:
+        finish(ctx, execution_id, error=sentences.STEP_DATABASE_DOWN)
+        return
+    finish(ctx, execution_id, error=sentences.STEP_BUSY)
+
+
 def run_step(ctx: SlackContext, callback_id: str, execution_id: str, inputs: object) -> None:
-    """Run one execution of a step; every way it can end completes it once."""
+    """Run one execution of a step once, claimed first; every way it can end completes it
+    once, and a redelivery of the same execution changes nothing.
+    """
     channel_id = ""
     try:
+        if not claim(ctx, execution_id):
+            logger.info("workflow step %s delivered again; ignored", execution_id)
+            return
         read = STEPS.get(callback_id)
         if read is None:
             finish(ctx, execution_id, error=sentences.step_unknown(callback_id))
