@@ -22,7 +22,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
-from sarvbot.actions import SPECS
+from sarvbot.actions import SPECS, Action
 from sarvbot.core import (
     ApprovalRequest,
     Change,
@@ -33,7 +33,7 @@ from sarvbot.core import (
     UnknownSmtpUser,
     describe_change_failure,
 )
-from sarvbot.core.commands import Command, parse_command
+from sarvbot.core.commands import Command, parse_command, parse_label, whole_number
 from sarvbot.core.schedule import COMPLETE_STEP, DueJob, step_job_key
 from sarvbot.policy import Decision
 
@@ -117,11 +117,24 @@ def _slack_id(inputs: Mapping[str, Any], name: str, shape: re.Pattern[str]) -> s
     return value
 
 
-def _whole(inputs: Mapping[str, Any], name: str) -> str:
+def _limit(inputs: Mapping[str, Any], name: str) -> int:
     value = inputs.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | str) or str(value) == "":
-        raise StepInputError(f"{name} must be a whole number")
-    return str(value).strip()
+    number = None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        number = whole_number(str(value), sarv.MAX_LIMIT)
+    if number is None:
+        raise StepInputError(f"{name} must be a whole number from 1 to {sarv.MAX_LIMIT}")
+    return number
+
+
+def _label(inputs: Mapping[str, Any]) -> str | None:
+    label = _text(inputs, "label", required=False, most=64)
+    if not label:
+        return None
+    try:
+        return parse_label(label)
+    except CommandError as exc:
+        raise StepInputError(exc.message.replace("`", "")) from None
 
 
 def _command(text: str) -> Command:
@@ -173,14 +186,21 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
 
 
 def read_create_user(inputs: Mapping[str, Any]) -> StepOrder:
-    """ "Create an SMTP user": both limits and an optional label; the requester owns it."""
+    """ "Create an SMTP user": both limits and an optional label; the requester owns it.
+
+    Each input is read as the one value it is, never as /smtp words.
+    """
     channel_id = _slack_id(inputs, "channel", _CHANNEL_ID)
     requester_id = _slack_id(inputs, "requester", _USER_ID)
-    label = _text(inputs, "label", required=False, most=64)
-    text = f"add {_whole(inputs, 'total_limit')} {_whole(inputs, 'hourly_limit')}"
-    command = _command(text + (f" label={label}" if label else ""))
+    change = Change(
+        Action.ADD,
+        total_limit=_limit(inputs, "total_limit"),
+        hourly_limit=_limit(inputs, "hourly_limit"),
+        label=_label(inputs),
+        owner_id=requester_id,
+    )
     reason = _text(inputs, "reason", required=False, most=_MAX_REASON)
-    return StepOrder(channel_id, requester_id, _change_of(command, requester_id), reason, False)
+    return StepOrder(channel_id, requester_id, change, reason, False)
 
 
 STEPS: Mapping[str, Callable[[Mapping[str, Any]], StepOrder]] = {

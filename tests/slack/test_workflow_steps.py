@@ -200,7 +200,7 @@ def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
         (
             CREATE_USER,
             {"channel": OPS, "requester": BOB, "total_limit": 100, "hourly_limit": -1},
-            "hourly limit",
+            "hourly_limit must be a whole number",
         ),
         (
             CREATE_USER,
