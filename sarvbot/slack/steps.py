@@ -152,7 +152,7 @@ def _command(text: str) -> Command:
     return command
 
 
-def _change_of(command: Command, owner_id: str | None) -> Change:
+def _change_of(command: Command) -> Change:
     return Change(
         command.action,
         command.user,
@@ -160,7 +160,7 @@ def _change_of(command: Command, owner_id: str | None) -> Change:
         hourly_limit=command.hourly_limit,
         status=command.status,
         label=command.label,
-        owner_id=command.owner_id or owner_id,
+        owner_id=command.owner_id,
         note=command.note,
         for_seconds=command.for_seconds,
         grace_seconds=command.grace_seconds,
@@ -182,7 +182,7 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
         raise StepInputError("smtp_user must be one name or label")
     command = _command(" ".join([words[0], *([user] if user else []), *words[1:]]))
     reason = _text(inputs, "reason", required=True, most=_MAX_REASON)
-    return StepOrder(channel_id, requester_id, _change_of(command, None), reason, True)
+    return StepOrder(channel_id, requester_id, _change_of(command), reason, True)
 
 
 def read_create_user(inputs: Mapping[str, Any]) -> StepOrder:
