@@ -40,6 +40,7 @@ from sarvbot.policy import Decision
 from . import blocks, sentences
 from .context import SlackContext
 from .flows import authorize
+from .work import DRAIN_SECONDS
 
 __all__ = [
     "CREATE_USER",
@@ -65,6 +66,9 @@ _MAX_WORDS = 500
 # How long an execution's claim is kept: longer than its step can wait on a request
 # (expire_after_hours is at most a year).
 _CLAIM_MEMORY = timedelta(days=366)
+# When a step whose change is under way is taken for lost: the time a shutdown gives
+# admitted work, after which a live process has finished it.
+_LOST_AFTER = timedelta(seconds=DRAIN_SECONDS)
 # A request that ended one of these ways completes its step with an error.
 _FAILED_ENDS = frozenset({RequestState.FAILED, RequestState.UNKNOWN})
 # What Slack answers for an execution that was completed already (an earlier try whose
@@ -293,6 +297,7 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
             finish(ctx, execution_id, error=sentences.step_not_posted(request.id))
             core.approvals.cancel(actor, order.channel_id, request.id)
         return
+    _expect_end(ctx, execution_id, actor.user_id, order.channel_id, change)
     try:
         result = core.chores.apply(actor, order.channel_id, change, rule=verdict.rule)
     except sarv.Error as exc:
@@ -323,6 +328,26 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
 # Completing
 
 
+def _expect_end(
+    ctx: SlackContext, execution_id: str, requester_id: str, channel_id: str, change: Change
+) -> None:
+    """Before Sarv is called: a completion due once a live process would have finished,
+    so that if this one dies mid-change, another ends the step and tells its person.
+    :func:`finish` replaces it.
+    """
+    payload = {
+        "function_execution_id": execution_id,
+        "error": sentences.STEP_LOST,
+        "requester_id": requester_id,
+        "channel_id": channel_id,
+        "action": change.action.value,
+    }
+    now = datetime.now(UTC)
+    ctx.core.jobs.schedule(
+        COMPLETE_STEP, step_job_key(execution_id), now + _LOST_AFTER, payload, now=now
+    )
+
+
 def finish(
     ctx: SlackContext,
     execution_id: str,
@@ -337,11 +362,18 @@ def finish(
     else:
         payload["outputs"] = dict(outputs or {})
     now = datetime.now(UTC)
+    key = step_job_key(execution_id)
     try:
-        ctx.core.jobs.schedule(COMPLETE_STEP, step_job_key(execution_id), now, payload, now=now)
+        kept = ctx.core.jobs.schedule(
+            COMPLETE_STEP, key, now, payload, now=now
+        ) or ctx.core.jobs.replace_due(key, now, payload, now=now)
     except Exception as exc:
         # No database to keep the job: one try at once, so the workflow is not left waiting.
         logger.warning("no job to complete a workflow step: %s", type(exc).__name__)
+        kept = False
+    if not kept:
+        # No job, or the one expected at the end was claimed already (this process was
+        # slower than it allows): one try at once; Slack takes only the first completion.
         _complete(ctx, execution_id, outputs, error, best_effort=True)
         return
     ctx.run_due((COMPLETE_STEP,))
@@ -395,6 +427,10 @@ def complete_step(ctx: SlackContext, job: DueJob) -> None:
         outputs = dict(payload["outputs"]) if "outputs" in payload else None
         error = str(payload["error"]) if "error" in payload else None
     _complete(ctx, execution_id, outputs, error, best_effort=False)
+    if "requester_id" in payload:
+        # The process running the change died: its person hears that it may have been made.
+        text = sentences.step_lost(str(payload["action"]), str(payload["channel_id"]))
+        ctx.messenger.direct_message(str(payload["requester_id"]), text)
 
 
 def _complete(
