@@ -121,6 +121,21 @@ def _slack_id(inputs: Mapping[str, Any], name: str, shape: re.Pattern[str]) -> s
     return value
 
 
+def _requester(inputs: Mapping[str, Any]) -> str:
+    """The person who ran the workflow: a user context, which Slack fills in and no
+    workflow author can set. Only its ``id`` is read; its ``secret`` is never kept.
+    """
+    value = inputs.get("requester")
+    if value is None or value == "":
+        raise StepInputError("requester is missing")
+    if not isinstance(value, Mapping):
+        raise StepInputError("requester must be the person who ran the workflow")
+    user_id = value.get("id")
+    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        raise StepInputError("requester is not a Slack ID")
+    return user_id
+
+
 def _limit(inputs: Mapping[str, Any], name: str) -> int:
     value = inputs.get(name)
     number = None
@@ -177,7 +192,7 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
     or label) it is about.
     """
     channel_id = _slack_id(inputs, "channel", _CHANNEL_ID)
-    requester_id = _slack_id(inputs, "requester", _USER_ID)
+    requester_id = _requester(inputs)
     words = _text(inputs, "change", required=True, most=_MAX_WORDS).split()
     if not words:
         raise StepInputError("change is missing")
@@ -195,7 +210,7 @@ def read_create_user(inputs: Mapping[str, Any]) -> StepOrder:
     Each input is read as the one value it is, never as /smtp words.
     """
     channel_id = _slack_id(inputs, "channel", _CHANNEL_ID)
-    requester_id = _slack_id(inputs, "requester", _USER_ID)
+    requester_id = _requester(inputs)
     change = Change(
         Action.ADD,
         total_limit=_limit(inputs, "total_limit"),

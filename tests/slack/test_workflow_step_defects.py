@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sarvbot.slack.steps import CREATE_USER, REQUEST_CHANGE
-from sarvbot.standin import FunctionExecution, SlackAppClient
+from sarvbot.standin import FunctionExecution, SlackAppClient, user_context
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, CAROL, DEV, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore, CatalogueStore
 from tests.support import app_env, cards_in, dms_to, serving
@@ -60,7 +60,12 @@ def test_create_step_naming_a_channel_the_requester_is_not_in_does_not_get_its_r
     Should: refuse the step with a readable error (requester not in that channel), make
     no user at Sarv and complete the step with completeError.
     """
-    inputs = {"channel": OPS, "requester": ALICE, "total_limit": 1000, "hourly_limit": 50}
+    inputs = {
+        "channel": OPS,
+        "requester": user_context(ALICE),
+        "total_limit": 1000,
+        "hourly_limit": 50,
+    }
     execution = _run_step(workspace, slack, CREATE_USER, inputs)
 
     assert workspace.sandbox.calls_to("settings/addSmtp") == []
@@ -79,7 +84,7 @@ def test_request_step_naming_a_channel_the_requester_is_not_in_does_not_get_its_
     workspace.sandbox.add_user(name="smtp61001", hourly_limit=100)
     inputs = {
         "channel": DEV,
-        "requester": CAROL,
+        "requester": user_context(CAROL),
         "smtp_user": "smtp61001",
         "change": "edit hourly=500",
         "reason": "more mail",
@@ -100,7 +105,12 @@ def test_one_execution_delivered_twice_creates_one_smtp_user(
     second password goes out, for one workflow run. Should: the second delivery of an
     execution already taken changes nothing (one user, one password, one completion).
     """
-    inputs = {"channel": OPS, "requester": BOB, "total_limit": 1000, "hourly_limit": 50}
+    inputs = {
+        "channel": OPS,
+        "requester": user_context(BOB),
+        "total_limit": 1000,
+        "hourly_limit": 50,
+    }
     execution = _run_step(workspace, slack, CREATE_USER, inputs)
     _run_step(workspace, slack, CREATE_USER, inputs, execution=execution)
 
@@ -120,7 +130,7 @@ def test_one_request_execution_delivered_twice_raises_one_request(
     workspace.sandbox.add_user(name="smtp61002", hourly_limit=100)
     inputs = {
         "channel": DEV,
-        "requester": ALICE,
+        "requester": user_context(ALICE),
         "smtp_user": "smtp61002",
         "change": "reset",
         "reason": "leaked",
@@ -152,7 +162,7 @@ def test_create_step_inputs_cannot_smuggle_command_words(
     """
     inputs = {
         "channel": OPS,
-        "requester": BOB,
+        "requester": user_context(BOB),
         "total_limit": 1000,
         "hourly_limit": 50,
         **extra,
@@ -182,7 +192,12 @@ def test_a_step_that_arrives_while_the_database_is_gone_is_completed_with_an_err
         try:
             shutil.rmtree(folder)
             workspace.database.dispose()  # pooled connections still hold the deleted file
-            inputs = {"channel": OPS, "requester": BOB, "total_limit": 1000, "hourly_limit": 50}
+            inputs = {
+                "channel": OPS,
+                "requester": user_context(BOB),
+                "total_limit": 1000,
+                "hourly_limit": 50,
+            }
             execution = _run_step(workspace, slack, CREATE_USER, inputs)
 
             assert workspace.sandbox.calls_to("settings/addSmtp") == []
@@ -212,7 +227,12 @@ def test_a_create_step_whose_process_dies_after_sarvs_add_is_completed_and_its_p
     with serving(env, start_new_session=True) as server:
         client = server.client(workspace)
         try:
-            inputs = {"channel": OPS, "requester": BOB, "total_limit": 1000, "hourly_limit": 50}
+            inputs = {
+                "channel": OPS,
+                "requester": user_context(BOB),
+                "total_limit": 1000,
+                "hourly_limit": 50,
+            }
             assert client.function_executed(
                 CREATE_USER,
                 inputs,
@@ -252,7 +272,7 @@ def test_slacks_retry_of_a_step_event_while_restarting_does_not_end_the_waiting_
     workspace.sandbox.add_user(name="smtp61003", hourly_limit=100)
     inputs = {
         "channel": DEV,
-        "requester": ALICE,
+        "requester": user_context(ALICE),
         "smtp_user": "smtp61003",
         "change": "edit hourly=500",
         "reason": "more mail",
