@@ -5,6 +5,8 @@ card and password delivery as ``/smtp``. It ends with exactly one completion at 
 (``functions.completeSuccess`` or ``functions.completeError``), made by a due job keyed by
 the function execution: the job is scheduled when the step's request ends (by the store,
 in the same transaction) or when a change made at once is done, and any process runs it.
+Each execution is claimed once in the database before anything is done, so a second
+delivery of it changes nothing.
 
 The workflow token Slack sends with each execution is never used, kept or logged: the
 completion is made with the app's own bot token, which the method accepts.
