@@ -371,11 +371,24 @@ def step_request_failed(request_id: int, state: str, problem: str | None) -> str
     return f"Request #{request_id} ended {state}: {problem or 'no reason was recorded'}"
 
 
-STEP_SLACK_SLOW = "Slack did not say who the requester is, so nothing was changed. Try again."
+STEP_SLACK_SLOW = "Slack did not answer sarvbot in time, so nothing was changed. Try again."
 STEP_BUSY = "sarvbot is busy or restarting, so nothing was changed. Try again in a minute."
 STEP_DATABASE_DOWN = "sarvbot's database is unavailable, so nothing was changed. Try again later."
 STEP_BROKEN = "sarvbot failed on this step; its logs say why. Check the SMTP user before retrying."
 STEP_REQUEST_GONE = "sarvbot no longer has the request this step waited on."
+STEP_LOST = (
+    "sarvbot stopped while the change was under way, so it is unknown whether it was made. "
+    "It will not run again by itself: check the SMTP user before running the step again."
+)
+
+
+def step_lost(action: str, channel_id: str) -> str:
+    """The DM to a step's requester whose change was under way when sarvbot stopped."""
+    return (
+        f"sarvbot stopped while a workflow step of yours ran `{escape(action)}` for "
+        f"{channel_link(channel_id)}, so it is unknown whether it was done. It will not run "
+        "again by itself: check with `/smtp list` before running the workflow again."
+    )
 
 
 def step_not_posted(request_id: int) -> str:

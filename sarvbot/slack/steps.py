@@ -5,6 +5,8 @@ card and password delivery as ``/smtp``. It ends with exactly one completion at 
 (``functions.completeSuccess`` or ``functions.completeError``), made by a due job keyed by
 the function execution: the job is scheduled when the step's request ends (by the store,
 in the same transaction) or when a change made at once is done, and any process runs it.
+Each execution is claimed once in the database before anything is done, so a second
+delivery of it changes nothing.
 
 The workflow token Slack sends with each execution is never used, kept or logged: the
 completion is made with the app's own bot token, which the method accepts.
@@ -16,13 +18,13 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
 from sarvbot import sarv
-from sarvbot.actions import SPECS
+from sarvbot.actions import SPECS, Action
 from sarvbot.core import (
     ApprovalRequest,
     Change,
@@ -33,13 +35,14 @@ from sarvbot.core import (
     UnknownSmtpUser,
     describe_change_failure,
 )
-from sarvbot.core.commands import Command, parse_command
+from sarvbot.core.commands import Command, parse_command, parse_label, whole_number
 from sarvbot.core.schedule import COMPLETE_STEP, DueJob, step_job_key
 from sarvbot.policy import Decision
 
 from . import blocks, sentences
 from .context import SlackContext
 from .flows import authorize
+from .work import DRAIN_SECONDS
 
 __all__ = [
     "CREATE_USER",
@@ -49,6 +52,7 @@ __all__ = [
     "complete_step",
     "request_changed",
     "run_step",
+    "turn_away",
 ]
 
 logger = logging.getLogger("sarvbot.slack")
@@ -61,6 +65,12 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXECUTION_ID = re.compile(r"^Fx[A-Za-z0-9]{4,60}$")
 _MAX_REASON = 2000
 _MAX_WORDS = 500
+# How long an execution's claim is kept: longer than its step can wait on a request
+# (expire_after_hours is at most a year).
+_CLAIM_MEMORY = timedelta(days=366)
+# When a step whose change is under way is taken for lost: the time a shutdown gives
+# admitted work, after which a live process has finished it.
+_LOST_AFTER = timedelta(seconds=DRAIN_SECONDS)
 # A request that ended one of these ways completes its step with an error.
 _FAILED_ENDS = frozenset({RequestState.FAILED, RequestState.UNKNOWN})
 # What Slack answers for an execution that was completed already (an earlier try whose
@@ -113,11 +123,39 @@ def _slack_id(inputs: Mapping[str, Any], name: str, shape: re.Pattern[str]) -> s
     return value
 
 
-def _whole(inputs: Mapping[str, Any], name: str) -> str:
+def _requester(inputs: Mapping[str, Any]) -> str:
+    """The person who ran the workflow: a user context, which Slack fills in and no
+    workflow author can set. Only its ``id`` is read; its ``secret`` is never kept.
+    """
+    value = inputs.get("requester")
+    if value is None or value == "":
+        raise StepInputError("requester is missing")
+    if not isinstance(value, Mapping):
+        raise StepInputError("requester must be the person who ran the workflow")
+    user_id = value.get("id")
+    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        raise StepInputError("requester is not a Slack ID")
+    return user_id
+
+
+def _limit(inputs: Mapping[str, Any], name: str) -> int:
     value = inputs.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | str) or str(value) == "":
-        raise StepInputError(f"{name} must be a whole number")
-    return str(value).strip()
+    number = None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        number = whole_number(str(value), sarv.MAX_LIMIT)
+    if number is None:
+        raise StepInputError(f"{name} must be a whole number from 1 to {sarv.MAX_LIMIT}")
+    return number
+
+
+def _label(inputs: Mapping[str, Any]) -> str | None:
+    label = _text(inputs, "label", required=False, most=64)
+    if not label:
+        return None
+    try:
+        return parse_label(label)
+    except CommandError as exc:
+        raise StepInputError(exc.message.replace("`", "")) from None
 
 
 def _command(text: str) -> Command:
@@ -135,7 +173,7 @@ def _command(text: str) -> Command:
     return command
 
 
-def _change_of(command: Command, owner_id: str | None) -> Change:
+def _change_of(command: Command) -> Change:
     return Change(
         command.action,
         command.user,
@@ -143,7 +181,7 @@ def _change_of(command: Command, owner_id: str | None) -> Change:
         hourly_limit=command.hourly_limit,
         status=command.status,
         label=command.label,
-        owner_id=command.owner_id or owner_id,
+        owner_id=command.owner_id,
         note=command.note,
         for_seconds=command.for_seconds,
         grace_seconds=command.grace_seconds,
@@ -156,7 +194,7 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
     or label) it is about.
     """
     channel_id = _slack_id(inputs, "channel", _CHANNEL_ID)
-    requester_id = _slack_id(inputs, "requester", _USER_ID)
+    requester_id = _requester(inputs)
     words = _text(inputs, "change", required=True, most=_MAX_WORDS).split()
     if not words:
         raise StepInputError("change is missing")
@@ -165,18 +203,25 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
         raise StepInputError("smtp_user must be one name or label")
     command = _command(" ".join([words[0], *([user] if user else []), *words[1:]]))
     reason = _text(inputs, "reason", required=True, most=_MAX_REASON)
-    return StepOrder(channel_id, requester_id, _change_of(command, None), reason, True)
+    return StepOrder(channel_id, requester_id, _change_of(command), reason, True)
 
 
 def read_create_user(inputs: Mapping[str, Any]) -> StepOrder:
-    """ "Create an SMTP user": both limits and an optional label; the requester owns it."""
+    """ "Create an SMTP user": both limits and an optional label; the requester owns it.
+
+    Each input is read as the one value it is, never as /smtp words.
+    """
     channel_id = _slack_id(inputs, "channel", _CHANNEL_ID)
-    requester_id = _slack_id(inputs, "requester", _USER_ID)
-    label = _text(inputs, "label", required=False, most=64)
-    text = f"add {_whole(inputs, 'total_limit')} {_whole(inputs, 'hourly_limit')}"
-    command = _command(text + (f" label={label}" if label else ""))
+    requester_id = _requester(inputs)
+    change = Change(
+        Action.ADD,
+        total_limit=_limit(inputs, "total_limit"),
+        hourly_limit=_limit(inputs, "hourly_limit"),
+        label=_label(inputs),
+        owner_id=requester_id,
+    )
     reason = _text(inputs, "reason", required=False, most=_MAX_REASON)
-    return StepOrder(channel_id, requester_id, _change_of(command, requester_id), reason, False)
+    return StepOrder(channel_id, requester_id, change, reason, False)
 
 
 STEPS: Mapping[str, Callable[[Mapping[str, Any]], StepOrder]] = {
@@ -188,10 +233,38 @@ STEPS: Mapping[str, Callable[[Mapping[str, Any]], StepOrder]] = {
 # Running
 
 
+def claim(ctx: SlackContext, execution_id: str) -> bool:
+    """Take an execution on its first delivery; False if it was taken before.
+
+    Shared by every process through the database; DatabaseUnavailable propagates.
+    """
+    keep_until = datetime.now(UTC) + _CLAIM_MEMORY
+    return ctx.core.ledger.first_sight({f"step:{execution_id}": keep_until})
+
+
+def turn_away(ctx: SlackContext, execution_id: str) -> None:
+    """No room for the step now: it ends with an error, unless it is in hand already (a
+    redelivery of an execution whose work, or request, is under way).
+    """
+    try:
+        if not claim(ctx, execution_id):
+            logger.info("workflow step %s delivered again while busy; ignored", execution_id)
+            return
+    except DatabaseUnavailable:
+        finish(ctx, execution_id, error=sentences.STEP_DATABASE_DOWN)
+        return
+    finish(ctx, execution_id, error=sentences.STEP_BUSY)
+
+
 def run_step(ctx: SlackContext, callback_id: str, execution_id: str, inputs: object) -> None:
-    """Run one execution of a step; every way it can end completes it once."""
+    """Run one execution of a step once, claimed first; every way it can end completes it
+    once, and a redelivery of the same execution changes nothing.
+    """
     channel_id = ""
     try:
+        if not claim(ctx, execution_id):
+            logger.info("workflow step %s delivered again; ignored", execution_id)
+            return
         read = STEPS.get(callback_id)
         if read is None:
             finish(ctx, execution_id, error=sentences.step_unknown(callback_id))
@@ -221,6 +294,7 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
     actor = ctx.actor(order.requester_id)
     change = order.change
     verdict = authorize(ctx, actor, order.channel_id, change.action, change.target)
+    core.permissions.check_member(actor, order.channel_id, change.action, change.target)
     if change.target:
         change = replace(change, target=core.catalogue.resolve(change.target))
     core.permissions.check_owner(change.owner_id)
@@ -240,6 +314,7 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
             finish(ctx, execution_id, error=sentences.step_not_posted(request.id))
             core.approvals.cancel(actor, order.channel_id, request.id)
         return
+    _expect_end(ctx, execution_id, actor.user_id, order.channel_id, change)
     try:
         result = core.chores.apply(actor, order.channel_id, change, rule=verdict.rule)
     except sarv.Error as exc:
@@ -270,6 +345,26 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
 # Completing
 
 
+def _expect_end(
+    ctx: SlackContext, execution_id: str, requester_id: str, channel_id: str, change: Change
+) -> None:
+    """Before Sarv is called: a completion due once a live process would have finished,
+    so that if this one dies mid-change, another ends the step and tells its person.
+    :func:`finish` replaces it.
+    """
+    payload = {
+        "function_execution_id": execution_id,
+        "error": sentences.STEP_LOST,
+        "requester_id": requester_id,
+        "channel_id": channel_id,
+        "action": change.action.value,
+    }
+    now = datetime.now(UTC)
+    ctx.core.jobs.schedule(
+        COMPLETE_STEP, step_job_key(execution_id), now + _LOST_AFTER, payload, now=now
+    )
+
+
 def finish(
     ctx: SlackContext,
     execution_id: str,
@@ -284,11 +379,18 @@ def finish(
     else:
         payload["outputs"] = dict(outputs or {})
     now = datetime.now(UTC)
+    key = step_job_key(execution_id)
     try:
-        ctx.core.jobs.schedule(COMPLETE_STEP, step_job_key(execution_id), now, payload, now=now)
+        kept = ctx.core.jobs.schedule(
+            COMPLETE_STEP, key, now, payload, now=now
+        ) or ctx.core.jobs.replace_due(key, now, payload, now=now)
     except Exception as exc:
         # No database to keep the job: one try at once, so the workflow is not left waiting.
         logger.warning("no job to complete a workflow step: %s", type(exc).__name__)
+        kept = False
+    if not kept:
+        # No job, or the one expected at the end was claimed already (this process was
+        # slower than it allows): one try at once; Slack takes only the first completion.
         _complete(ctx, execution_id, outputs, error, best_effort=True)
         return
     ctx.run_due((COMPLETE_STEP,))
@@ -342,6 +444,10 @@ def complete_step(ctx: SlackContext, job: DueJob) -> None:
         outputs = dict(payload["outputs"]) if "outputs" in payload else None
         error = str(payload["error"]) if "error" in payload else None
     _complete(ctx, execution_id, outputs, error, best_effort=False)
+    if "requester_id" in payload:
+        # The process running the change died: its person hears that it may have been made.
+        text = sentences.step_lost(str(payload["action"]), str(payload["channel_id"]))
+        ctx.messenger.direct_message(str(payload["requester_id"]), text)
 
 
 def _complete(

@@ -16,6 +16,7 @@ from .signed_requests import (
     sign,
     slash_command_body,
     state_values,
+    user_context,
     view_closed_body,
     view_submission_body,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "sign",
     "slash_command_body",
     "state_values",
+    "user_context",
     "view_closed_body",
     "view_submission_body",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "sign",
     "slash_command_body",
     "state_values",
+    "user_context",
     "view_closed_body",
     "view_submission_body",
 ]
@@ -165,6 +166,13 @@ def event_callback_body(
             "authorizations": [{"team_id": team_id, "is_bot": True}],
         }
     )
+
+
+def user_context(user_id: str) -> dict[str, str]:
+    """A ``slack#/types/user_context`` value, as Slack fills it in from whoever ran the
+    workflow: their ID and an opaque ``secret`` no workflow author can make up.
+    """
+    return {"id": user_id, "secret": secrets.token_urlsafe(24)}
 
 
 def function_executed_event(

@@ -219,6 +219,26 @@ class JobStore:
             )
             return moved == 1
 
+    def replace_due(
+        self, key: str, due_at: datetime, payload: Mapping[str, Any] | None, *, now: datetime
+    ) -> bool:
+        """Give a job still waiting (not one a process has claimed) a new time and payload;
+        False if there was none.
+        """
+        values = dict(payload or {})
+        _refuse_secrets(values)
+        with self._db.session() as session:
+            moved = update_where(
+                session,
+                DueJobRow,
+                DueJobRow.key == key,
+                DueJobRow.state == "due",
+                due_at=as_utc(due_at),
+                payload=values,
+                updated_at=as_utc(now),
+            )
+            return moved == 1
+
     def cancel(self, key: str, *, now: datetime) -> bool:
         """Drop a job still waiting (not one a process has claimed); False if there was none."""
         with self._db.session() as session:

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, select
 
 from sarvbot.core import RequestState
 from sarvbot.slack.steps import CREATE_USER, REQUEST_CHANGE
-from sarvbot.standin import FunctionExecution, SlackAppClient, SlackChannel
+from sarvbot.standin import FunctionExecution, SlackAppClient, SlackChannel, user_context
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
 from sarvbot.store import ApprovalStore
 from tests.support import app_env, cards_in, request_state, serving_many, wait_until
@@ -39,7 +39,7 @@ def _run_step(
 def _edit_request(user: str, change: str = "edit hourly=500") -> dict[str, Any]:
     return {
         "channel": DEV,
-        "requester": ALICE,
+        "requester": user_context(ALICE),
         "smtp_user": user,
         "change": change,
         "reason": "billing sends more mail",
@@ -90,7 +90,8 @@ def test_request_step_approved_on_the_card_completes_with_state_decider_and_name
     workspace: LocalWorkspace, slack: SlackAppClient, logged: pytest.LogCaptureFixture
 ) -> None:
     workspace.sandbox.add_user(name="smtp60001", hourly_limit=100)
-    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60001"))
+    inputs = _edit_request("smtp60001")
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, inputs)
     card = _card(workspace)
     assert "billing sends more mail" in str(card["blocks"])
     assert _completions(workspace) == []
@@ -110,11 +111,12 @@ def test_request_step_approved_on_the_card_completes_with_state_decider_and_name
     }
     assert done.completed_with == "bot"
     assert _completions(workspace) == ["functions.completeSuccess"]
-    # The workflow's token is used, kept and logged nowhere.
-    token = execution.bot_access_token
-    assert token not in str([c.args for c in workspace.slack.calls])
-    assert token not in _stored_text(workspace)
-    assert token not in logged.text
+    # The workflow's token and the requester's user context secret are used, kept and
+    # logged nowhere.
+    for secret in (execution.bot_access_token, inputs["requester"]["secret"]):
+        assert secret not in str([c.args for c in workspace.slack.calls])
+        assert secret not in _stored_text(workspace)
+        assert secret not in logged.text
     stored = ApprovalStore(workspace.database).get(1)
     assert stored is not None
     assert stored.function_execution_id == execution.id
@@ -178,13 +180,26 @@ def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
     [
         ("make_coffee", {}, "no workflow step called 'make_coffee'"),
         (REQUEST_CHANGE, None, "inputs cannot be used: there are none"),
-        (REQUEST_CHANGE, {"channel": DEV, "requester": ALICE}, "change is missing"),
+        (REQUEST_CHANGE, {"channel": DEV, "requester": user_context(ALICE)}, "change is missing"),
         (REQUEST_CHANGE, _edit_request("smtp60010", "edit hourly=lots"), "hourly limit"),
         (REQUEST_CHANGE, _edit_request("smtp60010", "freeze"), "not a change a workflow"),
         (REQUEST_CHANGE, _edit_request("smtp60010", "reset now please"), "put them in reason"),
-        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "requester": "alice"}, "not a Slack ID"),
+        (
+            REQUEST_CHANGE,
+            {**_edit_request("smtp60010"), "requester": {"id": "alice", "secret": "s"}},
+            "not a Slack ID",
+        ),
+        (
+            REQUEST_CHANGE,
+            {**_edit_request("smtp60010"), "requester": ALICE},
+            "requester must be the person who ran the workflow",
+        ),
         (REQUEST_CHANGE, {**_edit_request("smtp60010"), "reason": 7}, "reason must be text"),
-        (REQUEST_CHANGE, {**_edit_request("smtp60010"), "requester": GUEST}, "Guests"),
+        (
+            REQUEST_CHANGE,
+            {**_edit_request("smtp60010"), "requester": user_context(GUEST)},
+            "Guests",
+        ),
         (
             REQUEST_CHANGE,
             {**_edit_request("smtp60010"), "channel": "C0NOWHERE"},
@@ -194,17 +209,32 @@ def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
         (REQUEST_CHANGE, _edit_request("smtp69999"), "Sarv has no SMTP user named smtp69999"),
         (
             CREATE_USER,
-            {"channel": OPS, "requester": BOB, "total_limit": True, "hourly_limit": 10},
+            {
+                "channel": OPS,
+                "requester": user_context(BOB),
+                "total_limit": True,
+                "hourly_limit": 10,
+            },
             "total_limit must be a whole number",
         ),
         (
             CREATE_USER,
-            {"channel": OPS, "requester": BOB, "total_limit": 100, "hourly_limit": -1},
-            "hourly limit",
+            {
+                "channel": OPS,
+                "requester": user_context(BOB),
+                "total_limit": 100,
+                "hourly_limit": -1,
+            },
+            "hourly_limit must be a whole number",
         ),
         (
             CREATE_USER,
-            {"channel": DEV, "requester": ALICE, "total_limit": 100, "hourly_limit": 10},
+            {
+                "channel": DEV,
+                "requester": user_context(ALICE),
+                "total_limit": 100,
+                "hourly_limit": 10,
+            },
             "A request needs a reason",
         ),
     ],
@@ -234,7 +264,7 @@ def test_create_step_allowed_makes_the_user_and_hands_the_password_only_to_the_r
 ) -> None:
     inputs = {
         "channel": OPS,
-        "requester": BOB,
+        "requester": user_context(BOB),
         "total_limit": 5000,
         "hourly_limit": "100",
         "label": "onboarding-mail",
@@ -259,7 +289,7 @@ def test_create_step_where_the_policy_says_request_completes_on_the_decision(
 ) -> None:
     inputs = {
         "channel": DEV,
-        "requester": ALICE,
+        "requester": user_context(ALICE),
         "total_limit": 1000,
         "hourly_limit": 50,
         "reason": "a new starter's app",

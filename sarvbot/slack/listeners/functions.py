@@ -8,10 +8,9 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from .. import sentences
 from ..context import sarvbot_of
-from ..steps import finish, is_execution_id, run_step
-from ..work import Handled
+from ..steps import is_execution_id, run_step, turn_away
+from ..work import Handled, handling_request
 
 __all__ = ["register"]
 
@@ -26,7 +25,9 @@ def register(app: App) -> None:
 
 
 def step_executed(event: dict[str, Any], context: BoltContext) -> None:
-    """Queue the step's work; when the queue takes no more, the step ends at once."""
+    """Queue the step's work; when the queue takes no more, the step ends at once, unless
+    this is a redelivery of an execution in hand.
+    """
     ctx = sarvbot_of(context)
     execution_id = event.get("function_execution_id")
     if not is_execution_id(execution_id):
@@ -35,9 +36,13 @@ def step_executed(event: dict[str, Any], context: BoltContext) -> None:
     function = event.get("function")
     callback_id = str(function.get("callback_id") or "") if isinstance(function, dict) else ""
     inputs = event.get("inputs")
-    refusal = ctx.work.refusal()
-    if refusal is not None:
-        finish(ctx, str(execution_id), error=sentences.STEP_BUSY)
-        return
     handled = Handled("step", callback_id[:60] or "unknown", "workflow", "")
-    ctx.work.submit(None, lambda: run_step(ctx, callback_id, str(execution_id), inputs), handled)
+    # The step claims its execution itself (every redelivery carries the same id) and ends
+    # with an error when the database cannot say; the queue's check of the request's own
+    # keys would fail with nobody to tell.
+    with handling_request({}):
+        taken = ctx.work.submit(
+            None, lambda: run_step(ctx, callback_id, str(execution_id), inputs), handled
+        )
+    if not taken:
+        turn_away(ctx, str(execution_id))
