@@ -306,7 +306,7 @@ class NotAMember(Refused):
 
     def __init__(self) -> None:
         super().__init__(
-            "You are not a member of that channel: choose one you are in.", "channel.members"
+            "Not a member of that channel: its rules are only for its members.", "channel.members"
         )
 
 

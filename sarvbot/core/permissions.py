@@ -24,9 +24,6 @@ __all__ = ["GUEST_WORDS", "Permissions"]
 
 logger = logging.getLogger("sarvbot.core")
 
-# The rule a refusal names when the person is not in the channel whose rights they use.
-MEMBER_RULE = "member"
-
 GUEST_WORDS = (
     "Guests and people from other organisations may run only `/smtp help` and `/smtp whoami`."
 )
@@ -130,22 +127,6 @@ class Permissions:
         refused = TooManyFreezes(per_hour, frozen)
         self._trail.record(actor, channel_id, Action.FREEZE, "refused", target, rule=refused.rule)
         raise refused
-
-    def check_member(
-        self, actor: Actor, channel_id: str, action: str, target: str | None = None
-    ) -> None:
-        """Refused (audited) unless ``actor`` is in ``channel_id`` now.
-
-        A command carries only a channel its person can type in; a request that names its
-        channel (a workflow step) must show the same before it uses that channel's rights.
-        """
-        if self.directory.is_member(channel_id, actor.user_id):
-            return
-        problem = "The requester is not a member of this channel."
-        self._trail.record(
-            actor, channel_id, action, "refused", target, rule=MEMBER_RULE, error=problem
-        )
-        raise Refused(problem, MEMBER_RULE)
 
     def check_owner(self, owner_id: str | None) -> None:
         """Refused when ``owner_id`` may not own an SMTP user (a guest or external user)."""
