@@ -22,9 +22,13 @@ def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table("approval_requests") as batch:
         batch.add_column(sa.Column("function_execution_id", sa.String(length=64), nullable=True))
+        batch.create_index(
+            "ix_approval_requests_function_execution_id", ["function_execution_id"], unique=True
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("approval_requests") as batch:
+        batch.drop_index("ix_approval_requests_function_execution_id")
         batch.drop_column("function_execution_id")

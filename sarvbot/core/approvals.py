@@ -103,6 +103,10 @@ class ApprovalDesk:
         """One request as it stands, or None."""
         return self._store.get(request_id)
 
+    def of_execution(self, function_execution_id: str) -> ApprovalRequest | None:
+        """The request a workflow step's execution raised, or None."""
+        return self._store.of_execution(function_execution_id)
+
     def pending(self) -> list[ApprovalRequest]:
         """Pending requests, oldest first."""
         return self._store.pending()

@@ -45,6 +45,8 @@ __all__ = [
     "RETIRE_OLD",
     "REVERT_ATTEMPTS",
     "REVERT_CHANGE",
+    "WATCH_ATTEMPTS",
+    "WATCH_STEP",
     "DueJob",
     "JobHandler",
     "JobKind",
@@ -64,6 +66,11 @@ REVERT_ATTEMPTS = 12
 # Tries at retiring a rotated user before its people are told it failed (and offered a retry).
 RETIRE_ATTEMPTS = 6
 REPORT_LOST_WORK = "report_lost_work"
+# A workflow step acknowledged by a process: ended by any process if none has it in hand.
+WATCH_STEP = "watch_step"
+# Looks at a step that was taken but is not yet in hand (its request, or its end, not yet
+# written) before it is taken for lost: about two minutes more.
+WATCH_ATTEMPTS = 5
 
 JobHandler = Callable[[DueJob, datetime], object]
 """Does one job at ``now``; raises to have it tried again later. Returns what it did."""
@@ -126,6 +133,11 @@ JOB_KINDS: Mapping[str, JobKind] = {
         JobKind(
             COMPLETE_STEP,
             "complete the Workflow Builder step a request or a change answers, with its outcome",
+        ),
+        JobKind(
+            WATCH_STEP,
+            "end a Workflow Builder step no live process has in hand (its process died first)",
+            max_attempts=WATCH_ATTEMPTS + 1,
         ),
     )
 }

@@ -50,6 +50,7 @@ from sarvbot.core.schedule import (
     REQUEST_ENDED,
     RETIRE_OLD,
     REVERT_CHANGE,
+    WATCH_STEP,
     DueJob,
 )
 
@@ -331,6 +332,7 @@ class SlackApp:
                 CHECK_CREDENTIAL_AGE: lambda job, now: self._plan_password_reminders(now),
                 REMIND_CREDENTIAL_AGE: lambda job, now: remind_password_age(context, job.payload),
                 COMPLETE_STEP: lambda job, now: steps.complete_step(context, job),
+                WATCH_STEP: lambda job, now: steps.watch_step(context, job),
             },
             owner=ledger.owner,
             lease=ledger.lease,

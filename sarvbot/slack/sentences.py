@@ -382,6 +382,19 @@ STEP_LOST = (
 )
 
 
+STEP_NOT_RUN = (
+    "sarvbot restarted before it ran this step, so nothing was changed. Run the workflow again."
+)
+STEP_NOT_RUN_DM = (
+    "sarvbot restarted before it ran a workflow step of yours, so nothing was changed. "
+    "Run the workflow again if you still need it."
+)
+STEP_LOST_DM = (
+    "sarvbot stopped while it ran a workflow step of yours, so it is unknown whether "
+    "anything was changed. Check with `/smtp list` before running the workflow again."
+)
+
+
 def step_lost(action: str, channel_id: str) -> str:
     """The DM to a step's requester whose change was under way when sarvbot stopped."""
     return (

@@ -14,6 +14,7 @@ completion is made with the app's own bot token, which the method accepts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -36,7 +37,13 @@ from sarvbot.core import (
     describe_change_failure,
 )
 from sarvbot.core.commands import Command, parse_command, parse_label, whole_number
-from sarvbot.core.schedule import COMPLETE_STEP, DueJob, step_job_key
+from sarvbot.core.schedule import (
+    COMPLETE_STEP,
+    WATCH_ATTEMPTS,
+    WATCH_STEP,
+    DueJob,
+    step_job_key,
+)
 from sarvbot.policy import Decision
 
 from . import blocks, sentences
@@ -240,6 +247,45 @@ def claim(ctx: SlackContext, execution_id: str) -> bool:
     """
     keep_until = datetime.now(UTC) + _CLAIM_MEMORY
     return ctx.core.ledger.first_sight({f"step:{execution_id}": keep_until})
+
+
+def watch(ctx: SlackContext, execution_id: str, inputs: object) -> None:
+    """Before the step is acknowledged: a due job that ends it if no process takes it in
+    hand (the one acknowledging it may die with the step still in its queue). Best
+    effort: without a database the step's own run fails, and ends it, the same way.
+    """
+    payload: dict[str, Any] = {"function_execution_id": execution_id}
+    with contextlib.suppress(StepInputError):  # else nobody to tell: the step still ends
+        payload["requester_id"] = _requester(inputs if isinstance(inputs, Mapping) else {})
+    now = datetime.now(UTC)
+    try:
+        ctx.core.jobs.schedule(
+            WATCH_STEP, f"{WATCH_STEP}:{execution_id}", now + _LOST_AFTER, payload, now=now
+        )
+    except Exception as exc:
+        logger.warning("no watch on workflow step %s: %s", execution_id, type(exc).__name__)
+
+
+def watch_step(ctx: SlackContext, job: DueJob) -> None:
+    """The handler of a ``watch_step`` job. A step nobody took is ended as never run (and
+    no later delivery runs it); one taken is left to its request or to its end, once
+    either is written; one taken but still neither after a few more looks is lost.
+    """
+    execution_id = str(job.payload["function_execution_id"])
+    requester_id = job.payload.get("requester_id")
+    if claim(ctx, execution_id):
+        finish(ctx, execution_id, error=sentences.STEP_NOT_RUN)
+        if isinstance(requester_id, str):
+            ctx.messenger.direct_message(requester_id, sentences.STEP_NOT_RUN_DM)
+        return
+    in_hand = ctx.core.jobs.get(step_job_key(execution_id)) is not None
+    if in_hand or ctx.core.approvals.of_execution(execution_id) is not None:
+        return
+    if job.attempts < WATCH_ATTEMPTS:
+        raise RuntimeError("a workflow step is taken but not yet in hand")  # looked at again
+    finish(ctx, execution_id, error=sentences.STEP_LOST)
+    if isinstance(requester_id, str):
+        ctx.messenger.direct_message(requester_id, sentences.STEP_LOST_DM)
 
 
 def turn_away(ctx: SlackContext, execution_id: str) -> None:

@@ -89,6 +89,16 @@ class ApprovalStore:
             found = _load(session, [request_id])
             return found[0] if found else None
 
+    def of_execution(self, function_execution_id: str) -> ApprovalRequest | None:
+        """The request a workflow step's execution raised, or None."""
+        with self._db.session(readonly=True) as session:
+            found = session.scalar(
+                select(ApprovalRequestRow.id).where(
+                    ApprovalRequestRow.function_execution_id == function_execution_id
+                )
+            )
+            return _load(session, [found])[0] if found is not None else None
+
     def set_message(self, request_id: int, channel: str, ts: str) -> None:
         """Remember where the approval message was posted, to update it later."""
         with self._db.session() as session:

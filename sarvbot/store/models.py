@@ -129,6 +129,8 @@ class ApprovalRequestRow(Base):
             name="state",
         ),
         Index("ix_approval_requests_state_expires_at", "state", "expires_at"),
+        # One request per workflow step execution, found from the execution.
+        Index("ix_approval_requests_function_execution_id", "function_execution_id", unique=True),
     )
 
 

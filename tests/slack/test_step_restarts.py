@@ -12,10 +12,12 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sarvbot.slack.steps import CREATE_USER
+from sarvbot.core.schedule import WATCH_ATTEMPTS, WATCH_STEP
+from sarvbot.slack import sentences
+from sarvbot.slack.steps import CREATE_USER, claim, run_step, watch
 from sarvbot.standin import user_context
 from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
-from tests.support import app_env, serving
+from tests.support import app_env, dms_to, serving
 
 RESET = "settings/resetSmtpPassword"
 COMPLETIONS = ("functions.completeSuccess", "functions.completeError")
@@ -75,3 +77,47 @@ def test_step_acked_by_a_process_killed_before_it_ran_is_completed_by_another(
             f"the step acked by the killed process was never completed: {completed}; "
             f"execution state {workspace.slack.function_execution(execution.id).state}"
         )
+
+
+def test_a_step_taken_by_a_process_that_died_before_it_was_in_hand_is_ended_as_lost(
+    tmp_path: Path,
+) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace:
+        assert workspace.app is not None
+        ctx = workspace.app.context
+        execution = workspace.slack.start_function(CREATE_USER)
+        # The watch is written before the step is acknowledged; the process then claims the
+        # step, and dies before its request or its end is written.
+        watch(ctx, execution.id, {"requester": user_context(BOB)})
+        assert claim(ctx, execution.id)
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        outcomes = []
+        for hour in range(WATCH_ATTEMPTS + 1):
+            ran = workspace.app.scheduler.run_due(now=later + timedelta(hours=hour))
+            outcomes += [r.outcome for r in ran if r.job.kind == WATCH_STEP]
+        assert outcomes == ["again"] * (WATCH_ATTEMPTS - 1) + ["done"]
+        completed = workspace.slack.function_execution(execution.id)
+        assert completed.error == sentences.STEP_LOST
+        assert sentences.STEP_LOST_DM in [str(c.args["text"]) for c in dms_to(workspace, BOB)]
+
+
+def test_a_watched_step_never_taken_is_ended_as_not_run_and_never_runs_later(
+    tmp_path: Path,
+) -> None:
+    with LocalWorkspace(f"sqlite:///{tmp_path / 'sarvbot.db'}") as workspace:
+        assert workspace.app is not None
+        ctx = workspace.app.context
+        execution = workspace.slack.start_function(CREATE_USER)
+        watch(ctx, execution.id, {"requester": user_context(BOB)})
+        workspace.app.scheduler.run_due(now=datetime.now(UTC) + timedelta(minutes=5))
+        assert workspace.slack.function_execution(execution.id).error == sentences.STEP_NOT_RUN
+        assert sentences.STEP_NOT_RUN_DM in [str(c.args["text"]) for c in dms_to(workspace, BOB)]
+        # A delivery arriving after all changes nothing: the step is claimed as not run.
+        inputs = {
+            "channel": OPS,
+            "requester": user_context(BOB),
+            "total_limit": 5,
+            "hourly_limit": 1,
+        }
+        run_step(ctx, CREATE_USER, execution.id, inputs)
+        assert workspace.sandbox.calls_to("settings/addSmtp") == []

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from ..context import sarvbot_of
-from ..steps import is_execution_id, run_step, turn_away
+from ..steps import is_execution_id, run_step, turn_away, watch
 from ..work import Handled, handling_request
 
 __all__ = ["register"]
@@ -37,6 +37,7 @@ def step_executed(event: dict[str, Any], context: BoltContext) -> None:
     callback_id = str(function.get("callback_id") or "") if isinstance(function, dict) else ""
     inputs = event.get("inputs")
     handled = Handled("step", callback_id[:60] or "unknown", "workflow", "")
+    watch(ctx, str(execution_id), inputs)
     # The step claims its execution itself (every redelivery carries the same id) and ends
     # with an error when the database cannot say; the queue's check of the request's own
     # keys would fail with nobody to tell.
