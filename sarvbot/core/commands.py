@@ -10,6 +10,8 @@ from sarvbot.actions import SPECS, Action, Takes
 from sarvbot.durations import seconds_of
 from sarvbot.sarv import MAX_LIMIT, MAX_NAME_LENGTH, UserStatus
 
+from .model import Change
+
 __all__ = [
     "LABEL_PATTERN",
     "MAX_REQUEST_ID",
@@ -74,6 +76,22 @@ class Command:
             and self.total_limit is None
             and self.hourly_limit is None
             and not self.changes
+        )
+
+    def change(self) -> Change:
+        """The change this command asks for; a freeze keeps its reason as the why."""
+        return Change(
+            self.action,
+            self.user,
+            total_limit=self.total_limit,
+            hourly_limit=self.hourly_limit,
+            status=self.status,
+            label=self.label,
+            owner_id=self.owner_id,
+            note=self.note,
+            for_seconds=self.for_seconds,
+            grace_seconds=self.grace_seconds,
+            why=self.reason if self.action is Action.FREEZE else None,
         )
 
 

@@ -180,21 +180,6 @@ def _command(text: str) -> Command:
     return command
 
 
-def _change_of(command: Command) -> Change:
-    return Change(
-        command.action,
-        command.user,
-        total_limit=command.total_limit,
-        hourly_limit=command.hourly_limit,
-        status=command.status,
-        label=command.label,
-        owner_id=command.owner_id,
-        note=command.note,
-        for_seconds=command.for_seconds,
-        grace_seconds=command.grace_seconds,
-    )
-
-
 def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
     """ "Request an SMTP user change": ``change`` is the action and its values in /smtp's
     words ("edit hourly=500", "reset", "disable for 4h"), ``smtp_user`` the user (a name
@@ -210,7 +195,7 @@ def read_request_change(inputs: Mapping[str, Any]) -> StepOrder:
         raise StepInputError("smtp_user must be one name or label")
     command = _command(" ".join([words[0], *([user] if user else []), *words[1:]]))
     reason = _text(inputs, "reason", required=True, most=_MAX_REASON)
-    return StepOrder(channel_id, requester_id, _change_of(command), reason, True)
+    return StepOrder(channel_id, requester_id, command.change(), reason, True)
 
 
 def read_create_user(inputs: Mapping[str, Any]) -> StepOrder:

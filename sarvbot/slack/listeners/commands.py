@@ -16,7 +16,6 @@ from sarvbot import metrics, sarv
 from sarvbot.actions import SPECS, Action
 from sarvbot.core import (
     Actor,
-    Change,
     Command,
     CommandError,
     UnknownSmtpUser,
@@ -32,7 +31,7 @@ from ..flows import authorize, cancel_request, run_change
 from ..payloads import FormMeta
 from ..work import Handled
 
-__all__ = ["fill_edit_form", "register", "run_command"]
+__all__ = ["fill_edit_form", "queue_command", "register", "run_command"]
 
 logger = logging.getLogger("sarvbot.slack")
 
@@ -64,6 +63,21 @@ def smtp_command(
         ack()
         ctx.work.soon(respond, lambda: _open_form(ctx, command, body, respond), handled)
         return
+    queue_command(ctx, ack, command, user_id, channel_id, respond, handled)
+
+
+def queue_command(
+    ctx: SlackContext,
+    ack: Callable[..., None],
+    command: Command,
+    user_id: str,
+    channel_id: str,
+    respond: Respond | None,
+    handled: Handled,
+) -> None:
+    """Acknowledge ``command`` and queue its run, with a receipt first for a change (the
+    ack promises it: a process that dies before running it leaves the receipt to tell).
+    """
     receipt = None
     if SPECS[command.action].changes_sarv:
         receipt = ctx.core.ledger.acknowledge_soon(
@@ -118,20 +132,9 @@ def _answer(
     if command.user:
         command = replace(command, user=ctx.core.catalogue.resolve(command.user))
     if SPECS[command.action].changes_sarv:
-        change = Change(
-            command.action,
-            command.user,
-            total_limit=command.total_limit,
-            hourly_limit=command.hourly_limit,
-            status=command.status,
-            label=command.label,
-            owner_id=command.owner_id,
-            note=command.note,
-            for_seconds=command.for_seconds,
-            grace_seconds=command.grace_seconds,
-            why=command.reason if command.action is Action.FREEZE else None,
+        run_change(
+            ctx, actor, channel_id, command.change(), verdict, command.reason, respond, receipt
         )
-        run_change(ctx, actor, channel_id, change, verdict, command.reason, respond, receipt)
         return
     message = _ANSWERS[command.action](ctx, _Asked(actor, channel_id, command, verdict, respond))
     if message is not None:

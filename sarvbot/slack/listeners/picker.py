@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk.errors import SlackApiError
 
-from sarvbot.actions import SPECS, Action
+from sarvbot.actions import Action
 from sarvbot.core import (
     Actor,
     CommandError,
@@ -27,7 +27,7 @@ from ..context import SlackContext, sarvbot_of
 from ..flows import authorize
 from ..payloads import FormMeta, state_choice, state_text, state_values
 from ..work import Handled
-from .commands import fill_edit_form, run_command
+from .commands import fill_edit_form, queue_command
 
 __all__ = ["register"]
 
@@ -160,16 +160,7 @@ def manage_submitted(
             respond, lambda: fill_edit_form(ctx, name, meta, view_id, requested), handled
         )
         return
-    receipt = None
-    if SPECS[action].changes_sarv:
-        receipt = ctx.core.ledger.acknowledge_soon(user_id, channel_id, action, name)
-    ack()
-    ctx.work.submit(
-        respond,
-        lambda: run_command(ctx, command, user_id, channel_id, respond, receipt),
-        handled,
-        receipt=receipt,
-    )
+    queue_command(ctx, ack, command, user_id, channel_id, respond, handled)
 
 
 def _user_id(body: dict[str, Any]) -> str:
