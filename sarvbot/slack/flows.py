@@ -161,10 +161,7 @@ def decide(
                 actor, channel_id, request_id, approve=approve, reason=reason
             )
     except Refused as refused:
-        # The card's thread keeps every click: who tried, and why it did not count.
-        request = core.approvals.get(request_id)
-        if request is not None:
-            messenger.in_thread(request, sentences.thread_refused(user_id, what, refused.message))
+        _refused_in_thread(ctx, user_id, what, request_id, refused)
         raise
     request = decided.request
     # On the deciding click the buttons come off at once: the message shows "running".
@@ -265,8 +262,10 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     if request is None or approvals is None or request.state is not RequestState.PENDING:
         return 0  # decided, cancelled or expired meanwhile: nothing to remind of
     named = approvals.escalate_to if escalate else approvals.approvers
+    due = approvals.escalate_after_seconds if escalate else approvals.remind_after_seconds
+    if due is None:
+        return 0  # the policy no longer asks for it (it changed since the request was made)
     # At least the policy's wait: a job run early (``sarvbot expire``) says what is due.
-    due = (approvals.escalate_after_seconds if escalate else approvals.remind_after_seconds) or 60
     waited = blocks.duration_words(max(due, int((now - request.created_at).total_seconds())))
     described = blocks.describe_request(request)
     kind = "escalate" if escalate else "remind"
@@ -278,7 +277,10 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
         lambda: messenger.in_thread(request, said, broadcast=True),
     )
     dm = sentences.nudge_dm(request, described, waited, messenger.link_to(request), escalate)
-    people = sorted(core.permissions.people_named(named) - {request.requester_id})
+    # Not the requester, nor those whose approval is in already (when several are needed).
+    people = sorted(
+        core.permissions.people_named(named) - {request.requester_id, *request.approvals}
+    )
     told = [
         _once(
             ctx,
@@ -292,6 +294,26 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     if someone and not posted and not any(told):
         raise RuntimeError("Slack took neither the reminder nor a DM")  # tried again later
     return sum(told)
+
+
+def _refused_in_thread(
+    ctx: SlackContext, user_id: str, what: str, request_id: int, refused: Refused
+) -> None:
+    """The card's thread keeps the clicks that did not count: who tried, and why; once per
+    person and request, so that nobody can flood it. Best effort: the refusal comes first.
+    """
+    try:
+        request = ctx.core.approvals.get(request_id)
+        if request is not None:
+            text = sentences.thread_refused(user_id, what, refused.message)
+            _once(
+                ctx,
+                f"refused:{request.id}:{user_id}",
+                request.expires_at,
+                lambda: ctx.messenger.in_thread(request, text),
+            )
+    except Exception as exc:
+        logger.warning("no thread reply for a refused click: %s", type(exc).__name__)
 
 
 def _once(ctx: SlackContext, key: str, until: datetime, say: Callable[[], bool]) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from sarvbot.core import RequestState
 from sarvbot.core.schedule import ESCALATE_REQUEST, REMIND_REQUEST
+from sarvbot.policy import parse_policy
 from sarvbot.slack.flows import nudge_request
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import (
@@ -464,3 +465,41 @@ def test_an_expiry_notice_tried_again_does_not_repeat_its_thread_reply(nudging: 
     nudging.app.scheduler.run_due(now=datetime.now(UTC) + timedelta(minutes=1))
     assert [t for t in _dm_texts(nudging, ALICE) if "expired" in t]  # told on the retry
     assert _thread(nudging) == ["⌛ Expired without a decision."]
+
+
+def test_a_refused_clicker_is_kept_in_the_thread_once_however_often_they_click(
+    nudging: Any,
+) -> None:
+    slack = nudging.client()
+    _ask(nudging, slack)
+    for _ in range(3):
+        slack.click("approve_request", user_id=ALICE, message=_card(nudging), channel_id=APPROVALS)
+        nudging.drain()
+    refusals = [p for p in nudging.slack.posts if "own request" in str(p.body)]
+    assert len(refusals) == 3  # each click is answered
+    assert [t for t in _thread(nudging) if "refused" in t] == [
+        f"<@{ALICE}> tried to approve it, refused: You cannot decide your own request."
+    ]
+
+
+def test_an_approver_whose_vote_is_in_is_not_reminded(tmp_path: Path) -> None:
+    policy = NUDGING.replace("expire_after_hours = 24", "expire_after_hours = 24\nrequired = 2")
+    with _workspace(f"sqlite:///{tmp_path / 'sarvbot.db'}", policy) as workspace:
+        workspace.sandbox.add_user(name=USER)
+        slack = workspace.client()
+        _ask(workspace, slack)
+        slack.click("approve_request", user_id=BOB, message=_card(workspace), channel_id=APPROVALS)
+        workspace.drain()
+        assert _after(workspace, 1.02) == ["done"]
+        assert _nudges(workspace, BOB) == []
+        assert [t for t in _thread(workspace) if t.startswith("⏰")] != []
+
+
+def test_a_reminder_the_policy_no_longer_asks_for_says_nothing(nudging: Any) -> None:
+    slack = nudging.client()
+    _ask(nudging, slack)
+    # The policy changed (a restart with a new file) after the request was made.
+    nudging.app.core.permissions.policy = parse_policy(DEMO_POLICY, source="policy")
+    assert _after(nudging, 5) == ["done", "done"]
+    assert _thread(nudging) == []
+    assert _nudges(nudging, BOB) == []
