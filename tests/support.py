@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -262,6 +263,28 @@ def noticing(words: str, logger: str = "sarvbot") -> Iterator[threading.Event]:
 
 
 # The workspace and its records
+
+
+@contextmanager
+def own_workspace(
+    folder: Path, *, workers: int = 16
+) -> Iterator[tuple[LocalWorkspace, SlackAppClient]]:
+    """A workspace of its own (not the ``workspace`` fixture's), its SQLite database alone in
+    ``folder`` (made if need be, so :func:`lose_database` can take it), and a client.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with LocalWorkspace(f"sqlite:///{folder / 'sarvbot.db'}", workers=workers) as workspace:
+        slack = workspace.client()
+        try:
+            yield workspace, slack
+        finally:
+            slack.close()
+
+
+def lose_database(workspace: LocalWorkspace, folder: Path) -> None:
+    """Delete the folder of an :func:`own_workspace`'s database: the database is gone."""
+    shutil.rmtree(folder)
+    workspace.database.dispose()  # pooled connections still hold the deleted file
 
 
 def join_channel(slack: FakeSlackApi, channel_id: str, user_id: str) -> None:

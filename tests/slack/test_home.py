@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,16 +27,27 @@ from sarvbot.standin.workspace import (
     LocalWorkspace,
 )
 from sarvbot.store import ApprovalStore, AuditLog, CatalogueStore, DatabaseUnavailable
-from tests.support import join_channel, race, request_state
+from tests.support import (
+    join_channel,
+    lose_database,
+    own_workspace,
+    race,
+    request_state,
+    thread_replies,
+)
 
 DAN = "U0DAN"  # in the workspace and in #dev, not in the approvals channel
 RESET = "settings/resetSmtpPassword"
 
 
-def _open_home(workspace: LocalWorkspace, slack: SlackAppClient, user_id: str) -> dict[str, Any]:
+def _home_opened(workspace: LocalWorkspace, slack: SlackAppClient, user_id: str) -> None:
     response = slack.event({"type": "app_home_opened", "user": user_id, "tab": "home"})
     assert response.status_code == 200
     workspace.drain()
+
+
+def _open_home(workspace: LocalWorkspace, slack: SlackAppClient, user_id: str) -> dict[str, Any]:
+    _home_opened(workspace, slack, user_id)
     view = workspace.slack.home_view(user_id)
     assert view is not None, f"no Home tab was published for {user_id}"
     return view
@@ -76,12 +88,30 @@ def _click_home(
     return after
 
 
-def _card(workspace: LocalWorkspace, request_id: int) -> dict[str, Any]:
+def _card_place(workspace: LocalWorkspace, request_id: int) -> tuple[str, str]:
+    """The channel and ts of the request's card."""
     request = ApprovalStore(workspace.database).get(request_id)
     assert request is not None
     assert request.message_channel is not None
     assert request.message_ts is not None
-    return workspace.slack.messages[(request.message_channel, request.message_ts)]
+    return request.message_channel, request.message_ts
+
+
+def _card(workspace: LocalWorkspace, request_id: int) -> dict[str, Any]:
+    return workspace.slack.messages[_card_place(workspace, request_id)]
+
+
+def _everything_told_to(workspace: LocalWorkspace, user_id: str) -> str:
+    """Every answer that reached ``user_id``: their Home tab, ephemerals, DMs, response_urls."""
+    parts = [str(workspace.slack.home_view(user_id) or {})]
+    for call in workspace.slack.calls:
+        if not call.ok:
+            continue
+        if call.method == "chat.postEphemeral" and call.args.get("user") == user_id:
+            parts.append(str(call.args))
+        if call.method == "chat.postMessage" and call.args.get("channel") == user_id:
+            parts.append(str(call.args))
+    return "\n".join(parts)
 
 
 def _published_to(workspace: LocalWorkspace) -> set[str]:
@@ -445,3 +475,128 @@ def test_an_unreadable_database_shows_a_notice_not_an_error(
     monkeypatch.setattr(ApprovalStore, "of_requester", gone)
     view = _open_home(workspace, slack, ALICE)
     assert "could not read everything" in _text(view)
+
+
+# Told, within limits, and never waiting on Slack or the database
+
+
+def test_a_deny_form_opened_from_home_tells_its_submitter_when_the_deny_is_refused(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """A deny form opened from the Home tab tells its submitter when the deny is refused at
+    submission (here: bob approved the request while carol was typing her reason), on her
+    Home tab or in her DM, as a deny from the card is told through its response_url.
+    """
+    request_id = _request_reset(workspace, slack, "smtp60001")
+    carol = _open_home(workspace, slack, CAROL)
+    slack.click("home_deny", user_id=CAROL, view=carol, value=str(request_id))
+    workspace.drain()
+    (form,) = [v for v in workspace.slack.views.values() if v["type"] == "modal"]
+
+    # Meanwhile bob approves from the card: the request runs and is done.
+    card = _card(workspace, request_id)
+    slack.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
+    workspace.drain()
+    assert request_state(workspace.database, request_id) is RequestState.DONE
+
+    workspace.slack.clear()
+    response = slack.submit_view(form, {"reason": {"value": "use the new one"}}, user_id=CAROL)
+    assert response.status_code == 200
+    workspace.drain()
+    assert request_state(workspace.database, request_id) is RequestState.DONE
+    assert "is already done" in _everything_told_to(workspace, CAROL), (
+        "carol's deny was refused and she was told nothing"
+    )
+
+
+def test_a_long_escaped_note_request_never_breaks_the_deciders_home_tab(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Home tab stays within Slack's limits whatever the text of a request: a requested
+    note of 500 `&` (each escaped to `&amp;`) must not make a section over Slack's 3000
+    characters, which views.publish refuses (invalid_blocks), leaving every decider's tab
+    stale for as long as the request waits.
+    """
+    workspace.sandbox.add_user(name="smtp60002")
+    note = "&" * 500
+    slack.command("/smtp", f"note smtp60002 {note}", user_id=ALICE, channel_id=DEV)
+    workspace.drain()
+    (request,) = ApprovalStore(workspace.database).pending()
+    assert request.action == "note"
+
+    workspace.slack.clear()
+    _home_opened(workspace, slack, BOB)
+    published = [c for c in workspace.slack.calls_to("views.publish") if c.args["user_id"] == BOB]
+    assert published, "no views.publish was tried for bob"
+    assert all(c.ok for c in published), [c.response for c in published if not c.ok]
+    assert f"#{request.id}" in str(workspace.slack.home_view(BOB) or {})
+
+
+def test_slow_home_refreshes_never_hold_up_an_approved_change(tmp_path: Path) -> None:
+    """Home tab refreshes run apart from the Sarv changes, "never in the way of a change":
+    when Slack is slow to answer views.publish (or rate-limits it), the refreshes of two
+    requests (3 people at 3 s each) must not fill a 2-worker pool, and an approval clicked
+    on the card runs at once.
+    """
+    slow = 3.0
+    with own_workspace(tmp_path, workers=2) as (workspace, slack):
+        for name in ("smtp60003", "smtp60004"):
+            workspace.sandbox.add_user(name=name)
+        workspace.slack.fail_next("views.publish", "fatal_error", times=6, delay=slow)
+        for name in ("smtp60003", "smtp60004"):
+            slack.command("/smtp", f"reset {name} key leaked", user_id=ALICE, channel_id=DEV)
+        workspace.slack.wait_for(
+            lambda c: c.method == "chat.postMessage" and "Request #2" in str(c.args),
+            timeout=slow,
+        )
+        workspace.slack.wait_for(
+            lambda c: c.method == "views.publish", timeout=slow
+        )  # the refreshes have begun
+        first = ApprovalStore(workspace.database).pending()[0]
+        card = _card(workspace, first.id)
+        began = time.monotonic()
+        slack.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
+        ran = workspace.sandbox.wait_for_call(RESET, timeout=slow)
+        waited = time.monotonic() - began
+        assert ran, f"the approved reset had not run {waited:.1f} s after the click"
+        workspace.drain()
+        assert request_state(workspace.database, first.id) is RequestState.DONE
+
+
+def test_opening_the_home_tab_with_the_database_gone_says_so(
+    tmp_path: Path,
+) -> None:
+    """Opening the Home tab with the database gone publishes the tab's "could not read
+    everything" view (HomeTab._publish's home_unavailable), even though the work queue
+    cannot record the event's replay keys: the person must not keep seeing a stale view
+    whose long-decided requests still show Approve and Deny.
+    """
+    folder = tmp_path / "db"
+    with own_workspace(folder) as (workspace, slack):
+        _request_reset(workspace, slack, "smtp60005")
+        before = _open_home(workspace, slack, BOB)
+        assert "home_approve" in str(before)
+
+        lose_database(workspace, folder)
+        workspace.slack.clear()
+        _home_opened(workspace, slack, BOB)
+        published = [c for c in workspace.slack.calls_to("views.publish") if c.ok]
+        assert published, "nothing was published: bob still sees the stale view"
+        assert "could not read everything" in str(workspace.slack.home_view(BOB))
+
+
+def test_a_cancel_from_home_is_told_in_the_cards_thread_as_smtp_cancel_is(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Home tab's Cancel does all that `/smtp cancel N` does, the note "Withdrawn by
+    @alice" in the card's thread included, so that the approvers following the thread
+    learn the request was withdrawn.
+    """
+    request_id = _request_reset(workspace, slack, "smtp60006")
+    channel, ts = _card_place(workspace, request_id)
+    alice = _open_home(workspace, slack, ALICE)
+    slack.click("home_cancel", user_id=ALICE, view=alice, value=str(request_id))
+    workspace.drain()
+    assert request_state(workspace.database, request_id) is RequestState.CANCELLED
+    replies = thread_replies(workspace.slack, channel, ts)
+    assert any(f"Withdrawn by <@{ALICE}>" in r for r in replies), replies

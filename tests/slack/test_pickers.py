@@ -7,25 +7,41 @@ from typing import Any
 
 import pytest
 
+from sarvbot.policy import parse_policy
 from sarvbot.slack.listeners import picker as picker_listener
 from sarvbot.slack.picker import ACTION_PICK_USER, MANAGE_ACTIONS, PICKER_BLOCK
-from sarvbot.standin import SlackAppClient
+from sarvbot.standin import SlackAppClient, SlackUser
 from sarvbot.standin.block_kit import check_options
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
+from sarvbot.standin.workspace import (
+    ALICE,
+    APPROVALS,
+    BOB,
+    DEMO_POLICY,
+    DEV,
+    GUEST,
+    OPS,
+    LocalWorkspace,
+)
 from sarvbot.store import AuditLog, CatalogueStore
 from tests.support import noticing
 
 LIST = "settings/listSmtp"
 USER = "smtp97001"
+DAVE = "U0DAVE"  # a full member of the workspace who is in no channel of the policy
+
+
+def _opened_since(workspace: LocalWorkspace, before: set[str]) -> dict[str, Any]:
+    """The one modal opened since the views were ``before``."""
+    workspace.drain()
+    (opened,) = set(workspace.slack.views) - before
+    return workspace.slack.views[opened]
 
 
 def _manage_form(workspace: LocalWorkspace, slack: SlackAppClient, user: str) -> dict[str, Any]:
     """Use the global shortcut; returns the modal it opened."""
     before = set(workspace.slack.views)
     assert slack.global_shortcut("manage_smtp_user", user_id=user).ok
-    workspace.drain()
-    (opened,) = set(workspace.slack.views) - before
-    return workspace.slack.views[opened]
+    return _opened_since(workspace, before)
 
 
 def _offered(
@@ -353,3 +369,146 @@ def test_the_shortcut_tells_the_person_by_dm_when_slack_will_not_open_the_form(
     (dm,) = workspace.slack.calls_to("chat.postMessage")
     assert dm.args["channel"] == ALICE
     assert "use the shortcut again" in str(dm.args["text"])
+
+
+# Who may use the form, and what it costs
+
+
+def test_manage_refuses_a_channel_the_person_is_not_a_member_of(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Manage form refuses a channel the person is not in: `/smtp` can only be typed in
+    a channel one is in, so the channel's membership is part of its policy. Alice is only
+    in #dev; choosing the public #ops (whose `reveal` #dev refuses) stays on the form with
+    an error on "channel", is audited, and reveals nothing.
+    """
+    workspace.sandbox.add_user(name=USER)
+    password = workspace.sandbox.users[USER].password
+    assert ALICE not in workspace.slack.channel(OPS).members
+    view = _manage_form(workspace, slack, ALICE)
+    answer = _manage(slack, view, ALICE, action="reveal", channel=OPS)
+    workspace.drain()
+    delivered = [c for c in workspace.slack.calls if password in str(c.args)]
+    assert delivered == [], "a password went to someone who is not in the channel"
+    assert answer.get("response_action") == "errors"
+    assert "channel" in answer["errors"]
+
+
+def test_manage_cannot_reset_through_a_channel_the_person_is_not_in(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Manage form refuses a change through a channel the person is not in: Alice (not
+    in #ops) choosing #ops, where #dev would only let her request a reset, resets nothing
+    at Sarv.
+    """
+    workspace.sandbox.add_user(name=USER)
+    password = workspace.sandbox.users[USER].password
+    view = _manage_form(workspace, slack, ALICE)
+    _manage(slack, view, ALICE, action="reset", channel=OPS)
+    workspace.drain()
+    assert workspace.sandbox.users[USER].password == password
+    done = [(e.action, e.outcome) for e in AuditLog(workspace.database).latest(target=USER)]
+    assert ("reset", "done") not in done
+
+
+def test_the_picker_offers_no_names_to_a_guest(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The picker offers a guest no options: a guest may run only help and whoami (`/smtp
+    list` and `show` are refused), so typing into the picker of the Manage modal (which the
+    shortcut opens for anyone) must not give them Sarv's names and labels either.
+    """
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, GUEST)
+    assert _offered(slack, view, "", GUEST) == []
+
+
+def test_the_picker_offers_no_names_to_someone_who_may_list_nowhere(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The picker offers names only to someone a channel of the policy lets list (or show):
+    Dave, in no channel of the policy, who may not `/smtp list` or `show` anywhere, gets no
+    options.
+    """
+    workspace.slack.add_user(SlackUser(DAVE, "dave"))
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, DAVE)
+    assert _offered(slack, view, "", DAVE) == []
+
+
+def test_freezes_through_manage_count_once_each_against_the_rate_limit(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """A freeze through the Manage form takes one of the hour's freeze slots, not one when
+    the form is checked and another when the command runs: with the default 5 freezes an
+    hour, three freezes through Manage all pass (no false "too many freezes" alert).
+    """
+    names = [f"smtp9700{i}" for i in range(1, 4)]
+    for name in names:
+        workspace.sandbox.add_user(name=name)
+    for name in names:
+        view = _manage_form(workspace, slack, BOB)
+        answer = _manage(slack, view, BOB, name=name, action="freeze", channel=OPS, details="leak")
+        assert answer == {}
+        workspace.drain()
+    frozen = [n for n in names if workspace.sandbox.users[n].status == "Disable"]
+    assert frozen == names
+
+
+def test_slack_unreachable_while_checking_the_manage_form_is_told(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Manage form tells the person when Slack does not answer at all (users.info's
+    connection dropped, not only a SlackApiError): the form stays open with an error, or
+    the person is told by message; the modal never just closes in silence.
+    """
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, ALICE)
+    workspace.slack.fail_next("users.info", "dropped", drop=True, times=10)
+    answer = _manage(slack, view, ALICE, action="show", channel=DEV)
+    workspace.drain()
+    told = answer.get("response_action") == "errors" or workspace.slack.posts
+    assert told, "the modal closed and nobody was told anything"
+
+
+def test_freezes_through_the_message_shortcut_count_once_each_against_the_rate_limit(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """A freeze through the message shortcut takes one of the hour's freeze slots: opening
+    its form takes none, submitting it one. With `[freeze] per_hour = 2`, two freezes
+    through the shortcut both pass, and ops get no false alert.
+    """
+    assert workspace.app is not None
+    policy = DEMO_POLICY + "\n[freeze]\nper_hour = 2\n"
+    workspace.app.core.permissions.policy = parse_policy(policy, source="policy")
+    names = ["smtp97001", "smtp97002"]
+    for name in names:
+        workspace.sandbox.add_user(name=name)
+    for name in names:
+        before = set(workspace.slack.views)
+        message = {"text": f"leaked {name}", "ts": "1700000000.000100", "user": BOB}
+        assert slack.message_shortcut(
+            "freeze_from_message", message, user_id=ALICE, channel_id=DEV
+        ).ok
+        view = _opened_since(workspace, before)
+        assert "You froze" not in str(view["blocks"]), f"{name}: refused by the rate limit"
+        typed = {PICKER_BLOCK: {ACTION_PICK_USER: name}, "reason": {"value": "pasted"}}
+        assert slack.submit_view(view, typed, user_id=ALICE).ok
+        workspace.drain()
+    frozen = [n for n in names if workspace.sandbox.users[n].status == "Disable"]
+    assert frozen == names
+
+
+def test_the_manage_form_is_answered_within_slacks_three_seconds_when_slack_is_slow(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The Manage form's submission is answered within Slack's 3 s whatever users.info does
+    (Slack shows its own "trouble connecting" error after 3 s and drops a later answer), so
+    that the form's own "Slack did not answer in time" error reaches the person.
+    """
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, ALICE)
+    workspace.slack.fail_next("users.info", "fatal_error", delay=4.0)
+    started = time.monotonic()
+    _manage(slack, view, ALICE, action="show", channel=DEV)
+    assert time.monotonic() - started < 3.0

@@ -5,6 +5,7 @@ and exactly one functions.completeSuccess or completeError per execution.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,30 +18,51 @@ from sarvbot.core import RequestState
 from sarvbot.core.schedule import COMPLETE_STEP
 from sarvbot.slack.steps import CREATE_USER, REQUEST_CHANGE
 from sarvbot.standin import FunctionExecution, SlackAppClient, SlackChannel, user_context
-from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, GUEST, OPS, LocalWorkspace
-from sarvbot.store import ApprovalStore
-from tests.support import app_env, cards_in, request_state, serving_many, wait_until
+from sarvbot.standin.workspace import (
+    ALICE,
+    APPROVALS,
+    BOB,
+    CAROL,
+    DEV,
+    GUEST,
+    OPS,
+    LocalWorkspace,
+)
+from sarvbot.store import ApprovalStore, CatalogueStore
+from tests.slack.steps import completions, create_inputs, deliver, killed_after, recover_at
+from tests.support import (
+    app_env,
+    cards_in,
+    dms_to,
+    lose_database,
+    own_workspace,
+    request_state,
+    serving_many,
+    wait_until,
+)
 
 
 def _run_step(
-    workspace: LocalWorkspace, slack: SlackAppClient, callback_id: str, inputs: Any
+    workspace: LocalWorkspace,
+    slack: SlackAppClient,
+    callback_id: str,
+    inputs: Any,
+    *,
+    execution: FunctionExecution | None = None,
 ) -> FunctionExecution:
-    execution = workspace.slack.start_function(callback_id)
-    answer = slack.function_executed(
-        callback_id,
-        inputs,
-        function_execution_id=execution.id,
-        bot_access_token=execution.bot_access_token,
-    )
-    assert answer.status_code == 200
+    """Deliver a step (a new execution, or ``execution`` again) and wait for its work."""
+    execution = execution or workspace.slack.start_function(callback_id)
+    assert deliver(slack, callback_id, inputs, execution).status_code == 200
     workspace.drain()
     return execution
 
 
-def _edit_request(user: str, change: str = "edit hourly=500") -> dict[str, Any]:
+def _edit_request(
+    user: str, change: str = "edit hourly=500", requester: str = ALICE
+) -> dict[str, Any]:
     return {
         "channel": DEV,
-        "requester": user_context(ALICE),
+        "requester": user_context(requester),
         "smtp_user": user,
         "change": change,
         "reason": "billing sends more mail",
@@ -59,14 +81,6 @@ def _deny(workspace: LocalWorkspace, slack: SlackAppClient) -> None:
     (view,) = workspace.slack.views.values()
     assert slack.submit_view(view, {"reason": {"value": "not now"}}, user_id=BOB).ok
     workspace.drain()
-
-
-def _completions(workspace: LocalWorkspace) -> list[str]:
-    return [
-        c.method
-        for c in workspace.slack.calls
-        if c.method in ("functions.completeSuccess", "functions.completeError")
-    ]
 
 
 def _stored_text(workspace: LocalWorkspace) -> str:
@@ -95,7 +109,7 @@ def test_request_step_approved_on_the_card_completes_with_state_decider_and_name
     execution = _run_step(workspace, slack, REQUEST_CHANGE, inputs)
     card = _card(workspace)
     assert "billing sends more mail" in str(card["blocks"])
-    assert _completions(workspace) == []
+    assert completions(workspace) == []
     assert workspace.slack.function_execution(execution.id).state == "running"
 
     slack.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
@@ -111,7 +125,7 @@ def test_request_step_approved_on_the_card_completes_with_state_decider_and_name
         "request_id": 1,
     }
     assert done.completed_with == "bot"
-    assert _completions(workspace) == ["functions.completeSuccess"]
+    assert completions(workspace) == ["functions.completeSuccess"]
     # The workflow's token and the requester's user context secret are used, kept and
     # logged nowhere.
     for secret in (execution.bot_access_token, inputs["requester"]["secret"]):
@@ -136,7 +150,7 @@ def test_request_step_denied_completes_with_state_denied_for_workflows_that_bran
     assert denied.outputs["state"] == "denied"
     assert denied.outputs["decided_by"] == BOB
     assert workspace.sandbox.users["smtp60002"].hourly_limit == 100
-    assert _completions(workspace) == ["functions.completeSuccess"]
+    assert completions(workspace) == ["functions.completeSuccess"]
 
 
 def test_request_step_whose_change_fails_at_sarv_completes_with_an_error(
@@ -154,14 +168,14 @@ def test_request_step_whose_change_fails_at_sarv_completes_with_an_error(
     assert failed.error.startswith("Request #1 ended failed:")
     assert "Sarv is unavailable" in failed.error
     assert request_state(workspace.database, 1) is RequestState.FAILED
-    assert _completions(workspace) == ["functions.completeError"]
+    assert completions(workspace) == ["functions.completeError"]
 
     # A retry on the card runs the change; the step, ended already, is not completed again.
     failed_card = _card(workspace)
     slack.click("retry_request", user_id=BOB, message=failed_card, channel_id=APPROVALS)
     workspace.drain()
     assert workspace.sandbox.users["smtp60003"].hourly_limit == 500
-    assert _completions(workspace) == ["functions.completeError"]
+    assert completions(workspace) == ["functions.completeError"]
 
 
 def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
@@ -210,32 +224,17 @@ def test_request_step_cancelled_by_its_requester_completes_with_state_cancelled(
         (REQUEST_CHANGE, _edit_request("smtp69999"), "Sarv has no SMTP user named smtp69999"),
         (
             CREATE_USER,
-            {
-                "channel": OPS,
-                "requester": user_context(BOB),
-                "total_limit": True,
-                "hourly_limit": 10,
-            },
+            create_inputs(total_limit=True, hourly_limit=10),
             "total_limit must be a whole number",
         ),
         (
             CREATE_USER,
-            {
-                "channel": OPS,
-                "requester": user_context(BOB),
-                "total_limit": 100,
-                "hourly_limit": -1,
-            },
+            create_inputs(total_limit=100, hourly_limit=-1),
             "hourly_limit must be a whole number",
         ),
         (
             CREATE_USER,
-            {
-                "channel": DEV,
-                "requester": user_context(ALICE),
-                "total_limit": 100,
-                "hourly_limit": 10,
-            },
+            create_inputs(ALICE, DEV, total_limit=100, hourly_limit=10),
             "A request needs a reason",
         ),
     ],
@@ -251,7 +250,7 @@ def test_a_bad_step_completes_with_a_readable_error_and_changes_nothing(
     assert ended.state == "failed"
     assert ended.error is not None
     assert words in ended.error
-    assert _completions(workspace) == ["functions.completeError"]
+    assert completions(workspace) == ["functions.completeError"]
     changes = [c for c in workspace.sandbox.calls[calls_before:] if c.path != "settings/listSmtp"]
     assert all("add" not in c.path and "edit" not in c.path for c in changes)
     assert ApprovalStore(workspace.database).pending() == []
@@ -263,13 +262,7 @@ def test_a_bad_step_completes_with_a_readable_error_and_changes_nothing(
 def test_create_step_allowed_makes_the_user_and_hands_the_password_only_to_the_requester(
     workspace: LocalWorkspace, slack: SlackAppClient, logged: pytest.LogCaptureFixture
 ) -> None:
-    inputs = {
-        "channel": OPS,
-        "requester": user_context(BOB),
-        "total_limit": 5000,
-        "hourly_limit": "100",
-        "label": "onboarding-mail",
-    }
+    inputs = create_inputs(total_limit=5000, hourly_limit="100", label="onboarding-mail")
     execution = _run_step(workspace, slack, CREATE_USER, inputs)
 
     ((name, user),) = workspace.sandbox.users.items()
@@ -282,19 +275,13 @@ def test_create_step_allowed_makes_the_user_and_hands_the_password_only_to_the_r
     assert user.password not in logged.text
     assert user.password not in _stored_text(workspace)
     assert execution.bot_access_token not in logged.text
-    assert _completions(workspace) == ["functions.completeSuccess"]
+    assert completions(workspace) == ["functions.completeSuccess"]
 
 
 def test_create_step_where_the_policy_says_request_completes_on_the_decision(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    inputs = {
-        "channel": DEV,
-        "requester": user_context(ALICE),
-        "total_limit": 1000,
-        "hourly_limit": 50,
-        "reason": "a new starter's app",
-    }
+    inputs = create_inputs(ALICE, DEV, reason="a new starter's app")
     execution = _run_step(workspace, slack, CREATE_USER, inputs)
     assert workspace.sandbox.users == {}
     assert workspace.slack.function_execution(execution.id).state == "running"
@@ -365,7 +352,7 @@ def test_a_request_step_whose_card_cannot_be_posted_ends_at_once_and_is_withdraw
     assert ended.error is not None
     assert "withdrawn" in ended.error
     assert request_state(workspace.database, 1) is RequestState.CANCELLED
-    assert _completions(workspace) == ["functions.completeError"]
+    assert completions(workspace) == ["functions.completeError"]
 
 
 def test_the_fake_completes_an_execution_once_and_checks_its_arguments(
@@ -407,12 +394,7 @@ def test_a_step_started_at_one_process_and_approved_at_another_completes_once(
         first, second = (server.client(workspace) for server in servers)
         workspace.sandbox.add_user(name="smtp60030", hourly_limit=100)
         execution = workspace.slack.start_function(REQUEST_CHANGE)
-        first.function_executed(
-            REQUEST_CHANGE,
-            _edit_request("smtp60030"),
-            function_execution_id=execution.id,
-            bot_access_token=execution.bot_access_token,
-        )
+        deliver(first, REQUEST_CHANGE, _edit_request("smtp60030"), execution)
         wait_until(lambda: bool(_approval_cards(workspace)), timeout=20)
         card = workspace.slack.messages[(APPROVALS, _approval_cards(workspace)[-1])]
         second.click("approve_request", user_id=BOB, message=card, channel_id=APPROVALS)
@@ -429,7 +411,7 @@ def test_a_step_started_at_one_process_and_approved_at_another_completes_once(
         # Every process runs its schedule: none completes the step a second time.
         assert workspace.app is not None
         workspace.app.run_schedule(everything_now=True)
-        assert _completions(workspace) == ["functions.completeSuccess"]
+        assert completions(workspace) == ["functions.completeSuccess"]
 
 
 def _approval_cards(workspace: LocalWorkspace) -> list[str]:
@@ -451,3 +433,156 @@ def test_an_unknown_channel_in_the_workspace_is_refused_like_one_the_policy_does
     assert ended.error is not None
     assert "policy of channel C0RANDOM" in ended.error
     assert workspace.sandbox.calls_to("settings/resetSmtpPassword") == []
+
+
+# Whose rights a step uses, once per execution, and ended whatever happens
+
+
+def test_create_step_naming_a_channel_the_requester_is_not_in_does_not_get_its_rights(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The create step refuses a channel its requester is not in, as a /smtp command only
+    carries a channel its user could type in: alice, only in #dev (where `add` must be
+    approved), naming #ops gets no SMTP user at once; the step ends with completeError and
+    nothing is made at Sarv.
+    """
+    execution = _run_step(workspace, slack, CREATE_USER, create_inputs(ALICE, OPS))
+
+    assert workspace.sandbox.calls_to("settings/addSmtp") == []
+    assert workspace.sandbox.users == {}
+    assert workspace.slack.function_execution(execution.id).state == "failed"
+
+
+def test_request_step_naming_a_channel_the_requester_is_not_in_does_not_get_its_rights(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The request step refuses a channel its requester is not in: carol (only in #ops and
+    #ops-approvals) naming #dev gets none of its request rights; no card is posted and the
+    step ends with completeError.
+    """
+    workspace.sandbox.add_user(name="smtp61001", hourly_limit=100)
+    inputs = _edit_request("smtp61001", requester=CAROL)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, inputs)
+
+    assert ApprovalStore(workspace.database).pending() == []
+    assert cards_in(workspace.slack, APPROVALS) == []
+    assert workspace.slack.function_execution(execution.id).state == "failed"
+
+
+def test_one_execution_delivered_twice_creates_one_smtp_user(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """A create step's execution delivered again in a second event (another event_id, the
+    same function_execution_id) changes nothing: one SMTP user, one password, one
+    completion for one workflow run.
+    """
+    inputs = create_inputs()
+    execution = _run_step(workspace, slack, CREATE_USER, inputs)
+    _run_step(workspace, slack, CREATE_USER, inputs, execution=execution)
+
+    assert len(workspace.sandbox.calls_to("settings/addSmtp")) == 1
+    assert len(workspace.sandbox.users) == 1
+    assert completions(workspace) == ["functions.completeSuccess"]
+
+
+def test_one_request_execution_delivered_twice_raises_one_request(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """A request step's execution delivered twice raises one request and one approval card,
+    not two waiting on one step.
+    """
+    workspace.sandbox.add_user(name="smtp61002", hourly_limit=100)
+    inputs = _edit_request("smtp61002", "reset")
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, inputs)
+    _run_step(workspace, slack, REQUEST_CHANGE, inputs, execution=execution)
+
+    assert len(ApprovalStore(workspace.database).pending()) == 1
+    assert len([c for c in cards_in(workspace.slack, APPROVALS) if c.ok]) == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"label": "billing owner=U0CAROL"},
+        {"hourly_limit": "50 owner=U0CAROL"},
+        {"total_limit": "1000 50", "hourly_limit": "owner=U0CAROL"},
+    ],
+)
+def test_create_step_inputs_cannot_smuggle_command_words(
+    workspace: LocalWorkspace, slack: SlackAppClient, extra: dict[str, Any]
+) -> None:
+    """The create step refuses a label or a limit with words of its own (here
+    ``owner=U0CAROL``, which would make carol the owner of the user bob's workflow creates,
+    although the step promises "the requester owns it"): the step fails and makes no user.
+    """
+    execution = _run_step(workspace, slack, CREATE_USER, create_inputs(**extra))
+
+    owners = [e.owner_id for e in CatalogueStore(workspace.database).all()]
+    assert CAROL not in owners
+    assert workspace.sandbox.users == {}
+    assert workspace.slack.function_execution(execution.id).state == "failed"
+
+
+def test_a_step_that_arrives_while_the_database_is_gone_is_completed_with_an_error(
+    tmp_path: Path,
+) -> None:
+    """A step that arrives while the database is gone (so that the work queue's replay
+    check fails before the step runs) still ends, with completeError saying the database
+    is down (STEP_DATABASE_DOWN), and nothing is changed at Sarv: the workflow never hangs
+    at the step.
+    """
+    folder = tmp_path / "db"
+    with own_workspace(folder) as (workspace, slack):
+        lose_database(workspace, folder)
+        execution = _run_step(workspace, slack, CREATE_USER, create_inputs())
+
+        assert workspace.sandbox.calls_to("settings/addSmtp") == []
+        ended = workspace.slack.function_execution(execution.id)
+        assert ended.state == "failed", "the workflow waits at the step forever"
+        assert ended.error is not None
+        assert "database" in ended.error
+
+
+def test_a_create_step_whose_process_dies_after_sarvs_add_is_completed_and_its_person_told(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    """A create step whose process is killed while Sarv's add is under way is still ended:
+    once the dead process's lease lapses, another process ends the step (completeError,
+    the outcome unknown) and tells the requester by DM that an SMTP user may have been
+    made, and never runs the add again.
+    """
+    workspace.sandbox.fail_next("hang", path="settings/addSmtp", after_apply=True)
+    execution = workspace.slack.start_function(CREATE_USER)
+    with killed_after(workspace, tmp_path) as client:
+        assert deliver(client, CREATE_USER, create_inputs(), execution).ok
+        assert workspace.sandbox.wait_for_call("settings/addSmtp", timeout=10)
+
+    recover_at(workspace, datetime.now(UTC) + timedelta(minutes=5))
+
+    assert len(workspace.sandbox.calls_to("settings/addSmtp")) == 1
+    ended = workspace.slack.function_execution(execution.id)
+    assert ended.state != "running", "the workflow waits at the step forever"
+    assert dms_to(workspace, BOB), "bob is never told his step's user may exist"
+
+
+def test_slacks_retry_of_a_step_event_while_restarting_does_not_end_the_waiting_step(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """Slack's retry (or a replay) of a step event already handled changes nothing, even
+    when it lands while the process drains for a restart: the step is not turned away with
+    STEP_BUSY ("nothing was changed") but stays running, waiting on its approval, until its
+    request ends.
+    """
+    workspace.sandbox.add_user(name="smtp61003", hourly_limit=100)
+    inputs = _edit_request("smtp61003")
+    execution = workspace.slack.start_function(REQUEST_CHANGE)
+    event_id = f"Ev{secrets.token_hex(8).upper()}"
+    for _ in range(2):
+        assert deliver(slack, REQUEST_CHANGE, inputs, execution, event_id=event_id).ok
+        workspace.drain()
+        assert workspace.slack.function_execution(execution.id).state == "running"
+        assert workspace.app is not None
+        workspace.app.context.work.stop_taking_work()  # a deploy: the process drains
+
+    assert len(ApprovalStore(workspace.database).pending()) == 1
+    assert completions(workspace) == []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.context.respond import Respond
 from slack_sdk.errors import SlackApiError
 
 from sarvbot.actions import Action
@@ -58,6 +59,21 @@ def _clicker(body: dict[str, Any]) -> str | None:
     return user_id if isinstance(user_id, str) and user_id else None
 
 
+def _home_click(
+    ack: Callable[..., None], body: dict[str, Any], context: BoltContext
+) -> tuple[SlackContext, str, int | None, Respond] | None:
+    """Ack a Home tab button. The context, who clicked, the request the button names (None
+    if it names none) and where to answer the clicker; None when the click did not come
+    from a Home tab view: nobody to answer.
+    """
+    ack()
+    ctx = sarvbot_of(context)
+    user_id, request_id = _clicker(body), clicked_request(body)
+    if user_id is None:
+        return None
+    return ctx, user_id, request_id, ctx.home.answer(user_id)
+
+
 def _approvals_channel(ctx: SlackContext) -> str:
     approvals = ctx.core.permissions.policy.approvals
     # No approvals channel: the decision's own check refuses, saying so.
@@ -66,12 +82,10 @@ def _approvals_channel(ctx: SlackContext) -> str:
 
 def approve_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
     """Approve in the Home tab: the card's decision, counted once with every other click."""
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, request_id = _clicker(body), clicked_request(body)
-    if user_id is None:
-        return  # not a Home tab click: nobody to answer
-    answer = ctx.home.answer(user_id)
+    click = _home_click(ack, body, context)
+    if click is None:
+        return
+    ctx, user_id, request_id, answer = click
     if request_id is None:
         ctx.work.soon(answer, lambda: _out_of_date(ctx, user_id), "home approve")
         return
@@ -92,12 +106,10 @@ def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltCo
 
     The form's submission decides, with every check made again (the card's path).
     """
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, request_id = _clicker(body), clicked_request(body)
-    if user_id is None:
+    click = _home_click(ack, body, context)
+    if click is None:
         return
-    answer = ctx.home.answer(user_id)
+    ctx, user_id, request_id, answer = click
     channel_id = _approvals_channel(ctx)
     trigger_id = str(body.get("trigger_id"))
 
@@ -121,12 +133,10 @@ def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltCo
 
 def cancel_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
     """Cancel in the Home tab: ``/smtp cancel N``, as if asked where the request was made."""
-    ack()
-    ctx = sarvbot_of(context)
-    user_id, request_id = _clicker(body), clicked_request(body)
-    if user_id is None:
+    click = _home_click(ack, body, context)
+    if click is None:
         return
-    answer = ctx.home.answer(user_id)
+    ctx, user_id, request_id, answer = click
 
     def job() -> None:
         if request_id is None:
