@@ -69,6 +69,13 @@ class UserIndex:
             self._generation += 1
             self._loaded = None
 
+    def warm(self) -> None:
+        """Start loading a copy if there is no fresh one: a form with a picker was opened,
+        and its person is about to type. Never waits, never raises.
+        """
+        if self._fresh() is None:
+            self._load()
+
     def search(self, text: str, *, limit: int = 100, wait: float | None = None) -> list[Pick]:
         """Up to ``limit`` users whose name or label holds ``text`` (any case), those that
         begin with it first, each group by name.

@@ -118,3 +118,20 @@ def test_at_most_the_limit_those_beginning_with_the_text_first() -> None:
     index = UserIndex(_Sarv(*names).list_users, list)
     found = [p.name for p in index.search("MAIL", limit=100)]
     assert found == sorted(n for n in names if n.startswith("mail"))[:100]
+
+
+def test_warming_loads_once_and_the_first_search_uses_that_load() -> None:
+    sarv = _Sarv("smtp1", "smtp2")
+    clock = _Clock()
+    index = UserIndex(sarv.list_users, list, clock=clock)
+    sarv.gate.clear()
+    index.warm()
+    index.warm()  # a second form opened while the first load is under way
+    sarv.gate.set()
+    assert [p.name for p in index.search("2", wait=5)] == ["smtp2"]
+    index.warm()  # fresh: nothing to do
+    assert sarv.calls == 1
+    clock.now += 3600
+    index.warm()
+    assert [p.name for p in index.search("", wait=5)] == ["smtp1", "smtp2"]
+    assert sarv.calls == 2

@@ -23,7 +23,7 @@ from sarvbot.standin.workspace import (
     LocalWorkspace,
 )
 from sarvbot.store import AuditLog, CatalogueStore
-from tests.support import noticing
+from tests.support import noticing, wait_until
 
 LIST = "settings/listSmtp"
 USER = "smtp97001"
@@ -42,6 +42,20 @@ def _manage_form(workspace: LocalWorkspace, slack: SlackAppClient, user: str) ->
     before = set(workspace.slack.views)
     assert slack.global_shortcut("manage_smtp_user", user_id=user).ok
     return _opened_since(workspace, before)
+
+
+def _cold_form(workspace: LocalWorkspace, slack: SlackAppClient, user: str) -> dict[str, Any]:
+    """The Manage modal, once the list its opening loaded is forgotten (as a change, or
+    the copy's age, makes it): the next letter typed loads it again.
+    """
+    view = _manage_form(workspace, slack, user)
+    workspace.drain()
+    assert wait_until(lambda: len(workspace.sandbox.calls_to(LIST)) == 1)
+    assert workspace.app is not None
+    index = workspace.app.core.user_index
+    index.search("", wait=5)  # the opening's load, done
+    index.invalidate()
+    return view
 
 
 def _offered(
@@ -143,7 +157,7 @@ def test_when_sarv_fails_the_picker_offers_nothing_and_tries_again_next_time(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
     workspace.sandbox.add_user(name=USER)
-    view = _manage_form(workspace, slack, BOB)
+    view = _cold_form(workspace, slack, BOB)
     workspace.sandbox.fail_next("html500", times=3, path=LIST)  # the list is retried twice
     with noticing("picker answered with no options: ") as logged:
         assert _offered(slack, view, "smtp") == []
@@ -155,7 +169,7 @@ def test_a_slow_sarv_gets_an_empty_answer_in_time_and_the_next_one_is_full(
     workspace: LocalWorkspace, slack: SlackAppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace.sandbox.add_user(name=USER)
-    view = _manage_form(workspace, slack, BOB)
+    view = _cold_form(workspace, slack, BOB)
     monkeypatch.setattr(picker_listener, "OPTIONS_WAIT", 0.2)
     workspace.sandbox.settings.latency = 1.0
     started = time.monotonic()
@@ -166,7 +180,7 @@ def test_a_slow_sarv_gets_an_empty_answer_in_time_and_the_next_one_is_full(
     assert workspace.sandbox.wait_for_call(LIST)
     monkeypatch.setattr(picker_listener, "OPTIONS_WAIT", 5.0)
     assert _values(_offered(slack, view, "smtp")) == [USER]
-    assert len(workspace.sandbox.calls_to(LIST)) == 1
+    assert len(workspace.sandbox.calls_to(LIST)) == 2  # the form's, and the slow one
 
 
 def test_the_list_is_kept_for_everyone_and_a_user_added_through_sarvbot_is_offered_at_once(
@@ -224,6 +238,17 @@ def test_the_shortcut_opens_the_picker_with_the_actions_that_take_a_user(
     assert not {"add", "help", "list", "pending"} & set(offered)
     (channel,) = [b for b in view["blocks"] if b.get("block_id") == "channel"]
     assert channel["element"]["response_url_enabled"] is True
+
+
+def test_opening_the_form_loads_the_list_so_the_first_letter_finds_it_ready(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    workspace.drain()
+    assert wait_until(lambda: len(workspace.sandbox.calls_to("settings/listSmtp")) == 1)
+    assert USER in _values(_offered(slack, view, USER[:6]))
+    assert len(workspace.sandbox.calls_to("settings/listSmtp")) == 1
 
 
 def test_a_refused_action_stays_on_the_form_and_changes_nothing(

@@ -91,6 +91,14 @@ def manage_from_shortcut(
         except SlackApiError as exc:
             logger.warning("could not open the manage form: %s", exc.response.get("error"))
             ctx.messenger.direct_message(user_id, sentences.MANAGE_NOT_OPENED)
+            return
+        # While the person reads the form: the list, and who they are, ready for the
+        # first letter they type.
+        ctx.core.user_index.warm()
+        try:
+            ctx.core.permissions.may_see_users(ctx.actor(user_id))
+        except Exception as exc:
+            logger.info("could not look ahead for the manage form: %s", type(exc).__name__)
 
     ctx.work.soon(None, open_form, Handled("shortcut", "manage", user_id, ""))
 
