@@ -55,6 +55,7 @@ __all__ = [
     "retire_rotated",
     "run_approved",
     "run_change",
+    "say_once",
     "tell_request_ended",
 ]
 
@@ -225,7 +226,7 @@ def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     and tell its requester. Safe to repeat; False if Slack took no notice.
     """
     ctx.messenger.refresh_request(request)
-    _once(
+    say_once(
         ctx,
         f"ended:{request.id}:{request.state.value}",
         request.expires_at,
@@ -270,7 +271,7 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
     described = blocks.describe_request(request)
     kind = "escalate" if escalate else "remind"
     said = sentences.thread_nudge(request, waited, named, escalate=escalate)
-    posted = _once(
+    posted = say_once(
         ctx,
         f"{kind}:{request.id}:thread",
         request.expires_at,
@@ -282,7 +283,7 @@ def nudge_request(ctx: SlackContext, request_id: int, now: datetime, *, escalate
         core.permissions.people_named(named) - {request.requester_id, *request.approvals}
     )
     told = [
-        _once(
+        say_once(
             ctx,
             f"{kind}:{request.id}:{person}",
             request.expires_at,
@@ -306,7 +307,7 @@ def _refused_in_thread(
         request = ctx.core.approvals.get(request_id)
         if request is not None:
             text = sentences.thread_refused(user_id, what, refused.message)
-            _once(
+            say_once(
                 ctx,
                 f"refused:{request.id}:{user_id}",
                 request.expires_at,
@@ -316,7 +317,7 @@ def _refused_in_thread(
         logger.warning("no thread reply for a refused click: %s", type(exc).__name__)
 
 
-def _once(ctx: SlackContext, key: str, until: datetime, say: Callable[[], bool]) -> bool:
+def say_once(ctx: SlackContext, key: str, until: datetime, say: Callable[[], bool]) -> bool:
     """``say`` something once per ``key`` across runs and processes: claimed in the
     database first, given up again if Slack did not take it. True if it is said (now or
     before). A database that cannot claim raises, before anything is said.

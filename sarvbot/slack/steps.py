@@ -48,7 +48,7 @@ from sarvbot.policy import Decision
 
 from . import blocks, sentences
 from .context import SlackContext
-from .flows import authorize
+from .flows import authorize, say_once
 from .work import DRAIN_SECONDS
 
 __all__ = [
@@ -476,9 +476,16 @@ def complete_step(ctx: SlackContext, job: DueJob) -> None:
         error = str(payload["error"]) if "error" in payload else None
     _complete(ctx, execution_id, outputs, error, best_effort=False)
     if "requester_id" in payload:
-        # The process running the change died: its person hears that it may have been made.
+        # The process running the change died: its person hears that it may have been made,
+        # once, though this job run again after a crash finds the step ended already.
+        person = str(payload["requester_id"])
         text = sentences.step_lost(str(payload["action"]), str(payload["channel_id"]))
-        ctx.messenger.direct_message(str(payload["requester_id"]), text)
+        say_once(
+            ctx,
+            f"step-lost:{execution_id}",
+            datetime.now(UTC),
+            lambda: ctx.messenger.direct_message(person, text),
+        )
 
 
 def _complete(

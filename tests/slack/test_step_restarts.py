@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sarvbot.core.schedule import WATCH_ATTEMPTS, WATCH_STEP
+from sarvbot.core.schedule import COMPLETE_STEP, WATCH_ATTEMPTS, WATCH_STEP, DueJob
 from sarvbot.slack import sentences
 from sarvbot.slack.context import SlackContext
-from sarvbot.slack.steps import CREATE_USER, claim, run_step, watch
+from sarvbot.slack.steps import CREATE_USER, claim, complete_step, run_step, watch
 from sarvbot.standin import FunctionExecution, user_context
 from sarvbot.standin.workspace import BOB, OPS, LocalWorkspace
 from tests.slack.steps import completions, create_inputs, deliver, killed_after, recover_at
@@ -94,3 +94,34 @@ def test_a_watched_step_never_taken_is_ended_as_not_run_and_never_runs_later(
     # A delivery arriving after all changes nothing: the step is claimed as not run.
     run_step(ctx, CREATE_USER, execution.id, create_inputs(total_limit=5, hourly_limit=1))
     assert workspace.sandbox.calls_to("settings/addSmtp") == []
+
+
+def test_the_lost_notice_of_a_step_is_sent_once_though_its_job_runs_again(
+    workspace: LocalWorkspace,
+) -> None:
+    assert workspace.app is not None
+    execution = workspace.slack.start_function(CREATE_USER)
+    payload = {
+        "function_execution_id": execution.id,
+        "error": sentences.STEP_LOST,
+        "requester_id": BOB,
+        "channel_id": OPS,
+        "action": "add",
+    }
+    job = DueJob(
+        1,
+        COMPLETE_STEP,
+        f"{COMPLETE_STEP}:{execution.id}",
+        datetime.now(UTC),
+        payload,
+        "running",
+        "me",
+        1,
+        None,
+    )
+    # As if the process died after telling Bob, before the job was marked done.
+    complete_step(workspace.app.context, job)
+    complete_step(workspace.app.context, job)
+    assert completions(workspace) == ["functions.completeError", "functions.completeError"]
+    lost = sentences.step_lost("add", OPS)
+    assert [t for t in _told_bob(workspace) if t == lost] == [lost]
