@@ -183,3 +183,23 @@ def test_requester_is_told_later_when_slack_fails_the_expiry_notice(
     assert len(expiry_notices(workspace)) == 1
     assert workspace.app.scheduler.run_due(now=datetime.now(UTC) + timedelta(hours=1)) == []
     assert len(expiry_notices(workspace)) == 1
+
+
+def test_finished_jobs_do_not_stay_in_due_jobs_for_ever(workspace: LocalWorkspace) -> None:
+    """Broken: ``JobStore`` (store/jobs.py) never deletes a job: every request leaves its
+    ``remind_request``, ``escalate_request``, ``request_ended`` and ``complete_step`` rows,
+    every password reminder one row a week, ``done`` or ``failed`` for ever, and no
+    housekeeping round removes them (``seen_requests`` has ``prune``; ``due_jobs`` has
+    nothing), so the table, and every claim's scan of it, grows without bound. Should: a
+    job finished long ago (well past any key it could collide with) is removed by the
+    schedule's own housekeeping.
+    """
+    request_id = overdue_request(workspace)
+    assert workspace.app is not None
+    workspace.app.expire_requests()
+    assert notice_state(workspace, request_id) == "done"
+    far = datetime.now(UTC) + timedelta(days=800)
+    workspace.app.scheduler.start_periodic(bring_forward=True)
+    for step in range(3):
+        workspace.app.scheduler.run_due(now=far + timedelta(hours=step))
+    assert notice_state(workspace, request_id) is None
