@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sarvbot.core import RequestState
 from sarvbot.core.schedule import ESCALATE_REQUEST, REMIND_REQUEST
 from sarvbot.policy import parse_policy
-from sarvbot.slack.flows import nudge_request
+from sarvbot.slack.flows import nudge_request, tell_request_ended
 from sarvbot.standin import SlackAppClient
 from sarvbot.standin.workspace import (
     ALICE,
@@ -503,3 +503,62 @@ def test_a_reminder_the_policy_no_longer_asks_for_says_nothing(nudging: Any) -> 
     assert _after(nudging, 5) == ["done", "done"]
     assert _thread(nudging) == []
     assert _nudges(nudging, BOB) == []
+
+
+def test_a_reminder_whose_refused_claim_cannot_be_given_back_is_not_lost_for_good(
+    nudging: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Broken: ``_once`` (flows.py) claims the reminder's thread reply in the ledger before
+    posting it, and gives the claim back with ``ledger.forget`` when Slack refuses it. When
+    the database goes away at that moment, ``forget`` raises, the job is tried again, and
+    the retry finds the claim still there and takes the reply as said: the "⏰ Waiting for
+    a decision" under the card (which pings the approvers' groups) never goes out. The same
+    happens when the process dies between the claim and the post. Should: a reply Slack
+    never took is posted by a later run of the job (claimed only once it is said, or the
+    claim marked as pending until then).
+    """
+    slack = nudging.client()
+    _ask(nudging, slack)
+    ts = str(_card(nudging)["ts"])
+    nudging.slack.fail_next("chat.postMessage", "fatal_error", match={"thread_ts": ts})
+    ledger = nudging.app.context.core.ledger
+    forget = ledger.forget
+    failures = [DatabaseUnavailable("the database went away")]
+
+    def flaky(keys: Any) -> None:
+        if failures:
+            raise failures.pop()
+        forget(keys)
+
+    monkeypatch.setattr(ledger, "forget", flaky)
+    assert _after(nudging, 1.02) == ["again"]
+    assert _after(nudging, 1.2) == ["done"]
+    reminders = [t for t in _thread(nudging) if t.startswith("⏰")]
+    assert len(reminders) == 1, reminders
+
+
+def test_an_expiry_notice_run_again_after_a_crash_does_not_dm_the_requester_twice(
+    nudging: Any,
+) -> None:
+    """Broken: ``tell_request_ended`` (flows.py) says it is safe to repeat, and the
+    schedule repeats a job whose process died after its work and before marking it done
+    (or whose ``done`` the database lost). Its thread reply is claimed once, but the DM to
+    the requester is sent on every run: the requester is told twice that the request
+    expired. Should: the requester's notice is claimed once per request and end, like the
+    thread reply, so a repeat of the job tells nobody again.
+    """
+    slack = nudging.client()
+    request_id = _ask(nudging, slack)
+    with nudging.database.session() as session:
+        session.execute(
+            text("UPDATE approval_requests SET expires_at = :t WHERE id = :id"),
+            {"t": datetime.now(UTC) - timedelta(minutes=1), "id": request_id},
+        )
+    assert [r.id for r in nudging.app.expire_requests()] == [request_id]
+    assert len([t for t in _dm_texts(nudging, ALICE) if "expired" in t]) == 1
+    # As if the process died after telling the requester, before the job was marked done.
+    expired = ApprovalStore(nudging.database).get(request_id)
+    assert expired is not None
+    tell_request_ended(nudging.app.context, expired)
+    notices = [t for t in _dm_texts(nudging, ALICE) if "expired" in t]
+    assert len(notices) == 1, notices

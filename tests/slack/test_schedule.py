@@ -6,6 +6,7 @@ Requests are made through real signed HTTP against the app; Slack is the Web API
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,3 +184,69 @@ def test_requester_is_told_later_when_slack_fails_the_expiry_notice(
     assert len(expiry_notices(workspace)) == 1
     assert workspace.app.scheduler.run_due(now=datetime.now(UTC) + timedelta(hours=1)) == []
     assert len(expiry_notices(workspace)) == 1
+
+
+def test_finished_jobs_do_not_stay_in_due_jobs_for_ever(workspace: LocalWorkspace) -> None:
+    """Broken: ``JobStore`` (store/jobs.py) never deletes a job: every request leaves its
+    ``remind_request``, ``escalate_request``, ``request_ended`` and ``complete_step`` rows,
+    every password reminder one row a week, ``done`` or ``failed`` for ever, and no
+    housekeeping round removes them (``seen_requests`` has ``prune``; ``due_jobs`` has
+    nothing), so the table, and every claim's scan of it, grows without bound. Should: a
+    job finished long ago (well past any key it could collide with) is removed by the
+    schedule's own housekeeping.
+    """
+    request_id = overdue_request(workspace)
+    assert workspace.app is not None
+    workspace.app.expire_requests()
+    assert notice_state(workspace, request_id) == "done"
+    far = datetime.now(UTC) + timedelta(days=800)
+    workspace.app.scheduler.start_periodic(bring_forward=True)
+    for step in range(3):
+        workspace.app.scheduler.run_due(now=far + timedelta(hours=step))
+    assert notice_state(workspace, request_id) is None
+
+
+def test_no_timed_job_is_started_after_the_app_is_closed(
+    workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Broken: ``SlackApp.close`` (slack/app.py) sets the stop flag and shuts the work pools,
+    but never stops or waits for the housekeeping thread: a ``run_due`` under way goes on
+    through the rest of its claimed batch (and up to ten more rounds, for 30 s), starting
+    jobs that tell people after the process has said it is closed, its pools are shut and
+    its ledger's journal stopped; a process exiting then cuts them off half way. Should:
+    once ``close`` has begun no new job is started (the claimed ones are left due, or to
+    their lease, for another process), and ``close`` returns only when the job under way
+    has ended.
+    """
+    assert workspace.app is not None
+    app = workspace.app
+    first = overdue_request(workspace)
+    app.core.approvals.expire()
+    second = overdue_request(workspace)
+    app.core.approvals.expire()
+    assert notice_state(workspace, first) == notice_state(workspace, second) == "due"
+
+    import sarvbot.slack.app as app_module
+
+    real = app_module.tell_request_ended
+    started = threading.Event()
+    release = threading.Event()
+    closed = threading.Event()
+    after_close: list[int] = []
+
+    def slow(ctx: object, request: object) -> bool:
+        if closed.is_set():
+            after_close.append(request.id)  # type: ignore[attr-defined]
+        if not started.is_set():
+            started.set()
+            release.wait(10)
+        return real(ctx, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_module, "tell_request_ended", slow)
+    app.start_housekeeping(interval=60)
+    assert started.wait(10)
+    app.close()
+    closed.set()
+    release.set()
+    wait_until(lambda: notice_state(workspace, second) == "done" or bool(after_close), timeout=5)
+    assert after_close == []

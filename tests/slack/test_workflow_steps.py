@@ -586,3 +586,25 @@ def test_slacks_retry_of_a_step_event_while_restarting_does_not_end_the_waiting_
 
     assert len(ApprovalStore(workspace.database).pending()) == 1
     assert completions(workspace) == []
+
+
+def test_a_completion_slack_fails_for_a_minute_and_a_half_still_ends_the_step(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """Broken: the ``complete_step`` job (core/schedule.py) has the default five attempts,
+    5 s, 10 s, 20 s and 40 s apart: Slack answering 500 for about a minute and a half (a
+    short outage, or a rate limit) makes the scheduler mark the job failed, and the
+    workflow step is never completed, with nobody told; no later run tries again.
+    Should: a step's completion keeps being tried (as reverts are, for about an hour) until
+    Slack takes it, so that a workflow waiting on a request is not left running for good.
+    """
+    workspace.sandbox.add_user(name="smtp60022", hourly_limit=100)
+    execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60022"))
+    workspace.slack.fail_next("functions.completeSuccess", "internal_error", status=500, times=5)
+    _deny(workspace, slack)
+    assert workspace.app is not None
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    for _ in range(6):
+        workspace.app.scheduler.run_due(later)
+        later += timedelta(minutes=2)
+    assert workspace.slack.function_execution(execution.id).outputs is not None
