@@ -11,6 +11,7 @@ handlers are written to be safe to repeat.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ __all__ = [
     "COMPLETE_STEP",
     "ESCALATE_REQUEST",
     "EXPIRE_REQUESTS",
+    "FORGET_OLD_JOBS",
     "JOB_KINDS",
+    "JOB_MEMORY",
     "REMIND_CREDENTIAL_AGE",
     "REMIND_REQUEST",
     "REMIND_RETIRE",
@@ -45,6 +48,7 @@ __all__ = [
     "RETIRE_OLD",
     "REVERT_ATTEMPTS",
     "REVERT_CHANGE",
+    "TELL_ATTEMPTS",
     "WATCH_ATTEMPTS",
     "WATCH_STEP",
     "DueJob",
@@ -63,6 +67,13 @@ REMIND_CREDENTIAL_AGE = "remind_credential_age"
 # Tries at putting back a time-bound change (about an hour while Sarv is down) before its
 # people are told it could not be.
 REVERT_ATTEMPTS = 12
+# Tries at telling people or Slack of an outcome (a notice, a reminder, a step's end):
+# Slack may be down or rate-limiting for a while; about an hour, as for reverts.
+TELL_ATTEMPTS = 12
+# How long a job that ended is kept (its key still refusing a second one): far past any
+# moment the same key could be scheduled again.
+JOB_MEMORY = timedelta(days=90)
+FORGET_OLD_JOBS = "forget_old_jobs"
 # Tries at retiring a rotated user before its people are told it failed (and offered a retry).
 RETIRE_ATTEMPTS = 6
 REPORT_LOST_WORK = "report_lost_work"
@@ -101,14 +112,20 @@ JOB_KINDS: Mapping[str, JobKind] = {
             "tell people of acknowledged changes a dead process never answered",
             periodic=True,
         ),
-        JobKind(REQUEST_ENDED, "show how a request ended on its message and tell its requester"),
+        JobKind(
+            REQUEST_ENDED,
+            "show how a request ended on its message and tell its requester",
+            max_attempts=TELL_ATTEMPTS,
+        ),
         JobKind(
             REMIND_REQUEST,
             "re-announce a request still pending after remind_after and DM its approvers",
+            max_attempts=TELL_ATTEMPTS,
         ),
         JobKind(
             ESCALATE_REQUEST,
             "re-announce a request still pending after escalate_after and DM escalate_to",
+            max_attempts=TELL_ATTEMPTS,
         ),
         JobKind(
             REVERT_CHANGE,
@@ -133,6 +150,13 @@ JOB_KINDS: Mapping[str, JobKind] = {
         JobKind(
             COMPLETE_STEP,
             "complete the Workflow Builder step a request or a change answers, with its outcome",
+            max_attempts=TELL_ATTEMPTS,
+        ),
+        JobKind(
+            FORGET_OLD_JOBS,
+            f"delete jobs that ended more than {JOB_MEMORY.days} days ago",
+            periodic=True,
+            every=timedelta(days=1),
         ),
         JobKind(
             WATCH_STEP,
@@ -182,6 +206,13 @@ class Scheduler:
         self.lease = lease
         self.every = every
         self._clock = clock
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Start no job from now on: one claimed and not started is left to its lease, for
+        another process; the one under way finishes.
+        """
+        self._stopped.set()
 
     def schedule(
         self,
@@ -221,6 +252,8 @@ class Scheduler:
         deadline = time.monotonic() + budget
         ran: list[Ran] = []
         for _ in range(_MAX_ROUNDS):
+            if self._stopped.is_set():
+                break
             at = now or self._clock()
             claimed = self.jobs.claim_due(
                 owner=self.owner, now=at, lease_until=at + self.lease, limit=_BATCH, kinds=kinds
@@ -228,6 +261,8 @@ class Scheduler:
             if not claimed:
                 break
             for job in claimed:
+                if self._stopped.is_set():
+                    return ran
                 # A batch may outlast the lease it was claimed under (each job waits on
                 # Slack): each job's lease is renewed as it starts, and a job another
                 # process took over meanwhile is left to that process.

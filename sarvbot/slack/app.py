@@ -42,6 +42,8 @@ from sarvbot.core.schedule import (
     COMPLETE_STEP,
     ESCALATE_REQUEST,
     EXPIRE_REQUESTS,
+    FORGET_OLD_JOBS,
+    JOB_MEMORY,
     REMIND_CREDENTIAL_AGE,
     REMIND_REQUEST,
     REMIND_RETIRE,
@@ -296,6 +298,7 @@ class SlackApp:
         self.tracker = tracker
         self._stopping = threading.Event()
         self._round_every: float | None = None
+        self._housekeeping: threading.Thread | None = None
         self._last_round = 0.0
         self.installed = installed
         bolt.middleware(_ignore_bots)
@@ -330,6 +333,7 @@ class SlackApp:
                     context, Rotation.from_payload(job.payload)
                 ),
                 CHECK_CREDENTIAL_AGE: lambda job, now: self._plan_password_reminders(now),
+                FORGET_OLD_JOBS: lambda job, now: context.core.jobs.forget_ended(now - JOB_MEMORY),
                 REMIND_CREDENTIAL_AGE: lambda job, now: remind_password_age(context, job.payload),
                 COMPLETE_STEP: lambda job, now: steps.complete_step(context, job),
                 WATCH_STEP: lambda job, now: steps.watch_step(context, job),
@@ -431,7 +435,8 @@ class SlackApp:
 
         self._round_every = every
         self._last_round = time.monotonic()
-        threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True).start()
+        self._housekeeping = threading.Thread(target=loop, name="sarvbot-housekeeping", daemon=True)
+        self._housekeeping.start()
 
     def _refresh_leak_watch(self) -> bool:
         """Each process keeps its own index (its key lives only in its memory)."""
@@ -481,8 +486,13 @@ class SlackApp:
         return False
 
     def close(self) -> None:
-        """Take no new work, finish admitted work and stop the worker threads."""
+        """Take no new work, start no timed job, finish admitted work and the job under
+        way, and stop the worker threads.
+        """
         self._stopping.set()
+        self.scheduler.stop()
+        if self._housekeeping is not None:
+            self._housekeeping.join(timeout=DRAIN_SECONDS)
         self.context.work.shutdown()
         self.core.ledger.close()
 

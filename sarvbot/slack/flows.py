@@ -223,17 +223,25 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
 
 def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
     """Show on its message how a request ended without a click (expired, outcome unknown)
-    and tell its requester. Safe to repeat; False if Slack took no notice.
+    and tell its requester, each once. Safe to repeat; False if Slack took no notice.
     """
     ctx.messenger.refresh_request(request)
+    ended = f"ended:{request.id}:{request.state.value}"
     say_once(
         ctx,
-        f"ended:{request.id}:{request.state.value}",
+        ended,
         request.expires_at,
         lambda: ctx.messenger.in_thread(request, sentences.thread_outcome(request)),
     )
     text = sentences.request_ended_unheard(request, blocks.describe_request(request))
-    return True if text is None else ctx.messenger.tell_requester(request, text)
+    if text is None:
+        return True
+    return say_once(
+        ctx,
+        f"{ended}:requester",
+        request.expires_at,
+        lambda: ctx.messenger.tell_requester(request, text),
+    )
 
 
 def cancel_request(

