@@ -6,6 +6,7 @@ from typing import Any
 
 from sarvbot.policy import parse_policy
 from sarvbot.standin import ApiCall, SlackAppClient
+from sarvbot.standin.block_kit import check_options
 from sarvbot.standin.workspace import (
     ALICE,
     APPROVALS,
@@ -207,3 +208,26 @@ def test_rotate_from_the_alert_is_a_request_where_two_approvals_are_needed(
     workspace.drain()
     assert set(workspace.sandbox.users) == {USER}
     assert "The policy wants 2 approvals" in str(workspace.slack.posts[-1].body)
+
+
+def test_the_freeze_form_stays_within_slacks_option_limits_for_a_long_sarv_name(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """Broken: "Freeze this SMTP user" preselects the first user the message names as the
+    picker's ``initial_option`` without the limit the picker's own options keep (an option's
+    value is at most 150 characters; ``picker.options`` drops longer names). For a message
+    naming a Sarv user whose name is 200 characters long, Slack refuses the form
+    (``views.update`` fails, a traceback is logged) and the person is left on "Looking for
+    SMTP users…" for good.
+    Should: the form Slack is sent stays within Slack's option limits (the long name is
+    not preselected), so the person gets a form or a clear notice.
+    """
+    long_name = "smtp" + "x" * 196
+    workspace.sandbox.add_user(name=long_name)
+    view = _shortcut(workspace, slack, f"leaked {long_name} in the CI log", BOB)
+    updates = workspace.slack.calls_to("views.update")
+    assert updates
+    assert all(c.ok for c in updates)
+    assert "Looking for SMTP users" not in str(view["blocks"])
+    pickers = [b["element"] for b in view["blocks"] if b.get("block_id") == "smtp_user"]
+    assert check_options([p["initial_option"] for p in pickers if "initial_option" in p]) is None

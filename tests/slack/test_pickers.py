@@ -537,3 +537,22 @@ def test_the_manage_form_is_answered_within_slacks_three_seconds_when_slack_is_s
     started = time.monotonic()
     _manage(slack, view, ALICE, action="show", channel=DEV)
     assert time.monotonic() - started < 3.0
+
+
+def test_a_channel_sarvbot_cannot_read_is_refused_on_the_form_not_blamed_on_slack(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """Broken: the Manage form asks Slack for the chosen channel's members before it asks
+    the policy. A channel Slack will not list for sarvbot (a private channel it is not in,
+    which Slack answers with ``channel_not_found``, and which no policy can name usefully)
+    is answered "Slack did not answer in time; try again.": the person retries for ever.
+    Should: be refused as ``/smtp show`` typed in a channel the policy does not know is (and
+    as the workflow steps refuse it), with nothing changed.
+    """
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, BOB)
+    answer = _manage(slack, view, BOB, action="show", channel="C0SECRET")
+    assert answer["response_action"] == "errors"
+    shown = " ".join(answer["errors"].values())
+    assert "did not answer in time" not in shown
+    assert "not allowed" in shown
