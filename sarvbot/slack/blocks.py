@@ -715,7 +715,7 @@ def freeze_modal(candidates: Sequence[Pick], meta: str) -> dict[str, Any]:
     blocks = [
         _section("It is disabled at once, and ops are alerted. Undo it with `/smtp enable`."),
         _context(picker.found_in_message(candidates)),
-        picker.user_picker(initial=candidates[0] if candidates else None),
+        picker.user_picker(initial=next((c for c in candidates if picker.can_offer(c)), None)),
         _input("reason", "Why", multiline=True),
     ]
     return _modal(VIEW_FREEZE, "Freeze an SMTP user", blocks, meta, "Freeze")

@@ -41,9 +41,14 @@ def code(text: str, limit: int = NAME_LIMIT) -> str:
     return "`" + escape_cut(text, limit).replace("`", "'") + "`"
 
 
+def is_user_id(text: object) -> bool:
+    """Whether ``text`` has the shape of a Slack user ID (``U…`` or ``W…``)."""
+    return isinstance(text, str) and re.fullmatch(r"[UW][A-Z0-9]{2,31}", text) is not None
+
+
 def mention(user_id: str) -> str:
     """A mention of a user ID we got from Slack itself (never from typed text)."""
-    if not re.fullmatch(r"[UW][A-Z0-9]+", user_id):
+    if not is_user_id(user_id):
         return escape(user_id)
     return f"<@{user_id}>"
 

@@ -69,10 +69,14 @@ def option(pick: Pick) -> dict[str, Any]:
     }
 
 
+def can_offer(pick: Pick) -> bool:
+    """Whether Slack takes ``pick`` as an option: its name is the value, of limited size."""
+    return 0 < len(pick.name) <= OPTION_VALUE_LIMIT
+
+
 def options(picks: Sequence[Pick]) -> list[dict[str, Any]]:
     """The answer to a picker's options request, within Slack's limits."""
-    fit = [p for p in picks if 0 < len(p.name) <= OPTION_VALUE_LIMIT]
-    return [option(p) for p in fit[:MAX_OPTIONS]]
+    return [option(p) for p in [p for p in picks if can_offer(p)][:MAX_OPTIONS]]
 
 
 def user_picker(

@@ -448,6 +448,10 @@ PICK_AN_ACTION = "Choose what to do."
 PICK_A_CHANNEL = "Choose the channel whose rules apply; the answer goes there."
 PICK_TO_FREEZE = "Choose the SMTP user to freeze."
 SAY_WHY = "Say why, here: ops read it."
+CHANNEL_UNREADABLE = (
+    "sarvbot is not in that channel, so it cannot tell whether you are: invite it there, "
+    "or choose another channel."
+)
 MANAGE_NOT_OPENED = "Slack did not open the Manage form in time; use the shortcut again."
 
 

@@ -49,6 +49,7 @@ from sarvbot.policy import Decision
 from . import blocks, sentences
 from .context import SlackContext
 from .flows import authorize, say_once
+from .mrkdwn import is_user_id
 from .work import DRAIN_SECONDS
 
 __all__ = [
@@ -67,7 +68,6 @@ logger = logging.getLogger("sarvbot.slack")
 REQUEST_CHANGE = "request_smtp_change"
 CREATE_USER = "create_smtp_user"
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _EXECUTION_ID = re.compile(r"^Fx[A-Za-z0-9]{4,60}$")
 _MAX_REASON = 2000
@@ -140,7 +140,7 @@ def _requester(inputs: Mapping[str, Any]) -> str:
     if not isinstance(value, Mapping):
         raise StepInputError("requester must be the person who ran the workflow")
     user_id = value.get("id")
-    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+    if not isinstance(user_id, str) or not is_user_id(user_id):
         raise StepInputError("requester is not a Slack ID")
     return user_id
 

@@ -213,14 +213,8 @@ def test_rotate_from_the_alert_is_a_request_where_two_approvals_are_needed(
 def test_the_freeze_form_stays_within_slacks_option_limits_for_a_long_sarv_name(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    """Broken: "Freeze this SMTP user" preselects the first user the message names as the
-    picker's ``initial_option`` without the limit the picker's own options keep (an option's
-    value is at most 150 characters; ``picker.options`` drops longer names). For a message
-    naming a Sarv user whose name is 200 characters long, Slack refuses the form
-    (``views.update`` fails, a traceback is logged) and the person is left on "Looking for
-    SMTP users…" for good.
-    Should: the form Slack is sent stays within Slack's option limits (the long name is
-    not preselected), so the person gets a form or a clear notice.
+    """The form Slack is sent stays within Slack's option limits (the long name is not
+    preselected), so the person gets a form or a clear notice.
     """
     long_name = "smtp" + "x" * 196
     workspace.sandbox.add_user(name=long_name)

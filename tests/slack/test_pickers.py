@@ -542,12 +542,8 @@ def test_the_manage_form_is_answered_within_slacks_three_seconds_when_slack_is_s
 def test_a_channel_sarvbot_cannot_read_is_refused_on_the_form_not_blamed_on_slack(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    """Broken: the Manage form asks Slack for the chosen channel's members before it asks
-    the policy. A channel Slack will not list for sarvbot (a private channel it is not in,
-    which Slack answers with ``channel_not_found``, and which no policy can name usefully)
-    is answered "Slack did not answer in time; try again.": the person retries for ever.
-    Should: be refused as ``/smtp show`` typed in a channel the policy does not know is (and
-    as the workflow steps refuse it), with nothing changed.
+    """Be refused as ``/smtp show`` typed in a channel the policy does not know is (and as the
+    workflow steps refuse it), with nothing changed.
     """
     workspace.sandbox.add_user(name=USER)
     view = _manage_form(workspace, slack, BOB)

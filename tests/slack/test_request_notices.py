@@ -343,14 +343,7 @@ def _outcome_notices(workspace: Any, request_id: int) -> list[str]:
 def test_an_unknown_outcome_is_told_once_in_the_thread_and_to_the_requester(
     nudging: Any,
 ) -> None:
-    """Broken: when Sarv's answer to an approved change cannot be read, ``run_approved``
-    (flows.py) tells the requester "it did not go through" and replies "❓ Outcome unknown"
-    under the card, and ``mark_unknown`` (store/approval_requests.py) also schedules a
-    ``request_ended`` job whose ``tell_request_ended`` says both again: two thread replies,
-    and two DMs that contradict each other (the first says it did not happen, the second
-    that sarvbot "stopped before it recorded the outcome"). Should: one "❓ Outcome unknown"
-    reply and one DM to the requester saying the outcome is unknown.
-    """
+    """One "❓ Outcome unknown" reply and one DM to the requester saying the outcome is unknown."""
     slack = nudging.client()
     request_id = _ask(nudging, slack)
     nudging.sandbox.fail_next("garbled", path="settings/resetSmtpPassword")
@@ -366,11 +359,8 @@ def test_an_unknown_outcome_is_told_once_in_the_thread_and_to_the_requester(
 
 
 def test_a_reminder_run_again_after_a_crash_is_not_broadcast_twice(nudging: Any) -> None:
-    """Broken: ``nudge_request`` (flows.py) claims each DM in the ledger, but posts its
-    broadcast thread reply (which pings the approvers' user groups in the channel) on every
-    run. A process that dies after posting, before the job is marked done, has it posted
-    again by the next run. Should: the reminder is said under the card once per request,
-    however often the job runs (exactly once across restarts).
+    """The reminder is said under the card once per request, however often the job runs (exactly
+    once across restarts).
     """
     slack = nudging.client()
     request_id = _ask(nudging, slack)
@@ -385,10 +375,8 @@ def test_a_reminder_run_again_after_a_crash_is_not_broadcast_twice(nudging: Any)
 def test_a_reminder_retried_after_the_database_failed_is_not_broadcast_twice(
     nudging: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Broken: when the database goes away while ``nudge_request`` (flows.py) claims the
-    first DM, the job fails after the broadcast reply was posted; its retry posts the
-    broadcast again, pinging the channel twice. Should: the retry tells the approvers it
-    did not reach, and posts nothing under the card that is there already.
+    """The retry tells the approvers it did not reach, and posts nothing under the card that is
+    there already.
     """
     slack = nudging.client()
     _ask(nudging, slack)
@@ -410,12 +398,7 @@ def test_a_reminder_retried_after_the_database_failed_is_not_broadcast_twice(
 
 
 def test_an_escalation_nobody_heard_is_tried_again(nudging: Any) -> None:
-    """Broken: ``nudge_request`` (flows.py) raises to be tried again only when it found
-    people to DM (``if not posted and people and not sent``). When Slack refuses the thread
-    reply and, for a moment, the member list of the ``escalate_to`` group, nobody is told
-    and the job still ends "done": the escalation is lost for good. Should: a run that
-    told nobody at all is tried again, so the leads hear of it once Slack answers.
-    """
+    """A run that told nobody at all is tried again, so the leads hear of it once Slack answers."""
     slack = nudging.client()
     _ask(nudging, slack)
     assert _after(nudging, 1.02) == ["done"]
@@ -429,13 +412,7 @@ def test_an_escalation_nobody_heard_is_tried_again(nudging: Any) -> None:
 
 
 def test_a_guest_among_the_approvers_is_not_sent_reminders(guest_in_groups: Any) -> None:
-    """Broken: ``Permissions.people_named`` (core/permissions.py) gives ``nudge_request``
-    every member of the approvers' and escalate_to's user groups, guests included, so a
-    guest gets DMs naming the request, its requester and its SMTP user, and telling them to
-    "Approve or deny it". A guest may not decide a request, and the Home tab shows a guest
-    no request. Should: reminders and escalations go to nobody a decision would refuse as
-    a guest.
-    """
+    """Reminders and escalations go to nobody a decision would refuse as a guest."""
     workspace = guest_in_groups
     slack = workspace.client()
     _ask(workspace, slack)
@@ -446,12 +423,7 @@ def test_a_guest_among_the_approvers_is_not_sent_reminders(guest_in_groups: Any)
 
 
 def test_an_expiry_notice_tried_again_does_not_repeat_its_thread_reply(nudging: Any) -> None:
-    """Broken: ``tell_request_ended`` (flows.py) replies under the card each time it runs,
-    and the ``request_ended`` job runs again whenever Slack refused the requester's notice.
-    Slack refusing the DM and its fallback once leaves "⌛ Expired without a decision."
-    twice in the thread. Should: the retry only tells the requester; the thread says how
-    the request ended once.
-    """
+    """The retry only tells the requester; the thread says how the request ended once."""
     slack = nudging.client()
     request_id = _ask(nudging, slack)
     with nudging.database.session() as session:
@@ -508,12 +480,8 @@ def test_a_reminder_the_policy_no_longer_asks_for_says_nothing(nudging: Any) -> 
 def test_an_expiry_notice_run_again_after_a_crash_does_not_dm_the_requester_twice(
     nudging: Any,
 ) -> None:
-    """Broken: ``tell_request_ended`` (flows.py) says it is safe to repeat, and the
-    schedule repeats a job whose process died after its work and before marking it done
-    (or whose ``done`` the database lost). Its thread reply is claimed once, but the DM to
-    the requester is sent on every run: the requester is told twice that the request
-    expired. Should: the requester's notice is claimed once per request and end, like the
-    thread reply, so a repeat of the job tells nobody again.
+    """The requester's notice is claimed once per request and end, like the thread reply, so a
+    repeat of the job tells nobody again.
     """
     slack = nudging.client()
     request_id = _ask(nudging, slack)

@@ -187,12 +187,7 @@ def test_requester_is_told_later_when_slack_fails_the_expiry_notice(
 
 
 def test_finished_jobs_do_not_stay_in_due_jobs_for_ever(workspace: LocalWorkspace) -> None:
-    """Broken: ``JobStore`` (store/jobs.py) never deletes a job: every request leaves its
-    ``remind_request``, ``escalate_request``, ``request_ended`` and ``complete_step`` rows,
-    every password reminder one row a week, ``done`` or ``failed`` for ever, and no
-    housekeeping round removes them (``seen_requests`` has ``prune``; ``due_jobs`` has
-    nothing), so the table, and every claim's scan of it, grows without bound. Should: a
-    job finished long ago (well past any key it could collide with) is removed by the
+    """A job finished long ago (well past any key it could collide with) is removed by the
     schedule's own housekeeping.
     """
     request_id = overdue_request(workspace)
@@ -209,14 +204,8 @@ def test_finished_jobs_do_not_stay_in_due_jobs_for_ever(workspace: LocalWorkspac
 def test_no_timed_job_is_started_after_the_app_is_closed(
     workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Broken: ``SlackApp.close`` (slack/app.py) sets the stop flag and shuts the work pools,
-    but never stops or waits for the housekeeping thread: a ``run_due`` under way goes on
-    through the rest of its claimed batch (and up to ten more rounds, for 30 s), starting
-    jobs that tell people after the process has said it is closed, its pools are shut and
-    its ledger's journal stopped; a process exiting then cuts them off half way. Should:
-    once ``close`` has begun no new job is started (the claimed ones are left due, or to
-    their lease, for another process), and ``close`` returns only when the job under way
-    has ended.
+    """Once ``close`` has begun no new job is started (the claimed ones are left due, or to their
+    lease, for another process), and ``close`` returns only when the job under way has ended.
     """
     assert workspace.app is not None
     app = workspace.app

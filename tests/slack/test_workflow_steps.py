@@ -591,12 +591,8 @@ def test_slacks_retry_of_a_step_event_while_restarting_does_not_end_the_waiting_
 def test_a_completion_slack_fails_for_a_minute_and_a_half_still_ends_the_step(
     workspace: LocalWorkspace, slack: SlackAppClient
 ) -> None:
-    """Broken: the ``complete_step`` job (core/schedule.py) has the default five attempts,
-    5 s, 10 s, 20 s and 40 s apart: Slack answering 500 for about a minute and a half (a
-    short outage, or a rate limit) makes the scheduler mark the job failed, and the
-    workflow step is never completed, with nobody told; no later run tries again.
-    Should: a step's completion keeps being tried (as reverts are, for about an hour) until
-    Slack takes it, so that a workflow waiting on a request is not left running for good.
+    """A step's completion keeps being tried (as reverts are, for about an hour) until Slack takes
+    it, so that a workflow waiting on a request is not left running for good.
     """
     workspace.sandbox.add_user(name="smtp60022", hourly_limit=100)
     execution = _run_step(workspace, slack, REQUEST_CHANGE, _edit_request("smtp60022"))

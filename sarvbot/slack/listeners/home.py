@@ -21,6 +21,7 @@ from .. import blocks, sentences
 from ..context import SlackContext, sarvbot_of
 from ..flows import authorize, cancel_request, decide
 from ..home_blocks import ACTION_HOME_APPROVE, ACTION_HOME_CANCEL, ACTION_HOME_DENY
+from ..mrkdwn import is_user_id
 from ..payloads import FormMeta, clicked_request
 from ..work import Handled
 
@@ -40,7 +41,7 @@ def register(app: App) -> None:
 def home_opened(event: dict[str, Any], context: BoltContext) -> None:
     """Someone opened sarvbot's Home tab: publish their view (Bolt has acked the event)."""
     user_id = event.get("user")
-    if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
+    if event.get("tab") != "home" or not isinstance(user_id, str) or not is_user_id(user_id):
         return  # the Messages tab, or not a person
     ctx = sarvbot_of(context)
 

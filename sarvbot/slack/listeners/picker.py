@@ -12,7 +12,6 @@ from slack_sdk.errors import SlackApiError
 
 from sarvbot.actions import Action
 from sarvbot.core import (
-    Actor,
     CommandError,
     DatabaseUnavailable,
     NotAMember,
@@ -23,7 +22,7 @@ from sarvbot.core.user_index import Pick
 from sarvbot.policy import Decision
 
 from .. import blocks, picker, sentences
-from ..context import SlackContext, sarvbot_of
+from ..context import sarvbot_of
 from ..flows import authorize
 from ..payloads import FormMeta, state_choice, state_text, state_values
 from ..work import Handled
@@ -130,11 +129,14 @@ def manage_submitted(
     words = [action.value, name, f"<@{person}>" if person else "", state_text(values, "details")]
     try:
         command = parse_command(" ".join(w for w in words if w))
-        actor = ctx.work.within(
-            LOOKUP_WAIT, lambda: _member(ctx, user_id, channel_id, action, name)
-        )
-        # Only the run takes a freeze's slot of the hour: this is asked again when it runs.
+        actor = ctx.work.within(LOOKUP_WAIT, lambda: ctx.actor(user_id))
+        # The policy first, as for /smtp typed there; only the run takes a freeze's slot
+        # of the hour: this is asked again when it runs.
         verdict = authorize(ctx, actor, channel_id, action, name, ahead=True)
+        ctx.work.within(
+            LOOKUP_WAIT,
+            lambda: ctx.core.permissions.check_member(actor, channel_id, action, name),
+        )
     except CommandError as exc:
         ack(response_action="errors", errors={"details": sentences.form_usage(exc)})
         return
@@ -144,8 +146,15 @@ def manage_submitted(
     except Refused as exc:
         ack(response_action="errors", errors={"action": exc.message})
         return
-    except (SlackApiError, OSError) as exc:
-        # Slow (TimeoutError), unreachable, or answering with an error.
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "unknown")[:64]
+        logger.warning("could not look up %s for the manage form: %s", user_id, error)
+        unreadable = error == "channel_not_found"  # a private channel sarvbot is not in
+        said = sentences.CHANNEL_UNREADABLE if unreadable else sentences.SLACK_SLOW
+        ack(response_action="errors", errors={"channel": said})
+        return
+    except OSError as exc:
+        # Slow (TimeoutError) or unreachable.
         logger.warning("could not look up %s for the manage form: %s", user_id, type(exc).__name__)
         ack(response_action="errors", errors={"channel": sentences.SLACK_SLOW})
         return
@@ -174,13 +183,6 @@ def manage_submitted(
 def _user_id(body: dict[str, Any]) -> str:
     user = body.get("user")
     return str(user.get("id")) if isinstance(user, dict) else ""
-
-
-def _member(ctx: SlackContext, user_id: str, channel_id: str, action: Action, name: str) -> Actor:
-    """The person, once Slack says they are in the channel chosen (NotAMember if not)."""
-    actor = ctx.actor(user_id)
-    ctx.core.permissions.check_member(actor, channel_id, action, name)
-    return actor
 
 
 def _response_url(body: dict[str, Any], block_id: str) -> str | None:
