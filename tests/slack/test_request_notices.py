@@ -95,6 +95,15 @@ def _dm_texts(workspace: Any, user_id: str) -> list[str]:
     return [str(c.args.get("text")) for c in dms_to(workspace, user_id) if c.ok]
 
 
+def _overdue(workspace: Any, request_id: int) -> None:
+    """Make a pending request's expiry a minute past."""
+    with workspace.database.session() as session:
+        session.execute(
+            text("UPDATE approval_requests SET expires_at = :t WHERE id = :id"),
+            {"t": datetime.now(UTC) - timedelta(minutes=1), "id": request_id},
+        )
+
+
 def _nudges(workspace: Any, user_id: str) -> list[str]:
     return [t for t in _dm_texts(workspace, user_id) if "has had no decision" in t]
 
@@ -426,11 +435,7 @@ def test_an_expiry_notice_tried_again_does_not_repeat_its_thread_reply(nudging: 
     """The retry only tells the requester; the thread says how the request ended once."""
     slack = nudging.client()
     request_id = _ask(nudging, slack)
-    with nudging.database.session() as session:
-        session.execute(
-            text("UPDATE approval_requests SET expires_at = :t WHERE id = :id"),
-            {"t": datetime.now(UTC) - timedelta(minutes=1), "id": request_id},
-        )
+    _overdue(nudging, request_id)
     nudging.slack.fail_next("chat.postMessage", "fatal_error", match={"channel": ALICE})
     nudging.slack.fail_next("chat.postEphemeral", "fatal_error", match={"user": ALICE})
     assert [r.id for r in nudging.app.expire_requests()] == [request_id]
@@ -485,11 +490,7 @@ def test_an_expiry_notice_run_again_after_a_crash_does_not_dm_the_requester_twic
     """
     slack = nudging.client()
     request_id = _ask(nudging, slack)
-    with nudging.database.session() as session:
-        session.execute(
-            text("UPDATE approval_requests SET expires_at = :t WHERE id = :id"),
-            {"t": datetime.now(UTC) - timedelta(minutes=1), "id": request_id},
-        )
+    _overdue(nudging, request_id)
     assert [r.id for r in nudging.app.expire_requests()] == [request_id]
     assert len([t for t in _dm_texts(nudging, ALICE) if "expired" in t]) == 1
     # As if the process died after telling the requester, before the job was marked done.
