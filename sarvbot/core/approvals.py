@@ -39,6 +39,9 @@ __all__ = ["ApprovalDesk", "Decided", "DecisionKind", "Executed", "utcnow"]
 logger = logging.getLogger("sarvbot.core")
 
 STALE_AFTER = timedelta(minutes=15)
+# How long after a request ran its notice job comes due (a backstop for a process that
+# died before telling): long after a live process has told its people.
+NOTICE_GRACE = timedelta(minutes=2)
 # How long recording a request's outcome keeps trying through database hiccups: five
 # attempts over 3.7 s, then the request is left running for expiry to mark.
 RECORD_ATTEMPTS = 5
@@ -377,7 +380,12 @@ class ApprovalDesk:
         def record() -> ApprovalRequest | None:
             if state is RequestState.UNKNOWN:
                 return self._store.mark_unknown(request.id, error=error)
-            return self._store.finish(request.id, state, error=error, result=result_values)
+            # Its people are told at once; the notice, a little later, is for when this
+            # process dies before it could.
+            notice_at = self.clock() + NOTICE_GRACE
+            return self._store.finish(
+                request.id, state, error=error, result=result_values, notice_at=notice_at
+            )
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(DatabaseUnavailable),

@@ -21,6 +21,7 @@ from sarvbot.core import (
     ApprovalRequest,
     Change,
     ChangeResult,
+    DatabaseUnavailable,
     DecisionKind,
     Refused,
     RequestState,
@@ -61,6 +62,8 @@ __all__ = [
 
 logger = logging.getLogger("sarvbot.slack")
 
+# How long the claim of a request's end notice is kept after the request's end.
+NOTICE_MEMORY = timedelta(days=2)
 # How long a reported leak of one password is not reported again (a reset starts anew).
 LEAK_MEMORY = timedelta(days=90)
 
@@ -192,9 +195,10 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
         ctx.run_due((REQUEST_ENDED,))
         return
     if executed.result is None:
-        messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
-        messenger.refresh_request(final)
-        messenger.in_thread(final, sentences.thread_outcome(final))
+        if final.state is RequestState.FAILED:
+            tell_request_ended(ctx, final)
+        else:  # the database would not record it: nothing to claim, tell at once
+            messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
         return
     credentials = executed.result.credentials
     if credentials is not None:
@@ -215,33 +219,46 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
             request_id=final.id,
         )
         _after_rotation(ctx, final.requester_id, executed.result, delivered=delivered)
-    described = blocks.describe_request(final)
-    messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
-    messenger.refresh_request(final)
-    messenger.in_thread(final, sentences.thread_outcome(final))
+    if final.state is RequestState.DONE:
+        tell_request_ended(ctx, final)
+    else:  # the database would not record it: nothing to claim, tell at once
+        described = blocks.describe_request(final)
+        messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
 
 
 def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
-    """Show on its message how a request ended without a click (expired, outcome unknown)
-    and tell its requester, each once. Safe to repeat; False if Slack took no notice.
+    """Show on its card how a request ran or ended (done, failed, expired, outcome
+    unknown), under it in its thread, and tell its requester: each once per way it ended,
+    whether the process that ran it says so or, if it died first, the notice job does.
+    Safe to repeat; False if Slack took no notice.
     """
+    if request.state in (RequestState.PENDING, RequestState.RUNNING):
+        return True  # not ended (a retry under way): its end will say
     ctx.messenger.refresh_request(request)
-    ended = f"ended:{request.id}:{request.state.value}"
-    say_once(
+    ended = f"ended:{request.id}:{request.state.value}:{request.updated_at.isoformat()}"
+    until = max(request.expires_at, request.updated_at) + NOTICE_MEMORY
+    _say_once_or_now(
         ctx,
         ended,
-        request.expires_at,
+        until,
         lambda: ctx.messenger.in_thread(request, sentences.thread_outcome(request)),
     )
-    text = sentences.request_ended_unheard(request, blocks.describe_request(request))
+    text = sentences.request_outcome(request, blocks.describe_request(request))
     if text is None:
         return True
-    return say_once(
-        ctx,
-        f"{ended}:requester",
-        request.expires_at,
-        lambda: ctx.messenger.tell_requester(request, text),
+    return _say_once_or_now(
+        ctx, f"{ended}:requester", until, lambda: ctx.messenger.tell_requester(request, text)
     )
+
+
+def _say_once_or_now(ctx: SlackContext, key: str, until: datetime, say: Callable[[], bool]) -> bool:
+    """:func:`say_once`; without a database to claim it in, said at once all the same
+    (told twice, if the notice job says it again later, rather than never).
+    """
+    try:
+        return say_once(ctx, key, until, say)
+    except DatabaseUnavailable:
+        return say()
 
 
 def cancel_request(

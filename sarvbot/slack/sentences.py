@@ -143,8 +143,12 @@ def request_done(request: ApprovalRequest, by: str, described: str) -> str:
     return f"Request #{request.id} was approved by {mention(by)} and done: {described}."
 
 
-def request_ended_unheard(request: ApprovalRequest, described: str) -> str | None:
-    """What the requester hears of a request that ended without a click, if anything."""
+def request_outcome(request: ApprovalRequest, described: str) -> str | None:
+    """What the requester hears of how their request ran or ended, if anything."""
+    if request.state is RequestState.DONE and request.decided_by:
+        return request_done(request, request.decided_by, described)
+    if request.state is RequestState.FAILED:
+        return request_failed(request.id, request.error)
     if request.state is RequestState.EXPIRED:
         return f"Request #{request.id} expired without a decision."
     if request.state is RequestState.UNKNOWN:

@@ -233,24 +233,31 @@ class ApprovalStore:
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        notice_at: datetime | None = None,
     ) -> ApprovalRequest | None:
         """Record how a running request ended (done, failed or unknown).
 
-        Returns None if the request was not running. ``result`` must not carry secrets.
+        With ``notice_at``, the ``request_ended`` notice is scheduled then, in the same
+        transaction: the process that ran it tells its people at once, and the notice
+        tells them if that process died first. Returns None if the request was not
+        running. ``result`` must not carry secrets.
         """
         state = RequestState(state)
         if state not in _FINISHED_STATES:
             raise ValueError(f"a running request cannot finish as {state}")
         if result is not None:
             _refuse_secrets(result, "result")
-        return self._transition(
+        at = as_utc(now) if now is not None else datetime.now(UTC)
+        finished = self._transition(
             request_id,
             [ApprovalRequestRow.state == RequestState.RUNNING.value],
             state=state.value,
             error=error,
             result=dict(result) if result is not None else None,
-            updated_at=as_utc(now) if now is not None else datetime.now(UTC),
+            updated_at=at,
+            notice_at=notice_at,
         )
+        return finished
 
     def deny(
         self, request_id: int, *, by: str, reason: str, now: datetime
@@ -358,7 +365,12 @@ class ApprovalStore:
             return _load(session, [request_id])[0]
 
     def _transition(
-        self, request_id: int, conditions: Sequence[ColumnElement[bool]], **values: Any
+        self,
+        request_id: int,
+        conditions: Sequence[ColumnElement[bool]],
+        *,
+        notice_at: datetime | None = None,
+        **values: Any,
     ) -> ApprovalRequest | None:
         with self._db.session() as session:
             moved = update_where(
@@ -370,6 +382,11 @@ class ApprovalStore:
             )
             if moved != 1:
                 return None
+            if notice_at is not None:
+                state = RequestState(values["state"])
+                # A retried request may end the same way twice: each end has its notice.
+                ended = values["updated_at"].isoformat()
+                _schedule_ended_notice(session, request_id, state, as_utc(notice_at), ended)
             if values.get("state") in _STEP_ENDING_STATES:
                 _schedule_step_completion(session, request_id, values["updated_at"])
             return _load(session, [request_id])[0]
@@ -381,12 +398,12 @@ class ApprovalStore:
 
 
 def _schedule_ended_notice(
-    session: Session, request_id: int, state: RequestState, now: datetime
+    session: Session, request_id: int, state: RequestState, now: datetime, ended: str = ""
 ) -> None:
     add_job(
         session,
         kind=REQUEST_ENDED,
-        key=f"{REQUEST_ENDED}:{request_id}:{state.value}",
+        key=f"{REQUEST_ENDED}:{request_id}:{state.value}" + (f":{ended}" if ended else ""),
         due_at=now,
         payload={"request_id": request_id, "state": state.value},
         now=now,

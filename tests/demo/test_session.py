@@ -98,11 +98,11 @@ def test_dev_requests_reset_and_ops_approves() -> None:
     assert after[0] == "[3] #ops-approvals, thread of [1]  sarvbot: ✅ Approved by @bob."
     # ... and the password is delivered before any other word about the approved change.
     assert after[1] == "[4] DM @alice  sarvbot (only visible to @alice): New SMTP password"
+    assert "[5] #ops-approvals, thread of [1]  sarvbot: ✅ Done. SMTP user: `smtp10002`." in after
     assert (
-        "[5] DM @alice  sarvbot (only visible to @alice): Request #1 was approved by @bob "
+        "[6] DM @alice  sarvbot (only visible to @alice): Request #1 was approved by @bob "
         "and done: reset the password of `smtp10002`."
     ) in after
-    assert "[6] #ops-approvals, thread of [1]  sarvbot: ✅ Done. SMTP user: `smtp10002`." in after
     assert "[1] updated: Request #1: reset the password of `smtp10002`" in after
     assert any(line.startswith("    ✅ Done · approved by @bob ") for line in after)
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from sarvbot.core import RequestState
-from sarvbot.core.schedule import ESCALATE_REQUEST, REMIND_REQUEST
+from sarvbot.core import Actor, RequestState
+from sarvbot.core.schedule import ESCALATE_REQUEST, REMIND_REQUEST, REQUEST_ENDED
 from sarvbot.policy import parse_policy
 from sarvbot.slack.flows import nudge_request, tell_request_ended
 from sarvbot.standin import SlackAppClient
@@ -86,9 +86,12 @@ def _thread(workspace: Any) -> list[str]:
 
 
 def _after(workspace: Any, hours: float) -> list[str]:
-    """Run the schedule as it would be ``hours`` after now; the outcomes of the jobs run."""
+    """Run the schedule as it would be ``hours`` after now; the outcomes of the reminder
+    and escalation jobs run.
+    """
     later = datetime.now(UTC) + timedelta(hours=hours)
-    return [ran.outcome for ran in workspace.app.scheduler.run_due(now=later)]
+    ran = workspace.app.scheduler.run_due(now=later)
+    return [r.outcome for r in ran if r.job.kind in (REMIND_REQUEST, ESCALATE_REQUEST)]
 
 
 def _dm_texts(workspace: Any, user_id: str) -> list[str]:
@@ -499,3 +502,51 @@ def test_an_expiry_notice_run_again_after_a_crash_does_not_dm_the_requester_twic
     tell_request_ended(nudging.app.context, expired)
     notices = [t for t in _dm_texts(nudging, ALICE) if "expired" in t]
     assert len(notices) == 1, notices
+
+
+def _done_notices(workspace: Any) -> list[str]:
+    return [t for t in _dm_texts(workspace, ALICE) if "was approved by" in t and "done" in t]
+
+
+def test_a_request_run_by_a_process_that_died_before_telling_is_told_by_another(
+    nudging: Any,
+) -> None:
+    slack = nudging.client()
+    request_id = _ask(nudging, slack)
+    core = nudging.app.core
+    # A process claims and runs the approved change, then dies before any word of it.
+    decided = core.approvals.decide(Actor(BOB), APPROVALS, request_id, approve=True)
+    assert core.approvals.execute(decided.request).result is not None
+    assert _done_notices(nudging) == []
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    nudging.app.scheduler.run_due(now=later)
+    assert len(_done_notices(nudging)) == 1
+    assert _thread(nudging) == [f"✅ Done. SMTP user: `{USER}`."]
+    assert "✅ Done" in str(_card(nudging)["blocks"])
+    nudging.app.scheduler.run_due(now=later + timedelta(hours=1))
+    assert len(_done_notices(nudging)) == 1
+
+
+def test_a_request_told_by_the_process_that_ran_it_is_not_told_again(nudging: Any) -> None:
+    slack = nudging.client()
+    _ask(nudging, slack)
+    slack.click("approve_request", user_id=BOB, message=_card(nudging), channel_id=APPROVALS)
+    nudging.drain()
+    assert len(_done_notices(nudging)) == 1
+    ran = nudging.app.scheduler.run_due(now=datetime.now(UTC) + timedelta(minutes=3))
+    assert [r.job.kind for r in ran if r.outcome == "done"].count(REQUEST_ENDED) == 1
+    assert len(_done_notices(nudging)) == 1
+    assert [t for t in _thread(nudging) if "Done" in t] == [f"✅ Done. SMTP user: `{USER}`."]
+
+
+def test_each_failure_of_a_retried_request_is_told(nudging: Any) -> None:
+    slack = nudging.client()
+    _ask(nudging, slack, f"edit {USER} total=900 more mail")
+    nudging.sandbox.fail_next("general", path="settings/editSmtp", times=20)
+    slack.click("approve_request", user_id=BOB, message=_card(nudging), channel_id=APPROVALS)
+    nudging.drain()
+    slack.click("retry_request", user_id=BOB, message=_card(nudging), channel_id=APPROVALS)
+    nudging.drain()
+    failed = [t for t in _dm_texts(nudging, ALICE) if "did not go through" in t]
+    assert len(failed) == 2
+    assert len([t for t in _thread(nudging) if t.startswith("❌")]) == 2
