@@ -8,21 +8,26 @@ from memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sarvbot.actions import SPECS, Action, ActionSpec, Takes
 from sarvbot.core.user_index import Pick
 
+from . import sentences
 from .mrkdwn import code, truncate
 
 __all__ = [
     "ACTION_PICK_USER",
+    "CHANNEL_BLOCK",
     "MANAGE_ACTIONS",
     "MAX_OPTIONS",
     "PICKER_BLOCK",
     "SHORTCUT_MANAGE",
     "VIEW_MANAGE",
+    "ChannelOffer",
+    "channel_offer",
     "manage_modal",
     "option",
     "options",
@@ -34,6 +39,9 @@ PICKER_BLOCK = "smtp_user"
 ACTION_PICK_USER = "pick_smtp_user"
 SHORTCUT_MANAGE = "manage_smtp_user"
 VIEW_MANAGE = "smtp_manage"
+# The Manage modal's channel chooser: picking one narrows its actions to what it allows.
+CHANNEL_BLOCK = "channel"
+CHANNEL_ALLOWS_BLOCK = "channel_allows"
 
 # Slack's limits on an options answer and on each option.
 MAX_OPTIONS = 100
@@ -130,17 +138,70 @@ def _element(values: object, block_id: str) -> dict[str, Any]:
     return element if isinstance(element, dict) else {}
 
 
-def _action_option(spec: ActionSpec) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ChannelOffer:
+    """What the Manage modal offers one person once they chose a channel: the actions its
+    policy lets them run there, and those they may request there.
+    """
+
+    channel_id: str
+    allowed: tuple[Action, ...]
+    requestable: tuple[Action, ...]
+
+    @property
+    def nothing(self) -> bool:
+        """True when the channel lets them neither run nor request any of the actions."""
+        return not self.allowed and not self.requestable
+
+
+def channel_offer(
+    channel_id: str, allowed: Iterable[str], requestable: Iterable[str]
+) -> ChannelOffer:
+    """The Manage modal's actions among the policy's ``allowed`` and ``requestable`` ones."""
+    runs, asks = set(allowed), set(requestable)
+    return ChannelOffer(
+        channel_id,
+        tuple(s.action for s in MANAGE_ACTIONS if s.action.value in runs),
+        tuple(s.action for s in MANAGE_ACTIONS if s.action.value in asks - runs),
+    )
+
+
+def picked_channel(action: object) -> str | None:
+    """The channel a block_actions action of a conversations_select chose, or None."""
+    found = action.get("selected_conversation") if isinstance(action, dict) else None
+    return found if isinstance(found, str) and _CONVERSATION.match(found) else None
+
+
+def _action_option(spec: ActionSpec, *, requested: bool = False) -> dict[str, Any]:
+    name = spec.action.value.capitalize()
     return {
-        "text": {"type": "plain_text", "text": spec.action.value.capitalize()},
+        "text": {
+            "type": "plain_text",
+            "text": f"{name} ({sentences.NEEDS_APPROVAL})" if requested else name,
+        },
         "description": {"type": "plain_text", "text": truncate(spec.usage, OPTION_TEXT_LIMIT)},
         "value": spec.action.value,
     }
 
 
-def manage_modal(meta: str) -> dict[str, Any]:
+def _action_options(offer: ChannelOffer | None) -> list[dict[str, Any]]:
+    if offer is None:
+        return [_action_option(s) for s in MANAGE_ACTIONS]
+    return [
+        _action_option(s, requested=s.action in offer.requestable)
+        for s in MANAGE_ACTIONS
+        if s.action in offer.allowed or s.action in offer.requestable
+    ]
+
+
+def manage_modal(meta: str, offer: ChannelOffer | None = None) -> dict[str, Any]:
     """Pick a user, an action and the channel whose policy governs it (the answer goes
     there too, seen only by the person).
+
+    With ``offer`` (once a channel is chosen) the actions are those it allows or lets the
+    person request, and a line says so; a channel that offers none shows that instead of
+    the actions. The blocks keep their ids and element types, so Slack keeps what the
+    person entered when the view is updated.
     """
     actions = {
         "type": "input",
@@ -149,12 +210,27 @@ def manage_modal(meta: str) -> dict[str, Any]:
         "element": {
             "type": "static_select",
             "action_id": "value",
-            "options": [_action_option(s) for s in MANAGE_ACTIONS],
+            "options": _action_options(offer),
         },
+    }
+    allows = {
+        "type": "context",
+        "block_id": CHANNEL_ALLOWS_BLOCK,
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": sentences.MANAGE_PICK_CHANNEL_FIRST
+                if offer is None
+                else sentences.manage_channel_allows(
+                    offer.channel_id, offer.allowed, offer.requestable
+                ),
+            }
+        ],
     }
     channel = {
         "type": "input",
-        "block_id": "channel",
+        "block_id": CHANNEL_BLOCK,
+        "dispatch_action": True,
         "label": {"type": "plain_text", "text": "Asked in"},
         "hint": {
             "type": "plain_text",
@@ -199,7 +275,14 @@ def manage_modal(meta: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Continue"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": meta,
-        "blocks": [user_picker(), actions, channel, details, person],
+        "blocks": [
+            user_picker(),
+            channel,
+            allows,
+            *([] if offer is not None and offer.nothing else [actions]),
+            details,
+            person,
+        ],
     }
 
 

@@ -457,6 +457,24 @@ CHANNEL_UNREADABLE = (
     "or choose another channel."
 )
 MANAGE_NOT_OPENED = "Slack did not open the Manage form in time; use the shortcut again."
+MANAGE_PICK_CHANNEL_FIRST = "Choose the channel first: the actions narrow to what it lets you do."
+NEEDS_APPROVAL = "needs approval"
+NOTHING_POSSIBLE_HERE = "Nothing on this form is possible for you here: choose another channel."
+
+
+def manage_channel_allows(
+    channel_id: str, allowed: Sequence[Action], requestable: Sequence[Action]
+) -> str:
+    """What a channel lets one person do on the Manage form (mrkdwn, for a context line)."""
+    where = channel_link(channel_id)
+    if not allowed and not requestable:
+        return f"Nothing on this form is possible for you in {where}: choose another channel."
+    said = []
+    if allowed:
+        said.append("you may " + ", ".join(code(a.value) for a in allowed))
+    if requestable:
+        said.append("ask ops to " + ", ".join(code(a.value) for a in requestable))
+    return f"In {where} " + "; ".join(said) + "."
 
 
 def form_usage(exc: CommandError) -> str:

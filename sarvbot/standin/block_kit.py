@@ -82,6 +82,8 @@ def _block_too_long(block: Mapping[str, Any]) -> bool:
     if kind == "input" and isinstance(block.get("element"), dict):
         element = block["element"]
         offered = list(element.get("options") or [])
+        if element.get("type") == "static_select" and not offered:
+            return True  # Slack refuses a static_select with nothing to choose
         if isinstance(element.get("initial_option"), dict):
             offered.append(element["initial_option"])
         return check_options(offered, limit=MAX_OPTIONS + 1) is not None

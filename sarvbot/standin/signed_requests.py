@@ -465,6 +465,55 @@ class SlackAppClient:
         )
         return self.post(body)
 
+    def choose(
+        self,
+        view: Mapping[str, Any],
+        block_id: str,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str,
+    ) -> requests.Response:
+        """Choose ``value`` in a select of ``view`` whose input block dispatches its action.
+
+        The choice joins what the person entered (kept in the fake, when given), and the app
+        gets the block_actions Slack sends: the action, and ``view`` (its id and hash as
+        passed, so an old view sends a stale hash) with the entered state.
+        """
+        element = _input_element(view.get("blocks") or [], block_id, action_id)
+        chosen = _element_state(element, value)
+        sent = copy.deepcopy(dict(view))
+        entered: dict[str, Any] = copy.deepcopy(dict(sent.get("state") or {}).get("values") or {})
+        if self.slack is not None and view.get("id") in self.slack.views:
+            now = self.slack.enter(str(view["id"]), {block_id: {action_id: chosen}})
+            entered = copy.deepcopy(now["state"]["values"])
+        else:
+            entered.setdefault(block_id, {})[action_id] = chosen
+        sent["state"] = {"values": entered}
+        body = block_actions_body(
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            team_id=self.team_id,
+            channel_id=None,
+            message=None,
+            container={"type": "view", "view_id": view.get("id")},
+            actions=[{"action_id": action_id, "block_id": block_id, **chosen}],
+            response_url=None,
+            trigger_id=self._trigger_id(user_id),
+            view=sent,
+        )
+        return self.post(body)
+
+    def enter(
+        self, view: Mapping[str, Any], values: Mapping[str, Mapping[str, str | None]]
+    ) -> dict[str, Any]:
+        """Fill in inputs of ``view`` as its person would, without sending anything: the
+        fake keeps them, as Slack keeps what is typed until the form is submitted.
+        """
+        if self.slack is None:
+            raise ValueError("give SlackAppClient the fake as slack= to enter values")
+        return self.slack.enter(str(view.get("id")), state_values(view, values))
+
     def message_shortcut(
         self,
         callback_id: str,

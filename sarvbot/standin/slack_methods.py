@@ -194,6 +194,19 @@ class SlackWorkspace:
             self._triggers[trigger_id] = _Trigger(user_id, self._clock())
             return trigger_id
 
+    def enter(
+        self, view_id: str, values: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    ) -> dict[str, Any]:
+        """The person fills in inputs of an open view, ``{block_id: {action_id: state}}`` as
+        ``view.state.values`` holds them; returns the view as it now is.
+        """
+        with self._lock:
+            view = self._views[view_id]
+            state = view["state"]["values"]
+            for block_id, by_action in values.items():
+                state.setdefault(block_id, {}).update(by_action)
+            return dict(view)
+
     def start_function(self, callback_id: str) -> FunctionExecution:
         """A workflow reaches the app's step ``callback_id``: a running execution, with the
         function_execution_id and workflow token its ``function_executed`` event carries.
@@ -368,7 +381,7 @@ class SlackWorkspace:
             "private_metadata": view.get("private_metadata", ""),
             "callback_id": view.get("callback_id", ""),
             "external_id": view.get("external_id", ""),
-            "state": {"values": {}},
+            "state": {"values": _kept_state(previous, view.get("blocks", []))},
             "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
             "clear_on_close": bool(view.get("clear_on_close", False)),
             "notify_on_close": bool(view.get("notify_on_close", False)),
@@ -574,6 +587,25 @@ def _views_update(ws: SlackWorkspace, args: dict[str, Any]) -> dict[str, Any]:
     if expected_hash and expected_hash != ws._views[view_id]["hash"]:
         raise ApiError("hash_conflict")
     return {"view": dict(ws._store_view(args.get("view"), view_id=view_id))}
+
+
+def _kept_state(previous: Mapping[str, Any] | None, blocks: object) -> dict[str, Any]:
+    """What the person entered that Slack keeps across views.update: the inputs whose
+    block_id, action_id and element type stay the same.
+    """
+    if previous is None or not isinstance(blocks, list):
+        return {}
+    types = {
+        (b.get("block_id"), b["element"].get("action_id")): b["element"].get("type")
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "input" and isinstance(b.get("element"), dict)
+    }
+    kept: dict[str, Any] = {}
+    for block_id, by_action in previous["state"]["values"].items():
+        for action_id, state in by_action.items():
+            if types.get((block_id, action_id)) == state.get("type"):
+                kept.setdefault(block_id, {})[action_id] = dict(state)
+    return kept
 
 
 def _running_execution(ws: SlackWorkspace, args: Mapping[str, Any]) -> FunctionExecution:

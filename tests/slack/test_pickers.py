@@ -552,3 +552,160 @@ def test_a_channel_sarvbot_cannot_read_is_refused_on_the_form_not_blamed_on_slac
     shown = " ".join(answer["errors"].values())
     assert "did not answer in time" not in shown
     assert "not allowed" in shown
+
+
+# The channel chosen narrows the actions
+
+
+def _choose_channel(
+    workspace: LocalWorkspace,
+    slack: SlackAppClient,
+    view: dict[str, Any],
+    channel: str,
+    user: str,
+) -> dict[str, Any]:
+    """Choose ``channel`` on the Manage form; returns the form as Slack then shows it."""
+    assert slack.choose(view, "channel", "value", channel, user_id=user).status_code == 200
+    workspace.drain()
+    return workspace.slack.views[view["id"]]
+
+
+def _action_texts(view: dict[str, Any]) -> dict[str, str]:
+    """The actions offered, by value, with the words shown for each."""
+    found = [b for b in view["blocks"] if b.get("block_id") == "action"]
+    if not found:
+        return {}
+    return {o["value"]: o["text"]["text"] for o in found[0]["element"]["options"]}
+
+
+def _allows_line(view: dict[str, Any]) -> str:
+    (line,) = [b for b in view["blocks"] if b.get("block_id") == "channel_allows"]
+    return str(line["elements"][0]["text"])
+
+
+def test_choosing_a_channel_asks_slack_for_its_actions(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    view = _manage_form(workspace, slack, BOB)
+    (channel,) = [b for b in view["blocks"] if b.get("block_id") == "channel"]
+    assert channel["dispatch_action"] is True
+    assert "Choose the channel first" in _allows_line(view)
+
+
+def test_choosing_ops_offers_what_ops_allows(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    view = _manage_form(workspace, slack, BOB)
+    shown = _choose_channel(workspace, slack, view, OPS, BOB)
+    (update,) = workspace.slack.calls_to("views.update")
+    assert update.ok
+    assert update.args["hash"] == view["hash"]
+    offered = _action_texts(shown)
+    assert list(offered) == [s.action.value for s in MANAGE_ACTIONS]
+    assert offered["reset"] == "Reset"
+    assert "needs approval" not in str(offered)
+    assert f"<#{OPS}>" in _allows_line(shown)
+
+
+def test_choosing_dev_offers_its_reads_and_marks_what_needs_approval(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    view = _manage_form(workspace, slack, ALICE)
+    offered = _action_texts(_choose_channel(workspace, slack, view, DEV, ALICE))
+    runs = [v for v, text in offered.items() if "needs approval" not in text]
+    asks = [v for v, text in offered.items() if text.endswith("(needs approval)")]
+    assert runs == ["show", "freeze", "audit"]
+    assert asks == ["edit", "enable", "disable", "reset", "rotate", "label", "owner", "note"]
+    assert offered["reset"] == "Reset (needs approval)"
+    assert "reveal" not in offered
+
+
+@pytest.mark.parametrize(
+    ("user", "channel"), [(GUEST, DEV), (BOB, APPROVALS)], ids=["guest", "channel-not-in-policy"]
+)
+def test_where_nothing_is_possible_the_form_says_so_instead_of_the_actions(
+    workspace: LocalWorkspace, slack: SlackAppClient, user: str, channel: str
+) -> None:
+    view = _manage_form(workspace, slack, user)
+    shown = _choose_channel(workspace, slack, view, channel, user)
+    assert workspace.slack.calls_to("views.update")[-1].ok
+    assert _action_texts(shown) == {}
+    assert "Nothing on this form is possible for you" in _allows_line(shown)
+    answer = slack.submit_view(shown, {"channel": {"value": channel}}, user_id=user).json()
+    assert answer["errors"] == {
+        PICKER_BLOCK: "Choose an SMTP user: type part of its name or label.",
+        "channel": "Nothing on this form is possible for you here: choose another channel.",
+    }
+
+
+def test_what_the_person_entered_survives_the_narrowing(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    workspace.sandbox.add_user(name=USER)
+    view = _manage_form(workspace, slack, ALICE)
+    slack.enter(view, {PICKER_BLOCK: {ACTION_PICK_USER: USER}, "details": {"value": "leaked"}})
+    shown = _choose_channel(workspace, slack, view, DEV, ALICE)
+    assert "reset" in _action_texts(shown)
+    kept = shown["state"]["values"]
+    assert kept[PICKER_BLOCK][ACTION_PICK_USER]["selected_option"]["value"] == USER
+    assert kept["details"]["value"]["value"] == "leaked"
+    assert kept["channel"]["value"]["selected_conversation"] == DEV
+
+
+def test_a_stale_hash_leaves_the_form_as_it_was(
+    workspace: LocalWorkspace, slack: SlackAppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two channels chosen in quick succession: the second answer comes with the view the
+    first one already replaced, and Slack refuses it; the form stays, quietly.
+    """
+    view = _manage_form(workspace, slack, ALICE)
+    shown = _choose_channel(workspace, slack, view, DEV, ALICE)
+    again = _choose_channel(workspace, slack, view, OPS, ALICE)
+    assert workspace.slack.calls_to("views.update")[-1].error == "hash_conflict"
+    assert again["blocks"] == shown["blocks"]
+    assert again["hash"] == shown["hash"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_slack_refusing_the_update_leaves_the_form_as_it_was(
+    workspace: LocalWorkspace, slack: SlackAppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    view = _manage_form(workspace, slack, BOB)
+    workspace.slack.fail_next("views.update", "internal_error")
+    shown = _choose_channel(workspace, slack, view, DEV, BOB)
+    assert workspace.slack.calls_to("views.update")[-1].error == "internal_error"
+    assert shown["blocks"] == view["blocks"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "channel"),
+    [("smtp_manage", "C0OPS>"), ("smtp_manage", "#ops"), ("someone_elses_form", OPS)],
+    ids=["channel-with-markup", "channel-by-name", "not-our-form"],
+)
+def test_a_forged_channel_choice_changes_nothing(
+    workspace: LocalWorkspace, slack: SlackAppClient, callback_id: str, channel: str
+) -> None:
+    view = _manage_form(workspace, slack, BOB)
+    forged = {**view, "callback_id": callback_id}
+    assert _choose_channel(workspace, slack, forged, channel, BOB)["blocks"] == view["blocks"]
+    assert workspace.slack.calls_to("views.update") == []
+
+
+def test_the_submission_is_still_checked_in_full_after_the_narrowing(
+    workspace: LocalWorkspace, slack: SlackAppClient
+) -> None:
+    """The narrowing helps; it does not gate: a submission naming an action the chosen
+    channel does not offer is refused as before, and changes nothing.
+    """
+    workspace.sandbox.add_user(name=USER)
+    password = workspace.sandbox.users[USER].password
+    view = _manage_form(workspace, slack, ALICE)
+    assert "reveal" not in _action_texts(_choose_channel(workspace, slack, view, DEV, ALICE))
+    answer = _manage(slack, view, ALICE, action="reveal", channel=DEV)
+    assert answer["errors"] == {"action": "`reveal` is not allowed in this channel."}
+    answer = _manage(slack, view, ALICE, action="reset", channel=OPS)
+    assert answer["response_action"] == "errors"
+    assert "channel" in answer["errors"]
+    workspace.drain()
+    assert workspace.sandbox.users[USER].password == password

@@ -439,6 +439,43 @@ def test_views_update_checks_id_and_hash(fake: FakeSlackApi, client: WebClient) 
     assert slack_error(excinfo) == "not_found"
 
 
+def _input(block_id: str, element_type: str) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": element_type, "action_id": "value"}
+    if element_type == "static_select":
+        element["options"] = [{"text": {"type": "plain_text", "text": "A"}, "value": "a"}]
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": block_id},
+        "element": element,
+    }
+
+
+def test_views_update_keeps_what_was_entered_in_inputs_that_stay(
+    fake: FakeSlackApi, client: WebClient
+) -> None:
+    """Slack keeps an input's value across views.update while its block_id and element type
+    stay the same; it drops the others.
+    """
+    blocks = [_input("kept", "plain_text_input"), _input("retyped", "plain_text_input")]
+    view = {**modal(), "blocks": blocks}
+    opened = client.views_open(trigger_id=fake.new_trigger_id("U0ALICE"), view=view)["view"]
+    typed = {"type": "plain_text_input", "value": "typed"}
+    fake.enter(opened["id"], {"kept": {"value": typed}, "retyped": {"value": typed}})
+    changed = {**view, "blocks": [blocks[0], _input("retyped", "static_select")]}
+    client.views_update(view_id=opened["id"], hash=opened["hash"], view=changed)
+    assert fake.views[opened["id"]]["state"]["values"] == {"kept": {"value": typed}}
+
+
+def test_a_static_select_without_options_is_refused(fake: FakeSlackApi, client: WebClient) -> None:
+    empty = _input("action", "static_select")
+    empty["element"]["options"] = []
+    view = {**modal(), "blocks": [empty]}
+    with pytest.raises(SlackApiError) as excinfo:
+        client.views_open(trigger_id=fake.new_trigger_id("U0ALICE"), view=view)
+    assert slack_error(excinfo) == "invalid_blocks"
+
+
 # -- faults and retries ---------------------------------------------------------------
 
 

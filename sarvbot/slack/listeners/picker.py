@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,12 +41,14 @@ MAX_TYPED = 255
 # Slack waits 3 s for a form's answer: the person's lookups (users.info, the chosen
 # channel's members) get this long, and the form says Slack was slow past it.
 LOOKUP_WAIT = 2.0
+_VIEW_ID = re.compile(r"V[A-Z0-9]{2,30}")
 
 
 def register(app: App) -> None:
     """Attach the picker's options, the shortcut and its form."""
     app.options(picker.ACTION_PICK_USER)(suggest_users)
     app.shortcut(picker.SHORTCUT_MANAGE)(manage_from_shortcut)
+    app.action({"block_id": picker.CHANNEL_BLOCK, "action_id": "value"})(manage_channel_picked)
     app.view(picker.VIEW_MANAGE)(manage_submitted)
 
 
@@ -102,6 +105,61 @@ def manage_from_shortcut(
     ctx.work.soon(None, open_form, Handled("shortcut", "manage", user_id, ""))
 
 
+def manage_channel_picked(
+    ack: Callable[..., None], body: dict[str, Any], context: BoltContext
+) -> None:
+    """A channel chosen on the Manage modal: its actions narrow to those the channel's policy
+    lets this person run or request there. A help only: the submission is checked in full.
+    """
+    ack()
+    ctx = sarvbot_of(context)
+    user_id = _user_id(body)
+    view = body.get("view")
+    actions = body.get("actions")
+    if not isinstance(view, dict) or not isinstance(actions, list) or not actions:
+        return
+    view_id, view_hash = view.get("id"), view.get("hash")
+    channel_id = picker.picked_channel(actions[0])
+    if (
+        view.get("callback_id") != picker.VIEW_MANAGE
+        or not isinstance(view_id, str)
+        or not _VIEW_ID.fullmatch(view_id)
+        or not isinstance(view_hash, str)
+        or channel_id is None
+    ):
+        logger.info("a channel chosen outside a manage form, or not as Slack sends it: ignored")
+        return
+
+    def narrow() -> None:
+        try:
+            guest = ctx.actor(user_id).is_guest
+        except (SlackApiError, OSError) as exc:
+            logger.warning(
+                "manage form left as it was: could not look up %s: %s", user_id, type(exc).__name__
+            )
+            return
+        policy = ctx.core.permissions.policy
+        offer = picker.channel_offer(
+            channel_id,
+            policy.allowed_actions(channel_id, is_guest=guest),
+            policy.requestable_actions(channel_id, is_guest=guest),
+        )
+        try:
+            ctx.client.views_update(
+                view_id=view_id,
+                hash=view_hash,
+                view=picker.manage_modal(FormMeta("").dump(), offer),
+            )
+        except SlackApiError as exc:
+            # hash_conflict: the form changed meanwhile (another channel chosen, say).
+            error = str(exc.response.get("error") or "unknown")[:64]
+            logger.info("manage form left as it was: views.update said %s", error)
+        except OSError as exc:
+            logger.warning("manage form left as it was: %s", type(exc).__name__)
+
+    ctx.work.soon(None, narrow, Handled("action", "manage-channel", user_id, channel_id))
+
+
 def manage_submitted(
     ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any], context: BoltContext
 ) -> None:
@@ -119,7 +177,12 @@ def manage_submitted(
     if name is None:
         errors[picker.PICKER_BLOCK] = sentences.PICK_A_USER
     if action is None:
-        errors["action"] = sentences.PICK_AN_ACTION
+        # A channel that offers nothing shows that in the actions' place.
+        narrowed_away = not any(b.get("block_id") == "action" for b in _blocks(view))
+        if narrowed_away:
+            errors["channel"] = sentences.NOTHING_POSSIBLE_HERE
+        else:
+            errors["action"] = sentences.PICK_AN_ACTION
     if channel_id is None or response_url is None:
         errors["channel"] = sentences.PICK_A_CHANNEL
     if errors or name is None or action is None or channel_id is None:
@@ -183,6 +246,11 @@ def manage_submitted(
 def _user_id(body: dict[str, Any]) -> str:
     user = body.get("user")
     return str(user.get("id")) if isinstance(user, dict) else ""
+
+
+def _blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
+    found = view.get("blocks")
+    return [b for b in found if isinstance(b, dict)] if isinstance(found, list) else []
 
 
 def _response_url(body: dict[str, Any], block_id: str) -> str | None:
