@@ -60,15 +60,17 @@ class Envelope:
     sent_at: float
 
     def message(self) -> dict[str, Any]:
-        """The JSON object Slack sends on the socket."""
-        return {
+        """The JSON object Slack sends on the socket (retries are counted for events only)."""
+        message: dict[str, Any] = {
             "envelope_id": self.envelope_id,
             "type": self.type,
             "payload": self.payload,
             "accepts_response_payload": self.accepts_response_payload,
-            "retry_attempt": self.retry_attempt,
-            "retry_reason": self.retry_reason,
         }
+        if self.type == "events_api":
+            message["retry_attempt"] = self.retry_attempt
+            message["retry_reason"] = self.retry_reason
+        return message
 
 
 @dataclass(frozen=True)
@@ -408,8 +410,17 @@ def envelope_from_body(body: str) -> tuple[EnvelopeType, dict[str, Any]]:
     """The Socket Mode envelope type and payload for a body Slack would POST over HTTP.
 
     Takes what the builders in ``sarvbot.standin.signed_requests`` return: a slash command's form
-    fields become the payload object; ``payload=<json>`` is an interaction.
+    fields become the payload object; ``payload=<json>`` is an interaction; a JSON
+    ``event_callback`` (an Events API body) is sent whole as an ``events_api`` payload.
+    Slack sends ``url_verification`` and ``app_rate_limited`` only to a Request URL, so
+    those are refused like anything else Socket Mode never carries.
     """
+    if body.lstrip().startswith(("{", "[")):
+        event = json.loads(body)
+        if not isinstance(event, dict) or event.get("type") != "event_callback":
+            kind = event.get("type") if isinstance(event, dict) else type(event).__name__
+            raise ValueError(f"Socket Mode carries Events API event_callback bodies, not {kind}")
+        return "events_api", event
     fields = dict(parse_qsl(body, keep_blank_values=True))
     if "payload" in fields:
         payload = json.loads(fields["payload"])
@@ -418,4 +429,4 @@ def envelope_from_body(body: str) -> tuple[EnvelopeType, dict[str, Any]]:
         return "interactive", payload
     if "command" in fields:
         return "slash_commands", dict(fields)
-    raise ValueError("not a slash command or an interaction body")
+    raise ValueError("not a slash command, an interaction or an Events API body")

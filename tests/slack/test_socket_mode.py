@@ -16,9 +16,13 @@ from typing import Any
 import pytest
 import requests
 
+from sarvbot.slack.picker import ACTION_PICK_USER, PICKER_BLOCK
+from sarvbot.slack.steps import CREATE_USER
 from sarvbot.standin import ResponsePost, SlackAppClient
+from sarvbot.standin.block_kit import check_options
 from sarvbot.standin.socket_mode import Ack, Envelope, FakeSocketMode, envelope_from_body
 from sarvbot.standin.workspace import ALICE, APPROVALS, BOB, DEV, OPS, LocalWorkspace
+from tests.slack.steps import completions, create_inputs, deliver
 from tests.support import SARVBOT, app_env, clean_environ, smtp_command_body, stop
 
 ACK_DEADLINE = 3.0  # Slack's: an envelope not acked in 3 s has failed
@@ -32,8 +36,11 @@ class SocketSlack(SlackAppClient):
         super().__init__("unused://", "unused", slack=workspace.slack)
         self.socket_mode = socket_mode
         self.delivered: list[tuple[Envelope, Ack]] = []
+        self.also_secret: list[str] = []  # what a test learnt must stay out of the logs
 
-    def post(self, body: str, *, timestamp: int | None = None) -> requests.Response:
+    def post(
+        self, body: str, *, timestamp: int | None = None, content_type: str | None = None
+    ) -> requests.Response:
         kind, payload = envelope_from_body(body)
         envelope, ack = self.socket_mode.deliver(
             kind, payload, timeout=ACK_DEADLINE, connect_timeout=CONNECT_TIMEOUT
@@ -48,6 +55,12 @@ class SocketSlack(SlackAppClient):
     def last(self) -> tuple[Envelope, Ack]:
         """The last envelope delivered and its ack."""
         return self.delivered[-1]
+
+    def secrets(self) -> list[str]:
+        """The workflow tokens in the function_executed events delivered, and ``also_secret``."""
+        events = [e.payload.get("event") or {} for e, _ in self.delivered]
+        tokens = [str(e["bot_access_token"]) for e in events if "bot_access_token" in e]
+        return [*tokens, *self.also_secret]
 
 
 def _socket_process(workspace: LocalWorkspace, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
@@ -67,7 +80,7 @@ def running(tmp_path: Path) -> Iterator[tuple[LocalWorkspace, SocketSlack]]:
     """A workspace with Socket Mode and ``sarvbot socket`` connected to it."""
     with LocalWorkspace(f"sqlite:///{tmp_path / 'app.db'}", socket_mode=True) as workspace:
         assert workspace.socket is not None
-        process = _socket_process(workspace, tmp_path)
+        process = _socket_process(workspace, tmp_path, LOG_LEVEL="DEBUG")
         try:
             workspace.socket.wait_for_connection(timeout=CONNECT_TIMEOUT)
             slack = SocketSlack(workspace, workspace.socket)
@@ -76,6 +89,8 @@ def running(tmp_path: Path) -> Iterator[tuple[LocalWorkspace, SocketSlack]]:
             stop(process)
             log = (tmp_path / "socket.log").read_text()
         assert "Traceback" not in log, log
+        for secret in (workspace.bot_token, workspace.app_token, *slack.secrets()):
+            assert secret not in log
 
 
 def _post_after(workspace: LocalWorkspace, ack: Ack, words: str) -> ResponsePost:
@@ -194,6 +209,86 @@ def test_refresh_and_dropped_socket_reconnect_without_losing_or_repeating_envelo
     acked = [ack.envelope_id for ack in socket_mode.acks]
     assert sorted(acked) == sorted(e.envelope_id for e in envelopes)
     assert len(workspace.slack.calls_to("apps.connections.open")) >= 3
+
+
+def test_manage_shortcut_over_socket_mode_opens_the_form_with_its_trigger(
+    running: tuple[LocalWorkspace, SocketSlack],
+) -> None:
+    workspace, slack = running
+    slack.global_shortcut("manage_smtp_user", user_id=ALICE)
+    envelope, ack = slack.last
+    assert (envelope.type, envelope.payload["type"]) == ("interactive", "shortcut")
+    assert not ack.payload
+    opened = workspace.slack.wait_for("views.open", timeout=10)
+    assert opened.ok
+    assert opened.args["trigger_id"] == envelope.payload["trigger_id"]
+    view = workspace.slack.views[opened.response["view"]["id"]]
+    assert PICKER_BLOCK in [b.get("block_id") for b in view["blocks"]]
+    _acked_in_time(slack)
+
+
+def test_picker_options_over_socket_mode_come_back_in_the_ack(
+    running: tuple[LocalWorkspace, SocketSlack],
+) -> None:
+    workspace, slack = running
+    workspace.sandbox.add_user(name="smtp40004")
+    workspace.sandbox.add_user(name="smtp50005")
+    slack.global_shortcut("manage_smtp_user", user_id=BOB)
+    opened = workspace.slack.wait_for("views.open", timeout=10)
+    view = workspace.slack.views[opened.response["view"]["id"]]
+
+    slack.suggest(view, ACTION_PICK_USER, "smtp4", user_id=BOB)
+    envelope, ack = slack.last
+    assert (envelope.type, envelope.payload["type"]) == ("interactive", "block_suggestion")
+    assert ack.payload is not None
+    options = ack.payload["options"]
+    assert check_options(options) is None
+    assert [o["value"] for o in options] == ["smtp40004"]
+    _acked_in_time(slack)
+
+
+def test_app_home_opened_over_socket_mode_publishes_the_home_tab(
+    running: tuple[LocalWorkspace, SocketSlack],
+) -> None:
+    workspace, slack = running
+    slack.event({"type": "app_home_opened", "user": BOB, "tab": "home"})
+    envelope, ack = slack.last
+    assert (envelope.type, envelope.payload["event"]["type"]) == ("events_api", "app_home_opened")
+    assert envelope.accepts_response_payload is False
+    assert not ack.payload
+    published = workspace.slack.wait_for("views.publish", timeout=10)
+    assert published.ok
+    assert published.args["user_id"] == BOB
+    home = workspace.slack.home_view(BOB)
+    assert home is not None
+    assert home["type"] == "home"
+    _acked_in_time(slack)
+
+
+def test_workflow_step_over_socket_mode_completes_once_and_hands_the_password_to_the_requester(
+    running: tuple[LocalWorkspace, SocketSlack],
+) -> None:
+    workspace, slack = running
+    execution = workspace.slack.start_function(CREATE_USER)
+    deliver(slack, CREATE_USER, create_inputs(total_limit=500, hourly_limit=20), execution)
+    envelope, _ = slack.last
+    assert (envelope.type, envelope.payload["event"]["type"]) == ("events_api", "function_executed")
+    workspace.slack.wait_for(lambda c: c.method.startswith("functions.complete"), timeout=10)
+    workspace.slack.wait_for(
+        lambda c: c.method == "chat.postEphemeral" and c.args.get("user") == BOB, timeout=10
+    )
+
+    done = workspace.slack.function_execution(execution.id)
+    assert done.state == "completed"
+    assert done.completed_with == "bot"
+    ((name, user),) = workspace.sandbox.users.items()
+    assert done.outputs == {"state": "done", "smtp_user": name}
+    assert (user.total_limit, user.hourly_limit) == (500, 20)
+    slack.also_secret.append(user.password)
+    holders = [c for c in workspace.slack.calls if user.password in str(c.args)]
+    assert [(c.method, c.args["user"]) for c in holders] == [("chat.postEphemeral", BOB)]
+    assert completions(workspace) == ["functions.completeSuccess"]
+    _acked_in_time(slack)
 
 
 def _list_body(slack: SocketSlack) -> str:

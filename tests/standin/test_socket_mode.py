@@ -18,7 +18,15 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from sarvbot.standin import FakeSlackApi, FakeSocketMode, envelope_from_body, slash_command_body
+from sarvbot.standin import (
+    FakeSlackApi,
+    FakeSocketMode,
+    envelope_from_body,
+    event_callback_body,
+    function_executed_event,
+    slash_command_body,
+)
+from sarvbot.standin.signed_requests import block_suggestion_body, global_shortcut_body
 
 BOT_TOKEN = "xoxb-test-bot"
 APP_TOKEN = "xapp-1-A0SARVBOT-test"
@@ -40,7 +48,8 @@ def sdk_client(api: FakeSlackApi) -> Iterator[tuple[SocketModeClient, queue.Queu
     seen: queue.Queue[dict[str, Any]] = queue.Queue()
 
     def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
-        seen.put({**request.to_dict(), "accepts": request.accepts_response_payload})
+        retry = (request.retry_attempt, request.retry_reason)
+        seen.put({**request.to_dict(), "accepts": request.accepts_response_payload, "retry": retry})
         client.send_socket_mode_response(
             SocketModeResponse(request.envelope_id, payload={"text": request.envelope_id})
         )
@@ -164,3 +173,75 @@ def test_an_envelope_sent_while_no_connection_is_open_waits_for_one(
         sender.join(timeout=10)
     assert sent
     assert seen.get(timeout=3)["envelope_id"] == sent[0]
+
+
+def test_an_events_api_body_is_sent_whole_as_an_events_api_envelope(
+    slack: tuple[FakeSlackApi, FakeSocketMode],
+) -> None:
+    api, socket_mode = slack
+    event = function_executed_event(
+        callback_id="create_smtp_user",
+        inputs={"channel": "C1"},
+        function_execution_id="Fx1",
+        bot_access_token="xwfp-workflow",
+    )
+    body = event_callback_body(event, team_id="T0SARV", event_id="Ev1")
+    kind, payload = envelope_from_body(body)
+    assert (kind, payload) == ("events_api", json.loads(body))
+    with sdk_client(api) as (client, seen):
+        client.connect()
+        envelope, _ = socket_mode.deliver(kind, payload, connect_timeout=10)
+        received = seen.get(timeout=3)
+    assert received["type"] == "events_api"
+    assert received["accepts"] is False
+    assert received["payload"]["type"] == "event_callback"
+    assert received["payload"]["event_id"] == "Ev1"
+    assert received["payload"]["event"]["bot_access_token"] == "xwfp-workflow"
+    assert received["retry"] == (0, "")
+    assert envelope.message()["retry_attempt"] == 0
+
+
+def test_shortcuts_and_options_requests_are_interactive_envelopes_without_retry_fields() -> None:
+    shortcut = global_shortcut_body(
+        callback_id="manage_smtp_user", user_id="U1", user_name="a", team_id="T", trigger_id="1.2"
+    )
+    suggestion = block_suggestion_body(
+        user_id="U1",
+        user_name="a",
+        team_id="T",
+        view={"id": "V1", "blocks": []},
+        block_id="b",
+        action_id="a",
+        value="smtp",
+    )
+    for body, payload_type in ((shortcut, "shortcut"), (suggestion, "block_suggestion")):
+        kind, payload = envelope_from_body(body)
+        assert (kind, payload["type"]) == ("interactive", payload_type)
+        envelope = socket_mode_envelope(kind, payload)
+        assert envelope["accepts_response_payload"] is True
+        assert "retry_attempt" not in envelope
+        assert "retry_reason" not in envelope
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (json.dumps({"type": "url_verification", "challenge": "c"}), "not url_verification"),
+        (json.dumps({"type": "app_rate_limited", "team_id": "T"}), "not app_rate_limited"),
+        (json.dumps([1, 2]), "not list"),
+        ("text=hello", "not a slash command, an interaction or an Events API body"),
+    ],
+)
+def test_what_socket_mode_never_carries_is_refused(body: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        envelope_from_body(body)
+
+
+def socket_mode_envelope(kind: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The message the stand-in would put on the socket for ``payload``."""
+    with FakeSocketMode() as socket_mode:
+        url = socket_mode.open_connection_url()
+        with connect(url) as websocket:
+            assert json.loads(websocket.recv(timeout=3))["type"] == "hello"
+            socket_mode.send(kind, payload)
+            return dict(json.loads(websocket.recv(timeout=3)))
