@@ -212,7 +212,9 @@ class ApprovalDesk:
         if request.state is not RequestState.PENDING:
             raise self._refusal(actor, channel_id, request, f"is already {_words(request.state)}")
         if not approve:
-            denied = self._store.deny(request_id, by=actor.user_id, reason=reason, now=now)
+            denied = self._store.deny(
+                request_id, by=actor.user_id, reason=reason, now=now, notice_at=now + NOTICE_GRACE
+            )
             if denied is None:
                 raise self._refusal(actor, channel_id, request, "was decided a moment ago")
             self._audit_decision(actor, channel_id, denied, "denied", reason)

@@ -168,6 +168,11 @@ def decide(
         _refused_in_thread(ctx, user_id, what, request_id, refused)
         raise
     request = decided.request
+    if decided.kind is DecisionKind.DENIED:
+        # On the card, under it and to the requester, once each: the denial's notice job
+        # is the backstop should this process die first.
+        tell_request_ended(ctx, request)
+        return
     # On the deciding click the buttons come off at once: the message shows "running".
     messenger.refresh_request(request)
     if decided.kind is DecisionKind.EXPIRED:
@@ -175,12 +180,9 @@ def decide(
         return
     approvals = core.permissions.policy.approvals
     required = approvals.required if approvals else 1
-    said = sentences.thread_decision(user_id, what, decided.votes, required, reason)
-    messenger.in_thread(request, said)
+    messenger.in_thread(request, sentences.thread_decision(user_id, what, decided.votes, required))
     if decided.kind is DecisionKind.VOTED:
         messenger.tell(respond, sentences.vote_recorded(request_id))
-    elif decided.kind is DecisionKind.DENIED:
-        messenger.tell_requester(request, sentences.request_denied(request.id, user_id, reason))
     else:
         run_approved(ctx, request, user_id)
 

@@ -149,6 +149,8 @@ def request_outcome(request: ApprovalRequest, described: str) -> str | None:
         return request_done(request, request.decided_by, described)
     if request.state is RequestState.FAILED:
         return request_failed(request.id, request.error)
+    if request.state is RequestState.DENIED and request.decided_by:
+        return request_denied(request.id, request.decided_by, request.deny_reason or "")
     if request.state is RequestState.EXPIRED:
         return f"Request #{request.id} expired without a decision."
     if request.state is RequestState.UNKNOWN:
@@ -168,10 +170,7 @@ def thread_refused(user_id: str, what: str, problem: str) -> str:
     return f"{mention(user_id)} tried to {what} it, refused: {escape(problem)}"
 
 
-def thread_decision(user_id: str, what: str, votes: int, required: int, reason: str) -> str:
-    if what == "deny":
-        why = f": {escape_cut(reason, 500)}" if reason else " (no reason given)"
-        return f"🚫 Denied by {mention(user_id)}{why}"
+def thread_decision(user_id: str, what: str, votes: int, required: int) -> str:
     if what == "retry":
         return f"🔁 {mention(user_id)} retried it."
     count = f" ({votes} of {required} approvals)" if required > 1 else ""
@@ -180,6 +179,10 @@ def thread_decision(user_id: str, what: str, votes: int, required: int, reason: 
 
 def thread_outcome(request: ApprovalRequest) -> str:
     state = request.state
+    if state is RequestState.DENIED:
+        why = request.deny_reason
+        reason = f": {escape_cut(why, 500)}" if why else " (no reason given)"
+        return f"🚫 Denied by {mention(request.decided_by or '')}{reason}"
     if state is RequestState.DONE:
         name = (request.result or {}).get("smtp_user_name")
         return "✅ Done." + (f" SMTP user: {code(str(name))}." if name else "")

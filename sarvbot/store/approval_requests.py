@@ -260,13 +260,22 @@ class ApprovalStore:
         return finished
 
     def deny(
-        self, request_id: int, *, by: str, reason: str, now: datetime
+        self,
+        request_id: int,
+        *,
+        by: str,
+        reason: str,
+        now: datetime,
+        notice_at: datetime | None = None,
     ) -> ApprovalRequest | None:
-        """Deny a pending request; None if it was no longer pending."""
+        """Deny a pending request; None if it was no longer pending. ``notice_at`` as for
+        :meth:`finish`.
+        """
         now = as_utc(now)
         return self._transition(
             request_id,
             [ApprovalRequestRow.state == RequestState.PENDING.value],
+            notice_at=notice_at,
             state=RequestState.DENIED.value,
             decided_by=by,
             decided_at=now,

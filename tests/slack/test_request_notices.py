@@ -550,3 +550,22 @@ def test_each_failure_of_a_retried_request_is_told(nudging: Any) -> None:
     failed = [t for t in _dm_texts(nudging, ALICE) if "did not go through" in t]
     assert len(failed) == 2
     assert len([t for t in _thread(nudging) if t.startswith("❌")]) == 2
+
+
+def test_a_denial_recorded_by_a_process_that_died_before_telling_is_told_by_another(
+    nudging: Any,
+) -> None:
+    slack = nudging.client()
+    request_id = _ask(nudging, slack)
+    core = nudging.app.core
+    core.approvals.decide(Actor(BOB), APPROVALS, request_id, approve=False, reason="not now")
+    denied = [t for t in _dm_texts(nudging, ALICE) if "was denied" in t]
+    assert denied == []
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    nudging.app.scheduler.run_due(now=later)
+    nudging.app.scheduler.run_due(now=later + timedelta(hours=1))
+    assert [t for t in _dm_texts(nudging, ALICE) if "was denied" in t] == [
+        f"Request #{request_id} was denied by <@{BOB}>. Reason: not now"
+    ]
+    assert _thread(nudging) == [f"🚫 Denied by <@{BOB}>: not now"]
+    assert "Denied" in str(_card(nudging)["blocks"])
