@@ -35,7 +35,7 @@ from sarvbot.core import (
     outcome_unknown,
 )
 from sarvbot.core.chores import SYSTEM_ACTOR
-from sarvbot.core.schedule import REQUEST_ENDED, RETIRE_ATTEMPTS, REVERT_ATTEMPTS
+from sarvbot.core.schedule import RETIRE_ATTEMPTS, REVERT_ATTEMPTS
 from sarvbot.policy import Decision, Verdict
 
 from . import blocks, sentences
@@ -192,22 +192,12 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     core, messenger = ctx.core, ctx.messenger
     executed = core.approvals.execute(request)
     final = executed.request
-    if executed.result is None and final.state is RequestState.UNKNOWN:
-        # Its notice is a due job, committed with the state: told once, here or elsewhere.
-        ctx.run_due((REQUEST_ENDED,))
-        return
-    if executed.result is None:
-        if final.state is RequestState.FAILED:
-            tell_request_ended(ctx, final)
-        else:  # the database would not record it: nothing to claim, tell at once
-            messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
-        return
-    credentials = executed.result.credentials
-    if credentials is not None:
+    result = executed.result
+    if result is not None and result.credentials is not None:
         # Sarv has made the password: delivering it comes before any other Slack call.
         delivered = messenger.deliver_secret(
             final.requester_id,
-            credentials,
+            result.credentials,
             SPECS[Action(final.action)].delivery_title or "",
             None,
             notify=lambda text: messenger.tell_requester(final, text),
@@ -216,21 +206,25 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
             Actor(final.requester_id),
             final.requester_channel_id,
             final.action,
-            executed.result.target,
+            result.target,
             delivered=delivered,
             request_id=final.id,
         )
-        _after_rotation(ctx, final.requester_id, executed.result, delivered=delivered)
-    if final.state is RequestState.DONE:
+        _after_rotation(ctx, final.requester_id, result, delivered=delivered)
+    if final.state is not RequestState.RUNNING:
+        # Done, failed or unknown: its notice job was written with it; said once.
         tell_request_ended(ctx, final)
-    else:  # the database would not record it: nothing to claim, tell at once
+    elif result is None:  # the database would not record it: tell at once
+        messenger.tell_requester(final, sentences.request_failed(final.id, executed.error))
+    else:
         described = blocks.describe_request(final)
         messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
 
 
 def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:
-    """Show on its card how a request ran or ended (done, failed, expired, outcome
-    unknown), under it in its thread, and tell its requester: each once per way it ended,
+    """Show on its card how a request ran or ended (done, failed, denied, expired, outcome
+    unknown, withdrawn), under it in its thread, and tell its requester (of all but a
+    withdrawal, which was theirs): each once per way it ended,
     whether the process that ran it says so or, if it died first, the notice job does.
     Safe to repeat; False if Slack took no notice.
     """
@@ -270,8 +264,7 @@ def cancel_request(
     and in the Home tabs, and leave the note in the card's thread. Returns the request.
     """
     cancelled = ctx.core.approvals.cancel(actor, channel_id, request_id)
-    ctx.messenger.refresh_request(cancelled)
-    ctx.messenger.in_thread(cancelled, sentences.thread_outcome(cancelled))
+    tell_request_ended(ctx, cancelled)
     return cancelled
 
 
