@@ -254,9 +254,9 @@ class Permissions:
                 people |= self.directory.group_members(group)
             except Exception as exc:
                 logger.warning("no members for user group %s: %s", group, type(exc).__name__)
-        return frozenset(p for p in people if self._known_member(p))
+        return frozenset(p for p in people if self._not_a_guest(p))
 
-    def _known_member(self, user_id: str) -> bool:
+    def _not_a_guest(self, user_id: str) -> bool:
         try:
             return not self.directory.is_guest(user_id)
         except Exception as exc:
