@@ -46,6 +46,7 @@ __all__ = [
     "cancel_request",
     "decide",
     "end_timed_change",
+    "hand_over",
     "leak_found",
     "may_retire",
     "may_touch",
@@ -119,14 +120,7 @@ def run_change(
         words = describe_change_failure(exc, action=change.action, repeatable=False)
         messenger.tell(respond, sentences.words(words))
         return
-    if result.credentials is not None:
-        # Sarv has made the password: delivering it comes before anything else.
-        title = SPECS[change.action].delivery_title or ""
-        delivered = messenger.deliver_secret(actor.user_id, result.credentials, title, respond)
-        core.chores.record_delivery(
-            actor, channel_id, change.action, result.target, delivered=delivered
-        )
-        _after_rotation(ctx, actor.user_id, result, delivered=delivered)
+    hand_over(ctx, actor, channel_id, change.action, result, respond)
     if change.action is Action.FREEZE:
         # Sarv has disabled the user: a database gone now must not turn that into silence.
         try:
@@ -193,24 +187,17 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     executed = core.approvals.execute(request)
     final = executed.request
     result = executed.result
-    if result is not None and result.credentials is not None:
-        # Sarv has made the password: delivering it comes before any other Slack call.
-        delivered = messenger.deliver_secret(
-            final.requester_id,
-            result.credentials,
-            SPECS[Action(final.action)].delivery_title or "",
-            None,
-            notify=lambda text: messenger.tell_requester(final, text),
-        )
-        core.chores.record_delivery(
+    if result is not None:
+        hand_over(
+            ctx,
             Actor(final.requester_id),
             final.requester_channel_id,
             final.action,
-            result.target,
-            delivered=delivered,
+            result,
+            None,
+            notify=lambda text: messenger.tell_requester(final, text),
             request_id=final.id,
         )
-        _after_rotation(ctx, final.requester_id, result, delivered=delivered)
     if final.state is not RequestState.RUNNING:
         # Done, failed or unknown: its notice job was written with it; said once.
         tell_request_ended(ctx, final)
@@ -219,6 +206,33 @@ def run_approved(ctx: SlackContext, request: ApprovalRequest, approver_id: str) 
     else:
         described = blocks.describe_request(final)
         messenger.tell_requester(final, sentences.request_done(final, approver_id, described))
+
+
+def hand_over(
+    ctx: SlackContext,
+    actor: Actor,
+    channel_id: str,
+    action: str,
+    result: ChangeResult,
+    respond: Respond | None,
+    *,
+    notify: Callable[[str], object] | None = None,
+    request_id: int | None = None,
+) -> None:
+    """The password a change made, if any: delivered before any other Slack call, its
+    arrival audited, and a rotation's old user held while the new one's did not arrive.
+    A failed delivery is told through ``respond``, or ``notify``.
+    """
+    if result.credentials is None:
+        return
+    title = SPECS[Action(action)].delivery_title or ""
+    delivered = ctx.messenger.deliver_secret(
+        actor.user_id, result.credentials, title, respond, notify=notify
+    )
+    ctx.core.chores.record_delivery(
+        actor, channel_id, action, result.target, delivered=delivered, request_id=request_id
+    )
+    _after_rotation(ctx, actor.user_id, result, delivered=delivered)
 
 
 def tell_request_ended(ctx: SlackContext, request: ApprovalRequest) -> bool:

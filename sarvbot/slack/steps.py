@@ -48,7 +48,7 @@ from sarvbot.policy import Decision
 
 from . import blocks, sentences
 from .context import SlackContext
-from .flows import authorize, say_once
+from .flows import authorize, hand_over, say_once
 from .mrkdwn import is_user_id
 from .work import DRAIN_SECONDS
 
@@ -352,19 +352,15 @@ def _run_order(ctx: SlackContext, execution_id: str, order: StepOrder) -> None:
         words = describe_change_failure(exc, action=change.action, repeatable=change.repeatable)
         finish(ctx, execution_id, error=sentences.step_failed(words))
         return
-    if result.credentials is not None:
-        # Sarv has made the password: delivering it comes before anything else.
-        title = SPECS[change.action].delivery_title or ""
-        delivered = ctx.messenger.deliver_secret(
-            actor.user_id,
-            result.credentials,
-            title,
-            None,
-            notify=lambda text: ctx.messenger.direct_message(actor.user_id, text),
-        )
-        core.chores.record_delivery(
-            actor, order.channel_id, change.action, result.target, delivered=delivered
-        )
+    hand_over(
+        ctx,
+        actor,
+        order.channel_id,
+        change.action,
+        result,
+        None,
+        notify=lambda text: ctx.messenger.direct_message(actor.user_id, text),
+    )
     ctx.messenger.announce(
         order.channel_id, blocks.announcement(actor.user_id, change, result.target), None
     )
@@ -432,9 +428,8 @@ def request_changed(ctx: SlackContext, request: ApprovalRequest) -> None:
 
     Never raises; the job stays due for the schedule if running it here fails.
     """
-    if not request.function_execution_id or request.state is RequestState.PENDING:
-        return
-    if request.state is RequestState.RUNNING:
+    ended = request.state not in (RequestState.PENDING, RequestState.RUNNING)
+    if not request.function_execution_id or not ended:
         return
     try:
         ctx.run_due((COMPLETE_STEP,))
