@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -88,7 +89,7 @@ def approve_clicked(ack: Callable[..., None], body: dict[str, Any], context: Bol
         return
     ctx, user_id, request_id, answer = click
     if request_id is None:
-        ctx.work.soon(answer, lambda: _out_of_date(ctx, user_id), "home approve")
+        ctx.work.soon(answer, partial(_out_of_date, ctx, answer), "home approve")
         return
     channel_id = _approvals_channel(ctx)
     ctx.work.submit(
@@ -98,8 +99,8 @@ def approve_clicked(ack: Callable[..., None], body: dict[str, Any], context: Bol
     )
 
 
-def _out_of_date(ctx: SlackContext, user_id: str) -> None:
-    ctx.home.tell(user_id, sentences.OUT_OF_DATE)
+def _out_of_date(ctx: SlackContext, answer: Respond) -> None:
+    ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
 
 
 def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
@@ -117,7 +118,7 @@ def deny_clicked(ack: Callable[..., None], body: dict[str, Any], context: BoltCo
     def open_form() -> None:
         request = ctx.core.approvals.get(request_id) if request_id is not None else None
         if request is None:
-            ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
+            _out_of_date(ctx, answer)
             return
         ctx.core.permissions.check_decider(ctx.actor(user_id), channel_id, request)
         meta = FormMeta(channel_id, request_id=request.id, from_home=True)
@@ -141,7 +142,7 @@ def cancel_clicked(ack: Callable[..., None], body: dict[str, Any], context: Bolt
 
     def job() -> None:
         if request_id is None:
-            ctx.messenger.tell(answer, sentences.OUT_OF_DATE)
+            _out_of_date(ctx, answer)
             return
         request = ctx.core.approvals.get(request_id)
         actor = ctx.actor(user_id)
