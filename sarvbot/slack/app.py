@@ -154,6 +154,8 @@ class InstalledApp:
 
     team_id: str
     app_id: str
+    # sarvbot's own user: a member of the approvals channel, never a decider.
+    bot_user_id: str = ""
     enterprise_id: str | None = None
     is_enterprise_install: bool = False
 
@@ -189,9 +191,11 @@ def installed_app(client: WebClient) -> InstalledApp:
     if not isinstance(team_id, str) or not isinstance(app_id, str) or not team_id or not app_id:
         raise SlackSetupError("Slack did not say which workspace and app sarvbot belongs to")
     enterprise_id = auth.get("enterprise_id")
+    bot_user_id = auth.get("user_id")
     return InstalledApp(
         team_id=team_id,
         app_id=app_id,
+        bot_user_id=bot_user_id if isinstance(bot_user_id, str) else "",
         enterprise_id=enterprise_id if isinstance(enterprise_id, str) and enterprise_id else None,
         is_enterprise_install=auth.get("is_enterprise_install") is True,
     )
@@ -533,7 +537,8 @@ def create_slack_app(
         permissions=core.permissions,
     )
     work = WorkQueue(tracker, workers=workers, tell=messenger.tell, ledger=core.ledger)
-    home = HomeTab(core, client, work)
+    installed = installed_app(client)
+    home = HomeTab(core, client, work, bot_user_id=installed.bot_user_id)
     messenger.request_watchers.append(home.request_changed)
     context = SlackContext(
         core=core,
@@ -543,4 +548,4 @@ def create_slack_app(
         client=client,
         home=home,
     )
-    return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed_app(client))
+    return SlackApp(bolt=bolt, context=context, tracker=tracker, installed=installed)

@@ -18,7 +18,7 @@ from sarvbot.core import ApprovalRequest, Core
 from sarvbot.core.home import PersonalView, personal_view
 
 from .home_blocks import home_unavailable, home_view
-from .messenger import _reason
+from .messenger import failure_word
 from .work import WorkQueue
 
 __all__ = ["REFRESH_LIMIT", "HomeTab"]
@@ -37,14 +37,14 @@ class HomeTab:
     the tab is a convenience beside the cards and messages, never in the way of a change.
     """
 
-    def __init__(self, core: Core, client: WebClient, work: WorkQueue) -> None:
+    def __init__(self, core: Core, client: WebClient, work: WorkQueue, *, bot_user_id: str) -> None:
         self._core = core
         self._client = client
         self._work = work
+        self._bot_user_id = bot_user_id
         self._lock = threading.Lock()
         self._notices: dict[str, tuple[float, str]] = {}
         self._publishing: dict[str, threading.Lock] = {}
-        self._bot_user_id: str | None = None
 
     def publish(self, user_id: str) -> bool:
         """Publish ``user_id``'s view as it stands; False if Slack did not take it.
@@ -69,7 +69,7 @@ class HomeTab:
             self._client.views_publish(user_id=user_id, view=view)
             return True
         except Exception as exc:
-            logger.warning("could not publish the home view of %s: %s", user_id, _reason(exc))
+            logger.warning("could not publish the home view of %s: %s", user_id, failure_word(exc))
             return False
 
     def answer(self, user_id: str) -> Respond:
@@ -101,8 +101,8 @@ class HomeTab:
         except Exception as exc:
             logger.warning("no deciders for request #%s: %s", request.id, type(exc).__name__)
             deciders = frozenset()
-        bot = self._bot()
-        people += sorted(p for p in deciders if p not in (request.requester_id, bot))
+        # sarvbot itself is a member of the approvals channel, but no decider.
+        people += sorted(p for p in deciders if p not in (request.requester_id, self._bot_user_id))
         return people[:REFRESH_LIMIT]
 
     def _refresh(self, request: ApprovalRequest) -> None:
@@ -125,15 +125,6 @@ class HomeTab:
                 del self._notices[user_id]
                 return None
             return kept[1]
-
-    def _bot(self) -> str | None:
-        """sarvbot's own user (a member of the approvals channel, but no decider)."""
-        if self._bot_user_id is None:
-            try:
-                self._bot_user_id = str(self._client.auth_test()["user_id"])
-            except Exception as exc:
-                logger.warning("auth.test failed: %s", _reason(exc))
-        return self._bot_user_id
 
 
 class _HomeAnswer(Respond):

@@ -17,7 +17,7 @@ from . import blocks, sentences
 from .blocks import Message
 from .work import note_unanswered
 
-__all__ = ["Messenger"]
+__all__ = ["Messenger", "failure_word"]
 
 logger = logging.getLogger("sarvbot.slack")
 
@@ -166,7 +166,7 @@ class Messenger:
             )
             self._approvals.attach_message(request.id, str(posted["channel"]), str(posted["ts"]))
         except Exception as exc:
-            logger.error("could not post request #%s: %s", request.id, _reason(exc))
+            logger.error("could not post request #%s: %s", request.id, failure_word(exc))
             self.tell(respond, sentences.request_not_posted(request.id))
             return
         self.tell(respond, sentences.request_sent(request.id, approvals.channel_id))
@@ -199,7 +199,7 @@ class Messenger:
                 channel=current.message_channel, ts=current.message_ts, **message
             )
         except Exception as exc:
-            logger.warning("could not update request #%s: %s", request.id, _reason(exc))
+            logger.warning("could not update request #%s: %s", request.id, failure_word(exc))
 
     def tell_requester(self, request: ApprovalRequest, text: str) -> bool:
         """A DM to the requester, which stays where they will see it; an ephemeral where
@@ -217,7 +217,7 @@ class Messenger:
             )
             return True
         except Exception as exc:
-            logger.warning("could not tell the requester of #%s: %s", request.id, _reason(exc))
+            logger.warning("could not tell the requester of #%s: %s", request.id, failure_word(exc))
             return False
 
     def in_thread(self, request: ApprovalRequest, text: str, *, broadcast: bool = False) -> bool:
@@ -238,7 +238,7 @@ class Messenger:
             )
             return True
         except Exception as exc:
-            logger.warning("could not reply under request #%s: %s", request.id, _reason(exc))
+            logger.warning("could not reply under request #%s: %s", request.id, failure_word(exc))
             return False
 
     def link_to(self, request: ApprovalRequest) -> str | None:
@@ -251,7 +251,7 @@ class Messenger:
             )
             link = answer.get("permalink")
         except Exception as exc:
-            logger.warning("no link to request #%s: %s", request.id, _reason(exc))
+            logger.warning("no link to request #%s: %s", request.id, failure_word(exc))
             return None
         return link if isinstance(link, str) and link.startswith("https://") else None
 
@@ -262,11 +262,11 @@ class Messenger:
             self.client.chat_postMessage(channel=user_id, **message)
             return True
         except Exception as exc:
-            logger.warning("could not send a DM to %s: %s", user_id, _reason(exc))
+            logger.warning("could not send a DM to %s: %s", user_id, failure_word(exc))
             return False
 
 
-def _reason(exc: Exception) -> str:
+def failure_word(exc: Exception) -> str:
     """A short word for a failure, fit for a log line (Slack's error code, or the type)."""
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or "unknown")[:64]
