@@ -248,7 +248,7 @@ class ApprovalStore:
         if result is not None:
             _refuse_secrets(result, "result")
         at = as_utc(now) if now is not None else datetime.now(UTC)
-        finished = self._transition(
+        return self._transition(
             request_id,
             [ApprovalRequestRow.state == RequestState.RUNNING.value],
             state=state.value,
@@ -257,7 +257,6 @@ class ApprovalStore:
             updated_at=at,
             notice_at=notice_at,
         )
-        return finished
 
     def deny(
         self,
